@@ -1,0 +1,77 @@
+"""One exception root for the harness, so callers can catch everything it raises.
+
+Every error says which file, field, host or command is at fault: an SRE reading a red CI job
+should know where to look without a debugger.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises on purpose."""
+
+
+class InventoryError(HarnessError):
+    """A cluster file (or Ansible inventory, or vagrant ssh-config) is invalid.
+
+    The message names the source file and the path of the bad field, e.g.
+    ``cluster.yml: hosts.web1.roles[0]: unknown role 'webserver' (known: ...)``.
+    """
+
+
+class TransportError(HarnessError):
+    """A host could not be reached, or a command could not be run on it."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+
+
+class CommandError(TransportError):
+    """A command ran but exited with a status the caller did not allow."""
+
+    def __init__(
+        self,
+        host: str,
+        command: str,
+        exit_status: int,
+        stdout: str,
+        stderr: str,
+        expected: tuple[int, ...] | list[int] = (0,),
+    ) -> None:
+        tail = (stderr or stdout).strip().splitlines()[-5:]
+        detail = ("\n    " + "\n    ".join(tail)) if tail else ""
+        TransportError.__init__(
+            self,
+            host,
+            f"command {command!r} exited {exit_status}, expected one of {list(expected)}{detail}",
+        )
+        self.command = command
+        self.exit_status = exit_status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.expected = tuple(expected)
+
+
+class FaultError(HarnessError):
+    """A fault could not be injected or healed, or was asked for a host it may not touch."""
+
+
+class UnsupportedFault(FaultError):
+    """The fault cannot run on this host (e.g. netem missing from the kernel)."""
+
+
+class ProbeError(HarnessError):
+    """A probe was misconfigured (bad rate, bound, target)."""
+
+
+class HistoryError(HarnessError):
+    """A history file does not follow the contract in docs/history.md."""
+
+
+class ParseError(HarnessError):
+    """Captured command output could not be parsed; names the command and the line."""
+
+
+class LabError(HarnessError):
+    """The embedded lab could not be built, reached or torn down; says what to do."""

@@ -1,0 +1,259 @@
+"""The run's single history: every client operation and every fault, in recorded order.
+
+Modelled on Jepsen: an operation is an ``invoke`` followed by one completion by the same
+process, typed ``ok`` (it happened), ``fail`` (it certainly did not) or ``info`` (unknown).
+Faults are recorded by the ``nemesis`` process in the same history, so fault windows and
+client outcomes share one clock. The file format is the contract in docs/history.md.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from .errors import HistoryError
+
+OpType = Literal["invoke", "ok", "fail", "info"]
+OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
+COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
+NEMESIS = "nemesis"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One line of the history."""
+
+    index: int
+    time: float
+    process: str
+    type: str
+    f: str
+    value: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "index": self.index,
+            "time": self.time,
+            "process": self.process,
+            "type": self.type,
+            "f": self.f,
+            "value": self.value,
+        }
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Op:
+        known = ("index", "time", "process", "type", "f", "value")
+        extra = {k: v for k, v in d.items() if k not in known}
+        return cls(
+            index=d["index"],
+            time=d["time"],
+            process=d["process"],
+            type=d["type"],
+            f=d["f"],
+            value=d.get("value"),
+            extra=extra,
+        )
+
+
+class OpenOperation:
+    """Handle for an invoked operation; complete it exactly once."""
+
+    def __init__(self, recorder: HistoryRecorder, invocation: Op) -> None:
+        self.recorder = recorder
+        self.invocation = invocation
+        self.completion: Op | None = None
+
+    def ok(self, value: Any = None, **extra: Any) -> Op:
+        return self._complete("ok", value, extra)
+
+    def fail(self, value: Any = None, **extra: Any) -> Op:
+        return self._complete("fail", value, extra)
+
+    def info(self, value: Any = None, **extra: Any) -> Op:
+        return self._complete("info", value, extra)
+
+    def _complete(self, type_: str, value: Any, extra: dict[str, Any]) -> Op:
+        if self.completion is not None:
+            raise HistoryError(
+                f"operation {self.invocation.index} of {self.invocation.process!r} completed twice"
+            )
+        self.completion = self.recorder.complete(self.invocation.process, type_, value, **extra)
+        return self.completion
+
+
+class HistoryRecorder:
+    """Thread-safe, append-only recorder; optionally streams each op to a JSONL file.
+
+    Streaming (line-buffered) means a crashed run still leaves a readable history.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        clock: Any = time.monotonic,
+        keep_in_memory: bool = True,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._t0 = clock()
+        self._ops: list[Op] = []
+        self._keep = keep_in_memory
+        self._open: dict[str, Op] = {}
+        self._next_index = 0
+        self.path = Path(path) if path is not None else None
+        self._file: IO[str] | None = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", buffering=1, encoding="utf-8")
+
+    @property
+    def started_at(self) -> float:
+        """The clock reading that is time 0 of this history."""
+        return self._t0
+
+    def now(self) -> float:
+        """Seconds since the run started, on the history's clock."""
+        return self._clock() - self._t0
+
+    def _append(self, process: str, type_: str, f: str, value: Any, extra: dict[str, Any]) -> Op:
+        # caller holds the lock
+        op = Op(self._next_index, round(self.now(), 6), process, type_, f, value, extra)
+        self._next_index += 1
+        if self._keep:
+            self._ops.append(op)
+        if self._file is not None:
+            self._file.write(json.dumps(op.to_dict(), default=str) + "\n")
+        return op
+
+    def invoke(self, process: str, f: str, value: Any = None, **extra: Any) -> OpenOperation:
+        """Record an invocation; returns a handle to complete it."""
+        with self._lock:
+            if process in self._open:
+                open_op = self._open[process]
+                raise HistoryError(
+                    f"process {process!r} invoked {f!r} while operation {open_op.index} "
+                    f"({open_op.f!r}) is still open"
+                )
+            op = self._append(process, "invoke", f, value, extra)
+            self._open[process] = op
+        return OpenOperation(self, op)
+
+    def complete(self, process: str, type_: str, value: Any = None, **extra: Any) -> Op:
+        """Record the completion of ``process``'s open operation."""
+        if type_ not in COMPLETIONS:
+            raise HistoryError(f"completion type must be one of {sorted(COMPLETIONS)}, not {type_!r}")
+        with self._lock:
+            inv = self._open.pop(process, None)
+            if inv is None:
+                raise HistoryError(f"process {process!r} has no open operation to complete")
+            return self._append(process, type_, inv.f, value, extra)
+
+    @contextmanager
+    def operation(self, process: str, f: str, value: Any = None, **extra: Any) -> Iterator[OpenOperation]:
+        """Invoke; the body completes it. An exception, or no completion, records ``info``."""
+        handle = self.invoke(process, f, value, **extra)
+        try:
+            yield handle
+        except BaseException as exc:
+            if handle.completion is None:
+                handle.info(error=f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            if handle.completion is None:
+                handle.info(error="not completed")
+
+    def record(self, process: str, f: str, type_: str, value: Any = None, **extra: Any) -> Op:
+        """Record an invocation and its completion at once (for samples timed elsewhere)."""
+        with self._lock:
+            self._append(process, "invoke", f, extra.pop("invoke_value", None), {})
+            return self._append(process, type_, f, value, extra)
+
+    def ops(self) -> list[Op]:
+        """A snapshot of the ops recorded so far (empty when not kept in memory)."""
+        with self._lock:
+            return list(self._ops)
+
+    def open_processes(self) -> dict[str, Op]:
+        with self._lock:
+            return dict(self._open)
+
+    def close(self) -> None:
+        """Complete still-open operations as ``info`` and close the file."""
+        with self._lock:
+            for process in list(self._open):
+                inv = self._open.pop(process)
+                self._append(process, "info", inv.f, None, {"error": "history closed while open"})
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> HistoryRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_history(ops: Iterable[Op | dict[str, Any]], path: str | Path) -> None:
+    """Write ops as JSONL (used by tests and benchmarks)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for op in ops:
+            d = op.to_dict() if isinstance(op, Op) else op
+            fh.write(json.dumps(d, default=str) + "\n")
+
+
+def load_history(path: str | Path) -> list[Op]:
+    """Read a history.jsonl, checking each line against the contract."""
+    ops: list[Op] = []
+    p = Path(path)
+    if p.is_dir():
+        p = p / "history.jsonl"
+    try:
+        fh = open(p, encoding="utf-8")
+    except OSError as exc:
+        raise HistoryError(f"{p}: cannot read history: {exc.strerror}") from exc
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise HistoryError(f"{p}:{lineno}: not JSON: {exc.msg}") from exc
+            for key in ("index", "time", "process", "type", "f"):
+                if key not in d:
+                    raise HistoryError(f"{p}:{lineno}: missing field {key!r}")
+            if d["type"] not in OP_TYPES:
+                raise HistoryError(f"{p}:{lineno}: field 'type': {d['type']!r} is not one of {sorted(OP_TYPES)}")
+            ops.append(Op.from_dict(d))
+    return ops
+
+
+def pair_operations(ops: Iterable[Op]) -> Iterator[tuple[Op, Op | None]]:
+    """Yield (invocation, completion) pairs in invocation order; completion None if never completed."""
+    open_by_process: dict[str, Op] = {}
+    pending: list[list[Any]] = []
+    slots: dict[str, list[Any]] = {}
+    for op in ops:
+        if op.type == "invoke":
+            slot = [op, None]
+            open_by_process[op.process] = op
+            slots[op.process] = slot
+            pending.append(slot)
+        else:
+            slot = slots.pop(op.process, None)
+            open_by_process.pop(op.process, None)
+            if slot is not None:
+                slot[1] = op
+    for inv, comp in pending:
+        yield inv, comp

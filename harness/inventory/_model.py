@@ -1,0 +1,169 @@
+"""The cluster model every part of the harness reads: hosts, roles, VIPs, services, SLOs.
+
+Built from a cluster file (docs/cluster-file.md), an Ansible inventory, `vagrant ssh-config`
+output, or written by the lab. Frozen dataclasses: a loaded inventory never changes under a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import InventoryError
+
+ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor", "client"})
+SERVICE_MANAGERS: frozenset[str] = frozenset({"systemd", "sysv", "command"})
+HYPERVISOR_KINDS: frozenset[str] = frozenset({"xl", "xm", "virsh", "lab"})
+DATABASE_KINDS: frozenset[str] = frozenset({"galera", "ndb"})
+TRANSPORTS: frozenset[str] = frozenset({"ssh", "local"})
+PHASES: tuple[str, ...] = ("steady", "fault", "recovery")
+
+
+@dataclass(frozen=True)
+class SshConfig:
+    user: str = "root"
+    port: int = 22
+    key_file: str | None = None
+    known_hosts: str | None = None
+    insecure_ignore_host_keys: bool = False
+    connect_timeout_s: float = 5.0
+    command_timeout_s: float = 60.0
+    keepalive_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """How to start, stop and find one daemon on one host."""
+
+    name: str
+    manager: Literal["systemd", "sysv", "command"]
+    unit: str | None = None  # systemd
+    sysv_name: str | None = None  # sysv (`name:` in the file)
+    start: str | None = None  # command
+    stop: str | None = None  # command
+    pidfile: str | None = None
+    process: str | None = None
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class Domain:
+    """This host is a virtual machine (Xen domain, libvirt guest, lab domain) named ``name``."""
+
+    name: str
+    hypervisor: str  # name of a host with role hypervisor
+
+
+@dataclass(frozen=True)
+class Hypervisor:
+    kind: Literal["xl", "xm", "virsh", "lab"]
+    state_dir: str | None = None  # for kind lab: the lab's state directory
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    ssh: SshConfig = field(default_factory=SshConfig)
+    transport: Literal["ssh", "local"] = "ssh"
+    services: dict[str, Service] = field(default_factory=dict)
+    domain: Domain | None = None
+    hypervisor: Hypervisor | None = None
+    ndb_node_id: int | None = None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise InventoryError(
+                f"host {self.name!r} has no service {name!r} (has: {', '.join(sorted(self.services)) or 'none'})"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Vip:
+    name: str
+    address: str
+    port: int
+    protocol: Literal["http", "tcp", "mysql"] = "tcp"
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: Literal["galera", "ndb"] = "galera"
+    user: str = "root"
+    password_env: str | None = None
+    name: str = "harness"
+    port: int = 3306
+
+
+@dataclass(frozen=True)
+class LatencyBound:
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True)
+class Slo:
+    availability_percent: float = 99.0
+    failover_margin_s: float = 1.0
+    max_error_rate_percent: float = 5.0
+    recovery_s: float = 60.0
+    latency_ms: dict[str, LatencyBound] = field(
+        default_factory=lambda: {
+            "steady": LatencyBound(p95=300.0, p99=800.0),
+            "fault": LatencyBound(p95=2000.0, p99=5000.0),
+            "recovery": LatencyBound(p95=800.0, p99=2000.0),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    name: str
+    hosts: dict[str, Host]
+    vips: dict[str, Vip] = field(default_factory=dict)
+    database: Database = field(default_factory=Database)
+    slo: Slo = field(default_factory=Slo)
+    source: str = "<memory>"
+
+    def host(self, name: str) -> Host:
+        """The host called ``name``; faults use this to refuse hosts not in the inventory."""
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise InventoryError(
+                f"{self.source}: no host {name!r} in the inventory (hosts: {', '.join(sorted(self.hosts))})"
+            ) from None
+
+    def with_role(self, role: str) -> list[Host]:
+        if role not in ROLES:
+            raise InventoryError(f"unknown role {role!r} (known: {', '.join(sorted(ROLES))})")
+        return [h for h in self.hosts.values() if role in h.roles]
+
+    def vip(self, name: str) -> Vip:
+        try:
+            return self.vips[name]
+        except KeyError:
+            raise InventoryError(
+                f"{self.source}: no VIP {name!r} (VIPs: {', '.join(sorted(self.vips)) or 'none'})"
+            ) from None
+
+    def db_password(self) -> str | None:
+        """The database password from the environment variable the file names."""
+        import os
+
+        if self.database.password_env is None:
+            return None
+        value = os.environ.get(self.database.password_env)
+        if value is None:
+            raise InventoryError(
+                f"{self.source}: database.password_env: environment variable "
+                f"{self.database.password_env!r} is not set"
+            )
+        return value
