@@ -1,0 +1,23 @@
+"""The fault catalogue: named faults, journaled before they act, healed always.
+
+``FAULTS`` maps names to classes (imported lazily); ``Nemesis`` injects them into a run's
+history and heals them on any exit; ``Journal`` is the on-disk record ``harness heal`` replays
+after a crashed run (docs/faults.md).
+"""
+
+from ._journal import HealOutcome, Journal, heal_journal
+from ._registry import FAULTS, UnknownFault, get_fault
+from .base import Fault
+from .nemesis import Nemesis, Terminated
+
+__all__ = [
+    "FAULTS",
+    "Fault",
+    "HealOutcome",
+    "Journal",
+    "Nemesis",
+    "Terminated",
+    "UnknownFault",
+    "get_fault",
+    "heal_journal",
+]

@@ -1,0 +1,203 @@
+"""The fault journal: written (and fsynced) *before* a fault touches a host.
+
+If the run dies at any point (exception, Ctrl-C, SIGKILL of pytest, the supervisor reboots),
+``journal.jsonl`` in the run directory still says which faults may be in force, with enough
+to rebuild and heal them (`harness heal`). One JSON object a line:
+
+``{"fault_id": "f3", "name": "partition", "params": {...}, "targets": [...],
+   "state": "injecting", "time": 1764030000.1, "cluster_file": "/path/cluster.yml",
+   "runtime": {...}}``
+
+States: ``injecting`` (before the first command), ``injected``, ``healed``. The last record of
+a fault id wins; a fault is pending until a ``healed`` record follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import FaultError
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+    from ..history import HistoryRecorder
+    from .base import Fault
+
+JOURNAL_FILE = "journal.jsonl"
+STATES: frozenset[str] = frozenset({"injecting", "injected", "healed"})
+
+
+class Journal:
+    """Append-only, fsynced JSONL journal of fault states in ``run_dir/journal.jsonl``."""
+
+    def __init__(self, run_dir: str | Path, *, cluster_file: str | None = None) -> None:
+        path = Path(run_dir)
+        if path.name == JOURNAL_FILE:
+            path = path.parent
+        self.run_dir = path
+        self.path = path / JOURNAL_FILE
+        self.cluster_file = cluster_file
+        self._lock = threading.Lock()
+
+    # ---- writing ------------------------------------------------------------------------
+    def new_id(self) -> str:
+        """A fault id unused in this journal (``f1``, ``f2``, ...; continues after a crash)."""
+        with self._lock:
+            highest = 0
+            for rec in self._read():
+                fid = str(rec.get("fault_id", ""))
+                if fid.startswith("f") and fid[1:].isdigit():
+                    highest = max(highest, int(fid[1:]))
+            return f"f{highest + 1}"
+
+    def write(self, fault_id: str, fault: Fault | dict[str, Any], state: str, **extra: Any) -> dict[str, Any]:
+        """Append one record and fsync it before returning (the point of a journal)."""
+        if state not in STATES:
+            raise FaultError(f"journal {self.path}: state must be one of {sorted(STATES)}, not {state!r}")
+        desc = fault if isinstance(fault, dict) else fault.describe()
+        record: dict[str, Any] = {
+            "fault_id": fault_id,
+            "name": desc["name"],
+            "params": desc.get("params", {}),
+            "targets": desc.get("targets", []),
+            "state": state,
+            "time": time.time(),
+            "cluster_file": desc.get("cluster_file", self.cluster_file),
+            "runtime": desc.get("runtime", {}),
+        }
+        record.update(extra)
+        line = json.dumps(record, default=str) + "\n"
+        with self._lock:
+            new_dir = not self.run_dir.exists()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            new_file = not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if new_file or new_dir:
+                _fsync_dir(self.run_dir)
+        return record
+
+    # ---- reading ------------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        """Every record in file order."""
+        with self._lock:
+            return self._read()
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """fault_id -> its newest record (runtime facts carried over from earlier records)."""
+        out: dict[str, dict[str, Any]] = {}
+        for rec in self.records():
+            fid = rec.get("fault_id")
+            if not isinstance(fid, str):
+                continue
+            prev = out.get(fid)
+            merged = dict(rec)
+            if prev is not None:
+                runtime = dict(prev.get("runtime") or {})
+                runtime.update(rec.get("runtime") or {})
+                merged["runtime"] = runtime
+                if not merged.get("cluster_file"):
+                    merged["cluster_file"] = prev.get("cluster_file")
+            out[fid] = merged
+        return out
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Faults not healed, in the order they were first journaled."""
+        return [rec for rec in self.latest().values() if rec.get("state") != "healed"]
+
+    def _read(self) -> list[dict[str, Any]]:
+        try:
+            fh = open(self.path, encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise FaultError(f"journal {self.path}: cannot read: {exc.strerror}") from exc
+        out: list[dict[str, Any]] = []
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    # a torn last line (crash mid-write) is expected; anything else is corruption
+                    if not line.endswith("\n"):
+                        continue
+                    raise FaultError(f"journal {self.path}:{lineno}: not JSON: {exc.msg}") from exc
+                if isinstance(rec, dict):
+                    out.append(rec)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.run_dir)!r})"
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a newly created file's directory entry durable too."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class HealOutcome:
+    """What `heal_journal` did for one pending fault."""
+
+    fault_id: str
+    name: str
+    targets: list[str]
+    healed: bool
+    error: str | None = None
+
+    def line(self) -> str:
+        result = "healed" if self.healed else f"FAILED: {self.error}"
+        return f"{self.fault_id} {self.name} on {', '.join(self.targets) or '-'}: {result}"
+
+
+def heal_journal(journal: Journal, cluster: Cluster, *, history: HistoryRecorder | None = None) -> list[HealOutcome]:
+    """Heal every fault ``journal`` lists as pending (newest first); never raises for a
+    failed heal, it is reported in the outcome (and the fault stays pending).
+
+    ``history``, when given, receives the ``nemesis``/``heal`` operations like a live run's.
+    """
+    from ..history import NEMESIS
+    from ._registry import get_fault
+    from .base import error_text
+
+    outcomes: list[HealOutcome] = []
+    for rec in reversed(journal.pending()):
+        fid = str(rec.get("fault_id"))
+        name = str(rec.get("name"))
+        targets = [str(t) for t in rec.get("targets") or []]
+        op = history.invoke(NEMESIS, "heal", {"fault_id": fid, "fault": name}) if history else None
+        try:
+            fault = get_fault(name).from_journal(cluster, rec)
+            fault.heal()
+        except Exception as exc:
+            text = error_text(exc)
+            if op is not None:
+                op.info({"fault_id": fid}, error=text)
+            outcomes.append(HealOutcome(fid, name, targets, False, text))
+            continue
+        journal.write(fid, fault, "healed", healed_by="harness heal")
+        if op is not None:
+            op.ok({"fault_id": fid})
+        outcomes.append(HealOutcome(fid, name, targets, True))
+    return outcomes

@@ -1,0 +1,211 @@
+"""The Fault contract: validated up front, injected once, healed idempotently.
+
+A fault is built from a cluster and keyword parameters. Everything that can be checked
+without touching a host (parameter types, hosts present in the inventory, services known) is
+checked in ``__init__``, so a bad schedule fails before the first command runs (Chaos
+Toolkit's lesson). ``inject()`` then applies it; ``heal()`` undoes whatever was done, and is
+safe to call when nothing was injected, after a partial inject, or twice.
+
+``describe()`` is the JSON-ready record the journal and the history keep; ``from_journal``
+rebuilds a fault from it in another process (``harness heal`` after a crashed run).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import FaultError, HarnessError, InventoryError
+from ..inventory._model import Host
+from ..transport.base import CommandResult, Transport
+
+if TYPE_CHECKING:  # the cluster module is written in parallel; only its interface is used
+    from ..cluster import Cluster
+
+#: a name fit for an interface, nft table, qdisc handle... (quoting protects the shell anyway;
+#: this catches typos before a host is touched)
+_IFACE_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
+
+
+class Fault(ABC):
+    """One named fault. Subclasses set ``name``, ``summary`` and implement the three steps.
+
+    Lifecycle (``state``): ``new`` -> ``injecting`` -> ``injected`` -> ``healed``.
+    ``touched`` holds the targets on which a side-effecting command was *started*; heal only
+    undoes those (a command that raised may still have taken effect, so it counts as touched).
+    """
+
+    #: registry name, e.g. "kill-process"
+    name: ClassVar[str] = ""
+    #: one line for `harness faults`
+    summary: ClassVar[str] = ""
+
+    def __init__(self, cluster: Cluster, **params: Any) -> None:
+        self.cluster = cluster
+        self.fault_id: str | None = None  # set by the Nemesis
+        self.params: dict[str, Any] = self.validate(dict(params))
+        self.targets: list[str] = self.resolve_targets()
+        self.state = "new"
+        self.touched: set[str] = set()
+        #: facts learnt while injecting that heal needs (pids, backend used); JSON-ready
+        self.runtime: dict[str, Any] = {}
+
+    # ---- to implement -------------------------------------------------------------------
+    @abstractmethod
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Check and normalise the parameters; raise FaultError naming the bad one."""
+
+    @abstractmethod
+    def resolve_targets(self) -> list[str]:
+        """Host names the fault acts on (all already checked against the inventory)."""
+
+    @abstractmethod
+    def _inject(self) -> None:
+        """Apply the fault; call ``self.touch(host)`` before each side effect on ``host``."""
+
+    @abstractmethod
+    def _heal(self) -> None:
+        """Undo what ``touched`` says was (maybe) done. Must tolerate 'already undone'."""
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def inject(self) -> None:
+        """Apply the fault once. A second call is refused: make a new fault instead."""
+        if self.state != "new":
+            raise FaultError(f"{self.name}: already {self.state}; build a new fault to inject again")
+        self.state = "injecting"
+        self._inject()
+        self.state = "injected"
+
+    def heal(self) -> None:
+        """Undo the fault. No-op when nothing was touched or it is already healed."""
+        if self.state == "healed":
+            return
+        if not self.touched:
+            if self.state != "new":  # inject failed before any side effect: nothing to undo
+                self.state = "healed"
+            return
+        self._heal()
+        self.state = "healed"
+
+    def touch(self, host: str) -> None:
+        """Note that a side effect on ``host`` is about to start (heal must consider it)."""
+        self.touched.add(host)
+
+    @property
+    def needs_heal(self) -> bool:
+        return bool(self.touched) and self.state != "healed"
+
+    # ---- records ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description for the journal and the history."""
+        return {
+            "name": self.name,
+            "params": _jsonable(self.params),
+            "targets": list(self.targets),
+            "runtime": _jsonable(self.runtime),
+        }
+
+    @classmethod
+    def from_journal(cls, cluster: Cluster, record: dict[str, Any]) -> Fault:
+        """Rebuild a fault a (crashed) run journaled, ready to heal.
+
+        Whatever the record's state, every target counts as touched: an ``injecting`` record
+        means the run died mid-inject, and heal must assume any step may have happened.
+        """
+        fault = cls(cluster, **(record.get("params") or {}))
+        fault.fault_id = record.get("fault_id")
+        fault.runtime = dict(record.get("runtime") or {})
+        fault.touched = set(fault.targets)
+        fault.state = "injected"
+        return fault
+
+    # ---- helpers for subclasses ---------------------------------------------------------
+    def host(self, name: str) -> Host:
+        """The inventory's host, or a FaultError naming this fault and the host."""
+        try:
+            return self.cluster.host(name)
+        except InventoryError as exc:
+            raise FaultError(f"{self.name}: host {name!r} is not in the inventory ({exc})") from None
+
+    def transport(self, host: str) -> Transport:
+        return self.cluster.transport(host)
+
+    def run(self, host: str, command: str | Sequence[str], *args: object, timeout: float | None = None) -> CommandResult:
+        return self.transport(host).run(command, *args, timeout=timeout)
+
+    def run_expect(
+        self,
+        host: str,
+        expected: Iterable[int],
+        command: str | Sequence[str],
+        *args: object,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        return self.transport(host).run_expect(expected, command, *args, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.targets} {self.state}>"
+
+
+# ---- parameter checking helpers (shared by the fault modules) -----------------------------
+def take(params: dict[str, Any], fault: str, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    """Pop ``key`` from ``params`` checking its type; ``default`` ... means required."""
+    if key not in params or params[key] is None:
+        if default is ...:
+            raise FaultError(f"{fault}: parameter {key!r} is required")
+        params.pop(key, None)
+        return default
+    value = params.pop(key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and kind is not bool and not (isinstance(kind, tuple) and bool in kind):
+        raise FaultError(f"{fault}: parameter {key!r} must be {_kind_name(kind)}, not {value!r}")
+    if not isinstance(value, kind):
+        raise FaultError(f"{fault}: parameter {key!r} must be {_kind_name(kind)}, not {value!r}")
+    return value
+
+
+def no_extra(params: dict[str, Any], fault: str, known: Iterable[str]) -> None:
+    """Refuse parameters nobody took (typos would otherwise be silently ignored)."""
+    if params:
+        raise FaultError(
+            f"{fault}: unknown parameter(s) {', '.join(sorted(params))} (known: {', '.join(sorted(known))})"
+        )
+
+
+def check_iface(fault: str, key: str, value: str) -> str:
+    if not _IFACE_RE.match(value):
+        raise FaultError(f"{fault}: parameter {key!r}: {value!r} is not an interface name")
+    return value
+
+
+def positive(fault: str, key: str, value: float) -> float:
+    if not value > 0:
+        raise FaultError(f"{fault}: parameter {key!r} must be > 0, not {value!r}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(k.__name__ for k in kind)
+    return kind.__name__
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return [_jsonable(v) for v in items]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for history ``error`` fields and CLI output."""
+    if isinstance(exc, HarnessError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

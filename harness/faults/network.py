@@ -1,0 +1,318 @@
+"""Network faults: a link down, a partition, a rate limit, added latency.
+
+Each fault owns a named object on the host (our nft table / iptables chains, our tc qdisc
+handle) and heal deletes only that, so an operator's own firewall or qdisc is never touched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from ..errors import CommandError, FaultError, UnsupportedFault
+from ..transport.base import quote_command
+from .base import Fault, check_iface, no_extra, positive, take
+
+#: tc handle (major) of the qdiscs we add; "fa17" = fault. Heal deletes only this handle.
+QDISC_HANDLE = "fa17:"
+_RATE_RE = re.compile(r"^\d+(\.\d+)?([kmgt]?(bit|bps)|[KMGT]i?(bit|bps))$")
+_TIME_RE = re.compile(r"^\d+(\.\d+)?(s|ms|us)$")
+_TABLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+class LinkDown(Fault):
+    """``ip link set IFACE down``. On a host managed over that link, give ``auto_heal_s``:
+    the host then brings the link up by itself, since our heal could no longer reach it."""
+
+    name = "link-down"
+    summary = "ip link set IFACE down on a host; heal: up (auto_heal_s: the host re-ups it itself)"
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "host": take(params, self.name, "host", str),
+            "interface": check_iface(self.name, "interface", take(params, self.name, "interface", str)),
+            "auto_heal_s": take(params, self.name, "auto_heal_s", float, None),
+        }
+        if out["auto_heal_s"] is not None:
+            positive(self.name, "auto_heal_s", out["auto_heal_s"])
+        no_extra(params, self.name, out)
+        self.host(out["host"])
+        return out
+
+    def resolve_targets(self) -> list[str]:
+        return [self.params["host"]]
+
+    def _inject(self) -> None:
+        host, iface = self.params["host"], self.params["interface"]
+        self.touch(host)
+        if self.params["auto_heal_s"] is not None:
+            # a detached timer on the host itself, started before the link goes down
+            up = quote_command(["sleep", _seconds(self.params["auto_heal_s"])]) + " && " + _link(iface, "up")
+            self.run_expect(host, [0], quote_command("nohup sh -c %s >/dev/null 2>&1 &", up))
+        self.run_expect(host, [0], _link(iface, "down"))
+
+    def _heal(self) -> None:
+        self.run_expect(self.params["host"], [0], _link(self.params["interface"], "up"))
+
+
+class Partition(Fault):
+    """Cut traffic between host sets ``a`` and ``b`` (both directions, addresses from the
+    inventory); hosts outside both sets, the supervisor included, still reach everyone."""
+
+    name = "partition"
+    summary = "drop traffic between host sets a and b (nft table of our own, iptables fallback); heal: delete it"
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "a": _host_list(self.name, "a", take(params, self.name, "a", (list, tuple, str))),
+            "b": _host_list(self.name, "b", take(params, self.name, "b", (list, tuple, str))),
+            "table": take(params, self.name, "table", str, "harness_partition"),
+        }
+        no_extra(params, self.name, out)
+        if not _TABLE_RE.match(out["table"]):
+            raise FaultError(f"{self.name}: parameter 'table': {out['table']!r} is not a valid table name")
+        both = sorted(set(out["a"]) & set(out["b"]))
+        if both:
+            raise FaultError(f"{self.name}: host(s) {', '.join(both)} are on both sides")
+        self.addresses: dict[str, str] = {}
+        for name in out["a"] + out["b"]:
+            address = self.host(name).address
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise FaultError(
+                    f"{self.name}: host {name!r} has address {address!r}, not an IP: a partition drops by address"
+                ) from None
+            self.addresses[name] = address
+        return out
+
+    def resolve_targets(self) -> list[str]:
+        return list(self.params["a"]) + list(self.params["b"])
+
+    def _other_side(self, host: str) -> list[str]:
+        side = self.params["b"] if host in self.params["a"] else self.params["a"]
+        return [self.addresses[h] for h in side]
+
+    def _inject(self) -> None:
+        backends: dict[str, str] = self.runtime.setdefault("backend", {})
+        for host in self.targets:
+            backend = self._backend(host)
+            backends[host] = backend
+            self.touch(host)
+            if backend == "iptables":  # chains left by a crashed run would make -N fail
+                for command, ok_codes in self.unblock_commands(backend):
+                    self.run_expect(host, ok_codes, command)
+            for command in self.block_commands(backend, self._other_side(host)):
+                self.run_expect(host, [0], command)
+
+    def _heal(self) -> None:
+        known: dict[str, str] = self.runtime.get("backend", {})
+        for host in self.targets:
+            if host not in self.touched:
+                continue
+            backend = known.get(host) or self._backend(host)
+            for command, ok_codes in self.unblock_commands(backend):
+                self.run_expect(host, ok_codes, command)
+
+    def _backend(self, host: str) -> str:
+        result = self.run_expect(host, [0, 1], "command -v nft >/dev/null 2>&1")
+        return "nft" if result.exit_status == 0 else "iptables"
+
+    # ---- command builders (pure: unit-tested for exact text) ----------------------------
+    def block_commands(self, backend: str, addresses: list[str]) -> list[str]:
+        table = self.params["table"]
+        v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
+        v6 = [a for a in addresses if ipaddress.ip_address(a).version == 6]
+        if backend == "nft":
+            # one transaction: replace any leftover table of ours, then both chains and rules
+            parts = [
+                f"add table inet {table}",
+                f"delete table inet {table}",
+                f"add table inet {table}",
+                f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}",
+                f"add chain inet {table} output {{ type filter hook output priority -10; policy accept; }}",
+            ]
+            for family, addrs in (("ip", v4), ("ip6", v6)):
+                if addrs:
+                    s = ", ".join(addrs)
+                    parts.append(f"add rule inet {table} input {family} saddr {{ {s} }} drop")
+                    parts.append(f"add rule inet {table} output {family} daddr {{ {s} }} drop")
+            return [quote_command(["nft", "; ".join(parts)])]
+        commands: list[str] = []
+        chain_in, chain_out = self._chains()
+        for tool, addrs in (("iptables", v4), ("ip6tables", v6)):
+            if not addrs:
+                continue
+            steps: list[list[str]] = [
+                [tool, "-N", chain_in],
+                [tool, "-N", chain_out],
+            ]
+            for a in addrs:
+                steps.append([tool, "-A", chain_in, "-s", a, "-j", "DROP"])
+                steps.append([tool, "-A", chain_out, "-d", a, "-j", "DROP"])
+            steps.append([tool, "-I", "INPUT", "1", "-j", chain_in])
+            steps.append([tool, "-I", "OUTPUT", "1", "-j", chain_out])
+            commands.append(" && ".join(quote_command(s) for s in steps))
+        return commands
+
+    def unblock_commands(self, backend: str) -> list[tuple[str, list[int]]]:
+        """Commands that remove our table/chains and succeed when they are already gone."""
+        table = self.params["table"]
+        if backend == "nft":
+            # adding first makes the delete succeed whether or not the table exists
+            return [(quote_command(["nft", f"add table inet {table}; delete table inet {table}"]), [0])]
+        chain_in, chain_out = self._chains()
+        out: list[tuple[str, list[int]]] = []
+        for tool in ("iptables", "ip6tables"):
+            # unlink every jump (bounded loop), then flush and delete; missing chains exit 1
+            line = (
+                f"command -v {tool} >/dev/null 2>&1 || exit 0; "
+                f"for i in 1 2 3 4 5 6 7 8; do {tool} -D INPUT -j {chain_in} 2>/dev/null || break; done; "
+                f"for i in 1 2 3 4 5 6 7 8; do {tool} -D OUTPUT -j {chain_out} 2>/dev/null || break; done; "
+                f"for c in {chain_in} {chain_out}; do "
+                f"if {tool} -n -L $c >/dev/null 2>&1; then {tool} -F $c && {tool} -X $c || exit 1; fi; done"
+            )
+            out.append((line, [0]))
+        return out
+
+    def _chains(self) -> tuple[str, str]:
+        base = self.params["table"].upper()[:20]
+        return f"{base}_IN", f"{base}_OUT"
+
+
+class Bandwidth(Fault):
+    """A token-bucket rate limit on an interface's egress (``tc qdisc add ... root tbf``)."""
+
+    name = "bandwidth"
+    summary = "tc tbf rate limit on an interface (our handle fa17:); heal: delete that qdisc"
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "host": take(params, self.name, "host", str),
+            "interface": check_iface(self.name, "interface", take(params, self.name, "interface", str)),
+            "rate": take(params, self.name, "rate", str),
+            "burst": take(params, self.name, "burst", str, "32kbit"),
+            "latency": take(params, self.name, "latency", str, "400ms"),
+        }
+        no_extra(params, self.name, out)
+        if not _RATE_RE.match(out["rate"]):
+            raise FaultError(f"{self.name}: parameter 'rate': {out['rate']!r} is not a tc rate (e.g. 1mbit)")
+        if not (_RATE_RE.match(out["burst"]) or out["burst"].isdigit() or re.match(r"^\d+[kmg]?b$", out["burst"])):
+            raise FaultError(f"{self.name}: parameter 'burst': {out['burst']!r} is not a tc size (e.g. 32kbit)")
+        if not _TIME_RE.match(out["latency"]):
+            raise FaultError(f"{self.name}: parameter 'latency': {out['latency']!r} is not a tc time (e.g. 400ms)")
+        self.host(out["host"])
+        return out
+
+    def resolve_targets(self) -> list[str]:
+        return [self.params["host"]]
+
+    def inject_command(self) -> str:
+        p = self.params
+        return quote_command(
+            ["tc", "qdisc", "add", "dev", p["interface"], "root", "handle", QDISC_HANDLE,
+             "tbf", "rate", p["rate"], "burst", p["burst"], "latency", p["latency"]]
+        )
+
+    def _inject(self) -> None:
+        self.touch(self.params["host"])
+        self.run_expect(self.params["host"], [0], self.inject_command())
+
+    def _heal(self) -> None:
+        _delete_our_qdisc(self, self.params["host"], self.params["interface"])
+
+
+class Latency(Fault):
+    """Delay (and jitter) on an interface's egress with netem, where the kernel has it."""
+
+    name = "latency"
+    summary = "tc netem delay on an interface (our handle fa17:); UnsupportedFault without netem; heal: delete it"
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "host": take(params, self.name, "host", str),
+            "interface": check_iface(self.name, "interface", take(params, self.name, "interface", str)),
+            "delay_ms": positive(self.name, "delay_ms", take(params, self.name, "delay_ms", float)),
+            "jitter_ms": take(params, self.name, "jitter_ms", float, 0.0),
+        }
+        no_extra(params, self.name, out)
+        if out["jitter_ms"] < 0:
+            raise FaultError(f"{self.name}: parameter 'jitter_ms' must be >= 0, not {out['jitter_ms']!r}")
+        self.host(out["host"])
+        return out
+
+    def resolve_targets(self) -> list[str]:
+        return [self.params["host"]]
+
+    def inject_command(self) -> str:
+        p = self.params
+        argv = ["tc", "qdisc", "add", "dev", p["interface"], "root", "handle", QDISC_HANDLE,
+                "netem", "delay", _ms(p["delay_ms"])]
+        if p["jitter_ms"]:
+            argv.append(_ms(p["jitter_ms"]))
+        return quote_command(argv)
+
+    def _inject(self) -> None:
+        host = self.params["host"]
+        self.touch(host)
+        result = self.run(host, self.inject_command())
+        if result.exit_status == 0:
+            return
+        if not self._netem_supported(host, result.stderr):
+            raise UnsupportedFault(f"latency: netem unsupported on host {host}")
+        raise CommandError(host, result.command, result.exit_status, result.stdout, result.stderr, (0,))
+
+    def _netem_supported(self, host: str, stderr: str) -> bool:
+        """tc's own verdict first ("Specified qdisc kind is unknown" = no sch_netem in the
+        kernel), else ask the module tree and the kernel config."""
+        if "qdisc kind is unknown" in stderr or "Unknown qdisc" in stderr:
+            return False
+        probe = (
+            "modinfo sch_netem >/dev/null 2>&1 || "
+            "zcat /proc/config.gz 2>/dev/null | grep -q '^CONFIG_NET_SCH_NETEM=[ym]'"
+        )
+        return self.run_expect(host, [0, 1], probe).exit_status == 0
+
+    def _heal(self) -> None:
+        _delete_our_qdisc(self, self.params["host"], self.params["interface"])
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def _delete_our_qdisc(fault: Fault, host: str, iface: str) -> None:
+    """Delete the root qdisc only if it carries our handle (another root qdisc is left alone)."""
+    shown = fault.run_expect(host, [0, 1], quote_command(["tc", "qdisc", "show", "dev", iface, "root"]))
+    if shown.exit_status != 0:
+        # "Cannot find device": nothing of ours can be on it
+        return
+    if not has_our_qdisc(shown.stdout):
+        return
+    fault.run_expect(host, [0], quote_command(["tc", "qdisc", "del", "dev", iface, "root", "handle", QDISC_HANDLE]))
+
+
+def has_our_qdisc(tc_show: str) -> bool:
+    """``tc qdisc show dev X root`` lists a root qdisc with our handle."""
+    for line in tc_show.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == "qdisc" and parts[2] == QDISC_HANDLE and "root" in parts:
+            return True
+    return False
+
+
+def _link(iface: str, state: str) -> str:
+    return quote_command(["ip", "link", "set", iface, state])
+
+
+def _host_list(fault: str, key: str, value: Any) -> list[str]:
+    names = [value] if isinstance(value, str) else list(value)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise FaultError(f"{fault}: parameter {key!r} must be a non-empty list of host names, not {value!r}")
+    return names
+
+
+def _ms(value: float) -> str:
+    return f"{value:g}ms"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"

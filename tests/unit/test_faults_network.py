@@ -1,0 +1,201 @@
+"""link-down, partition, bandwidth, latency: exact commands, backends, heal only what is ours."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.cluster import Cluster
+from harness.errors import CommandError, FaultError, UnsupportedFault
+from harness.faults import get_fault
+from harness.inventory._model import Host, Inventory
+from harness.testing import FakeCluster
+
+
+def inventory() -> Inventory:
+    return Inventory(
+        name="t",
+        hosts={
+            "dir1": Host("dir1", "198.18.0.11", ("director",)),
+            "dir2": Host("dir2", "198.18.0.12", ("director",)),
+            "db1": Host("db1", "fd00::31", ("db",)),
+            "vag": Host("vag", "box.local", ("web",)),
+        },
+    )
+
+
+@pytest.fixture
+def fake() -> FakeCluster:
+    return FakeCluster()
+
+
+@pytest.fixture
+def cluster(fake: FakeCluster) -> Cluster:
+    return Cluster(inventory(), transport_factory=lambda host: fake(host.name))
+
+
+def test_link_down_and_up(cluster: Cluster, fake: FakeCluster) -> None:
+    f = get_fault("link-down")(cluster, host="dir1", interface="eth0")
+    f.inject()
+    f.heal()
+    f.heal()
+    assert fake("dir1").commands == ["ip link set eth0 down", "ip link set eth0 up"]
+
+
+def test_link_down_auto_heal_timer_is_started_before_the_link_goes(cluster: Cluster, fake: FakeCluster) -> None:
+    get_fault("link-down")(cluster, host="dir1", interface="eth0", auto_heal_s=30).inject()
+    assert fake("dir1").commands == [
+        "nohup sh -c 'sleep 30 && ip link set eth0 up' >/dev/null 2>&1 &",
+        "ip link set eth0 down",
+    ]
+
+
+def test_link_down_refuses_bad_interface(cluster: Cluster) -> None:
+    with pytest.raises(FaultError, match="'eth0; reboot' is not an interface name"):
+        get_fault("link-down")(cluster, host="dir1", interface="eth0; reboot")
+
+
+def test_partition_nft_rules_each_side_drops_the_other(cluster: Cluster, fake: FakeCluster) -> None:
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2", "db1"])
+    f.inject()
+    table = "harness_partition"
+    head = (
+        f"add table inet {table}; delete table inet {table}; add table inet {table}; "
+        f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}; "
+        f"add chain inet {table} output {{ type filter hook output priority -10; policy accept; }}"
+    )
+    assert fake("dir1").commands == [
+        "command -v nft >/dev/null 2>&1",
+        "nft '" + head + "; add rule inet harness_partition input ip saddr { 198.18.0.12 } drop; "
+        "add rule inet harness_partition output ip daddr { 198.18.0.12 } drop; "
+        "add rule inet harness_partition input ip6 saddr { fd00::31 } drop; "
+        "add rule inet harness_partition output ip6 daddr { fd00::31 } drop'",
+    ]
+    assert fake("dir2").commands[1] == (
+        "nft '" + head + "; add rule inet harness_partition input ip saddr { 198.18.0.11 } drop; "
+        "add rule inet harness_partition output ip daddr { 198.18.0.11 } drop'"
+    )
+    assert f.describe()["runtime"] == {"backend": {"dir1": "nft", "dir2": "nft", "db1": "nft"}}
+
+
+def test_partition_heal_deletes_only_our_table_and_is_idempotent(cluster: Cluster, fake: FakeCluster) -> None:
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
+    f.inject()
+    f.heal()
+    f.heal()
+    for host in ("dir1", "dir2"):
+        assert fake(host).commands[-1] == "nft 'add table inet harness_partition; delete table inet harness_partition'"
+        assert len(fake(host).commands) == 3
+
+
+def test_partition_iptables_fallback(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir1")
+    t.on(r"^command -v nft", (1, "", ""))
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
+    f.inject()
+    block = t.commands[-1]
+    assert block == (
+        "iptables -N HARNESS_PARTITION_IN && iptables -N HARNESS_PARTITION_OUT && "
+        "iptables -A HARNESS_PARTITION_IN -s 198.18.0.12 -j DROP && "
+        "iptables -A HARNESS_PARTITION_OUT -d 198.18.0.12 -j DROP && "
+        "iptables -I INPUT 1 -j HARNESS_PARTITION_IN && iptables -I OUTPUT 1 -j HARNESS_PARTITION_OUT"
+    )
+    # leftover chains are cleared before -N
+    assert t.commands[1].startswith("command -v iptables >/dev/null 2>&1 || exit 0; ")
+    n = len(t.commands)
+    f.heal()
+    heal = t.commands[n:]
+    assert len(heal) == 2
+    assert "iptables -D INPUT -j HARNESS_PARTITION_IN" in heal[0]
+    assert "iptables -F $c && iptables -X $c" in heal[0]
+    assert heal[1].startswith("command -v ip6tables")
+
+
+def test_partition_from_journal_without_backend_detects_again(cluster: Cluster, fake: FakeCluster) -> None:
+    fake("dir2").on(r"^command -v nft", (1, "", ""))
+    cls = get_fault("partition")
+    f = cls.from_journal(cluster, {"fault_id": "f1", "name": "partition",
+                                   "params": {"a": ["dir1"], "b": ["dir2"], "table": "harness_partition"},
+                                   "state": "injecting"})
+    f.heal()
+    assert fake("dir1").commands[-1].startswith("nft ")
+    assert fake("dir2").commands[-1].startswith("command -v ip6tables")
+
+
+def test_partition_validation(cluster: Cluster) -> None:
+    cls = get_fault("partition")
+    with pytest.raises(FaultError, match="dir1 are on both sides"):
+        cls(cluster, a=["dir1"], b=["dir1", "dir2"])
+    with pytest.raises(FaultError, match="host 'nope' is not in the inventory"):
+        cls(cluster, a=["dir1"], b=["nope"])
+    with pytest.raises(FaultError, match="host 'vag' has address 'box.local', not an IP"):
+        cls(cluster, a=["dir1"], b=["vag"])
+    with pytest.raises(FaultError, match="'b' must be a non-empty list"):
+        cls(cluster, a=["dir1"], b=[])
+
+
+def test_bandwidth_tbf_with_our_handle(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir1")
+    t.on(r"^tc qdisc show", (0, "qdisc tbf fa17: root refcnt 3 rate 1Mbit burst 4Kb lat 400ms \n", ""))
+    f = get_fault("bandwidth")(cluster, host="dir1", interface="eth0", rate="1mbit")
+    f.inject()
+    f.heal()
+    assert t.commands == [
+        "tc qdisc add dev eth0 root handle fa17: tbf rate 1mbit burst 32kbit latency 400ms",
+        "tc qdisc show dev eth0 root",
+        "tc qdisc del dev eth0 root handle fa17:",
+    ]
+
+
+def test_bandwidth_heal_leaves_a_foreign_root_qdisc(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir1")
+    t.on(r"^tc qdisc add", (2, "", "Error: Exclusivity flag on, cannot modify."))
+    t.on(r"^tc qdisc show", (0, "qdisc htb 1: root refcnt 2 r2q 10 default 0x10\n", ""))
+    f = get_fault("bandwidth")(cluster, host="dir1", interface="eth0", rate="1mbit")
+    with pytest.raises(CommandError, match="Exclusivity flag"):
+        f.inject()
+    f.heal()
+    assert not any(c.startswith("tc qdisc del") for c in t.commands)
+
+
+def test_bandwidth_validation(cluster: Cluster) -> None:
+    with pytest.raises(FaultError, match="'rate': 'fast' is not a tc rate"):
+        get_fault("bandwidth")(cluster, host="dir1", interface="eth0", rate="fast")
+
+
+def test_latency_netem_command(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir1")
+    t.on(r"^tc qdisc show", (0, "qdisc netem fa17: root refcnt 2 limit 1000 delay 50ms  10ms\n", ""))
+    f = get_fault("latency")(cluster, host="dir1", interface="eth0", delay_ms=50, jitter_ms=10)
+    f.inject()
+    f.heal()
+    assert t.commands == [
+        "tc qdisc add dev eth0 root handle fa17: netem delay 50ms 10ms",
+        "tc qdisc show dev eth0 root",
+        "tc qdisc del dev eth0 root handle fa17:",
+    ]
+
+
+def test_latency_unsupported_kernel(cluster: Cluster, fake: FakeCluster) -> None:
+    # what tc printed on this lab's kernel (CONFIG_NET_SCH_NETEM is not set)
+    fake("dir2").on(r"^tc qdisc add .*netem", (2, "", "Error: Specified qdisc kind is unknown.\n"))
+    f = get_fault("latency")(cluster, host="dir2", interface="eth0", delay_ms=50)
+    with pytest.raises(UnsupportedFault, match="^latency: netem unsupported on host dir2$"):
+        f.inject()
+
+
+def test_latency_unsupported_by_module_probe(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir2")
+    t.on(r"^tc qdisc add .*netem", (2, "", "RTNETLINK answers: No such file or directory\n"))
+    t.on(r"^modinfo", (1, "", ""))
+    with pytest.raises(UnsupportedFault, match="dir2"):
+        get_fault("latency")(cluster, host="dir2", interface="eth0", delay_ms=50).inject()
+    assert t.commands[-1].startswith("modinfo sch_netem")
+
+
+def test_latency_other_failure_is_not_called_unsupported(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir2")
+    t.on(r"^tc qdisc add .*netem", (1, "", "Cannot find device \"eth9\"\n"))
+    t.on(r"^modinfo", (0, "", ""))
+    with pytest.raises(CommandError, match="Cannot find device") as info:
+        get_fault("latency")(cluster, host="dir2", interface="eth9", delay_ms=50).inject()
+    assert not isinstance(info.value, UnsupportedFault)
