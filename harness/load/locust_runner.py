@@ -1,0 +1,186 @@
+"""Run Locust headless in a subprocess, bounded in time, and stream its raw samples into the history."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+from ..errors import HarnessError
+from ..history import HistoryRecorder
+
+RECORDER = Path(__file__).with_name("_recorder.py")
+DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "moodle.py"
+
+
+class LoadError(HarnessError):
+    """Locust could not be started, or exited with an error before its time was up."""
+
+
+class LocustLoad:
+    """Headless Locust run in a subprocess; every request sample lands in ``history``.
+
+    Each sample becomes an invoke + completion of process ``locust-<user>`` with ``f`` = the
+    request name (docs/history.md). Bounded: Locust's own ``--run-time`` plus a hard kill at
+    ``run_time_s + grace_s``.
+    """
+
+    def __init__(
+        self,
+        history: HistoryRecorder,
+        host_url: str,
+        *,
+        users: int = 4,
+        spawn_rate: float = 4.0,
+        run_time_s: float = 60.0,
+        locustfile: str | Path = DEFAULT_LOCUSTFILE,
+        env: Mapping[str, str] | None = None,
+        workdir: str | Path | None = None,
+        grace_s: float = 15.0,
+    ) -> None:
+        if users < 1:
+            raise LoadError(f"users must be >= 1, not {users}")
+        if run_time_s <= 0:
+            raise LoadError(f"run_time_s must be > 0, not {run_time_s}")
+        self.history = history
+        self.host_url = host_url
+        self.users = users
+        self.spawn_rate = spawn_rate
+        self.run_time_s = run_time_s
+        self.locustfile = Path(locustfile)
+        self.env = dict(env or {})
+        self.grace_s = grace_s
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-locust-"))
+        self.samples_path = self.workdir / "locust-samples.jsonl"
+        self.log_path = self.workdir / "locust.log"
+        self.samples = 0
+        self.failures = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tail: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wall0 = 0.0
+        self._hist0 = 0.0
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "locust",
+            "-f", f"{self.locustfile},{RECORDER}",
+            "--headless", "--only-summary",
+            "-u", str(self.users), "-r", str(self.spawn_rate),
+            "-t", f"{max(1, int(round(self.run_time_s)))}s",
+            "--stop-timeout", "5",
+            "--host", self.host_url,
+        ]
+
+    def start(self) -> LocustLoad:
+        if not self.locustfile.exists():
+            raise LoadError(f"locustfile {self.locustfile} does not exist")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.samples_path.write_text("")
+        env = dict(os.environ)
+        env.update(self.env)
+        env["HARNESS_LOCUST_SAMPLES"] = str(self.samples_path)
+        self._wall0 = time.time()
+        self._hist0 = self.history.now()
+        log: IO[bytes] = open(self.log_path, "wb")
+        try:
+            self._proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, cwd=self.workdir, start_new_session=True,
+            )
+        finally:
+            log.close()
+        self._tail = threading.Thread(target=self._tail_samples, name="locust-tail", daemon=True)
+        self._tail.start()
+        return self
+
+    def _record(self, line: str) -> None:
+        try:
+            s = json.loads(line)
+        except json.JSONDecodeError:
+            return
+        user = s.get("user") or "anon"
+        extra: dict[str, object] = {"latency_ms": s.get("ms"), "t_start": round(s["t"] - self._wall0 + self._hist0, 6)}
+        for field in ("node", "key", "error"):
+            if s.get(field) is not None:
+                extra[field] = s[field]
+        if s.get("name") == "forced_relogin":
+            extra["forced_relogin"] = True
+        type_ = "ok" if s.get("ok") else "fail"
+        self.samples += 1
+        if type_ != "ok":
+            self.failures += 1
+        self.history.record(
+            f"locust-{user}", str(s.get("name")), type_, s.get("status"),
+            invoke_value={"user": user, "key": s.get("key")} if s.get("key") else {"user": user},
+            **extra,
+        )
+
+    def _tail_samples(self) -> None:
+        buf = ""
+        with open(self.samples_path, encoding="utf-8") as fh:
+            while True:
+                chunk = fh.read()
+                if chunk:
+                    buf += chunk
+                    *lines, buf = buf.split("\n")
+                    for line in lines:
+                        if line.strip():
+                            self._record(line)
+                elif self._stop.is_set():
+                    return
+                else:
+                    time.sleep(0.05)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for Locust to finish (bounded); returns its exit status."""
+        if self._proc is None:
+            raise LoadError("load was not started")
+        limit = timeout if timeout is not None else self.run_time_s + self.grace_s
+        try:
+            rc = self._proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            rc = self._proc.wait(timeout=10)
+        self._finish_tail()
+        return rc
+
+    def stop(self) -> None:
+        """Stop Locust now (its whole process group), then drain the remaining samples."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=8)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        self._finish_tail()
+
+    def _finish_tail(self) -> None:
+        self._stop.set()
+        if self._tail is not None:
+            self._tail.join(timeout=10)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> LocustLoad:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
