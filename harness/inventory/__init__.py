@@ -1,0 +1,60 @@
+"""The cluster inventory: load a cluster file, or convert an Ansible inventory or
+`vagrant ssh-config` output, into one validated, frozen model (docs/inventory.md)."""
+
+from ._load import (
+    InventoryProblems,
+    dump_inventory,
+    inventory_from_dict,
+    inventory_to_yaml,
+    load_inventory,
+    write_inventory,
+)
+from ._model import (
+    DATABASE_KINDS,
+    HYPERVISOR_KINDS,
+    PHASES,
+    ROLES,
+    SERVICE_MANAGERS,
+    TRANSPORTS,
+    Database,
+    Domain,
+    Host,
+    Hypervisor,
+    Inventory,
+    LatencyBound,
+    Service,
+    Slo,
+    SshConfig,
+    Vip,
+)
+from .ansible import DEFAULT_ROLE_MAP, from_ansible
+from .vagrant import from_vagrant_ssh_config, guess_roles
+
+__all__ = [
+    "DATABASE_KINDS",
+    "DEFAULT_ROLE_MAP",
+    "HYPERVISOR_KINDS",
+    "PHASES",
+    "ROLES",
+    "SERVICE_MANAGERS",
+    "TRANSPORTS",
+    "Database",
+    "Domain",
+    "Host",
+    "Hypervisor",
+    "Inventory",
+    "InventoryProblems",
+    "LatencyBound",
+    "Service",
+    "Slo",
+    "SshConfig",
+    "Vip",
+    "dump_inventory",
+    "from_ansible",
+    "from_vagrant_ssh_config",
+    "guess_roles",
+    "inventory_from_dict",
+    "inventory_to_yaml",
+    "load_inventory",
+    "write_inventory",
+]
