@@ -1,0 +1,172 @@
+"""``harness check HISTORY.jsonl|RUN_DIR``: run the checkers on a recorded history.
+
+Prints a table (checker, verdict, key figures) or, with ``--json``, a JSON list of each
+result's ``to_dict()``. Exit status 1 if any checker is INVALID, else 0 (UNKNOWN is shown,
+not failed: the acceptance tests decide whether UNKNOWN is acceptable for them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from ..history import load_history
+from . import CheckConfig, run_all
+from ._result import CheckResult, Validity
+from .phases import PHASE_NAMES
+
+#: the figures shown per checker in the table, in order
+_KEY_FIGURES: dict[str, tuple[str, ...]] = {
+    "availability": ("attempts", "availability_percent", "outages", "longest_outage_s"),
+    "ledger": ("acknowledged", "lost", "unexpected", "duplicates", "failed_present", "indeterminate", "recovered"),
+    "posts": ("acknowledged", "lost", "unexpected", "duplicates", "failed_present"),
+    "latency": ("samples",),
+    "split_brain": ("samples", "split_brain_samples", "untolerated_samples", "persisted_after_last_heal"),
+    "recovery": ("heals", "recovered", "late", "never", "max_recovery_s"),
+}
+
+
+def _non_negative(option: str):  # noqa: ANN202 - argparse type factory
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option}: {text!r} is not a number") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{option}: must be >= 0, not {text}")
+        return value
+
+    return parse
+
+
+def _percent(text: str) -> float:
+    value = _non_negative("--min-availability")(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"--min-availability: {text} is over 100")
+    return value
+
+
+def _latency_bound(text: str) -> tuple[str, str, float]:
+    """``steady:p95=300`` -> ("steady", "p95", 300.0)."""
+    try:
+        phase, rest = text.split(":", 1)
+        pname, ms = rest.split("=", 1)
+        value = float(ms)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--latency: {text!r} is not PHASE:pNN=MS (e.g. steady:p95=300)") from None
+    if phase not in PHASE_NAMES:
+        raise argparse.ArgumentTypeError(f"--latency: unknown phase {phase!r} (known: {', '.join(PHASE_NAMES)})")
+    if not pname.startswith("p"):
+        raise argparse.ArgumentTypeError(f"--latency: {pname!r} is not a percentile like p95")
+    try:
+        p = float(pname[1:])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--latency: {pname!r} is not a percentile like p95") from None
+    if not 0 < p <= 100 or value < 0:
+        raise argparse.ArgumentTypeError(f"--latency: {text!r} out of range")
+    return phase, pname, value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``check`` subcommand."""
+    p = subparsers.add_parser(
+        "check",
+        help="run the checkers on a recorded history",
+        description="Run availability, ledger, latency, split-brain and recovery checkers on a history.jsonl. "
+        "Exit 1 if any verdict is INVALID.",
+    )
+    p.add_argument("history", metavar="HISTORY.jsonl|RUN_DIR", help="a history file, or a run directory holding history.jsonl")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results instead of a table")
+    g = p.add_argument_group("bounds")
+    g.add_argument("--max-outage", type=_non_negative("--max-outage"), metavar="S", help="longest tolerated VIP outage, seconds")
+    g.add_argument("--min-availability", type=_percent, metavar="PERCENT", help="minimum share of VIP probes served")
+    g.add_argument(
+        "--latency",
+        type=_latency_bound,
+        action="append",
+        default=[],
+        metavar="PHASE:pNN=MS",
+        help="latency bound, repeatable (e.g. --latency steady:p95=300 --latency fault:p99=5000)",
+    )
+    g.add_argument("--recovery-s", type=_non_negative("--recovery-s"), default=60.0, metavar="S", help="length of the recovery phase after a heal (default 60)")
+    g.add_argument(
+        "--recovery-within",
+        type=_non_negative("--recovery-within"),
+        default=None,
+        metavar="S",
+        help="back to steady state within S seconds of each heal (default: --recovery-s)",
+    )
+    g.add_argument("--settle", type=_non_negative("--settle"), default=3.0, metavar="S", help="split brain tolerated this long after a heal (default 3)")
+    g.add_argument("--strict-split-brain", action="store_true", help="split brain is INVALID even during a fault")
+    g.add_argument("--probe-prefix", default="vip-probe", metavar="PREFIX", help="process name prefix of VIP probes")
+    g.add_argument("--posts-read-prefix", default=None, metavar="PREFIX", help="also check locust forum posts against reads by these processes")
+    p.set_defaults(func=run_check)
+
+
+def config_from_args(args: argparse.Namespace) -> CheckConfig:
+    bounds: dict[str, dict[str, float]] = {}
+    for phase, pname, value in args.latency:
+        bounds.setdefault(phase, {})[pname] = value
+    return CheckConfig(
+        probe_prefix=args.probe_prefix,
+        max_outage_s=args.max_outage,
+        min_availability_percent=args.min_availability,
+        latency_bounds=bounds,
+        recovery_s=args.recovery_s,
+        recovery_within_s=args.recovery_within if args.recovery_within is not None else args.recovery_s,
+        split_brain_settle_s=args.settle,
+        allow_split_brain_during_faults=not args.strict_split_brain,
+        posts_read_prefix=args.posts_read_prefix,
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else "nan"
+    return str(value)
+
+
+def key_figures(result: CheckResult) -> str:
+    """The few numbers that matter for one checker, as ``name=value`` pairs."""
+    c = result.counts
+    if result.checker == "latency" and isinstance(c.get("phases"), dict):
+        parts = [
+            f"{phase} p95={_fmt(s.get('p95'))} p99={_fmt(s.get('p99'))} n={s.get('n')}" for phase, s in c["phases"].items()
+        ]
+        return "; ".join(parts) or "samples=0"
+    names = _KEY_FIGURES.get(result.checker, tuple(k for k, v in c.items() if isinstance(v, (int, float)))[:5])
+    return " ".join(f"{n}={_fmt(c[n])}" for n in names if n in c)
+
+
+def render_table(results: Sequence[CheckResult]) -> str:
+    rows = [(r.checker, r.valid.value.upper(), key_figures(r)) for r in results]
+    w0 = max([len("checker")] + [len(r[0]) for r in rows])
+    w1 = max([len("verdict")] + [len(r[1]) for r in rows])
+    lines = [f"{'checker':<{w0}}  {'verdict':<{w1}}  figures", f"{'-' * w0}  {'-' * w1}  {'-' * 7}"]
+    lines += [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
+    notes = [f"  {r.checker}: {r.message}" for r in results if r.message]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def exit_status(results: Sequence[CheckResult]) -> int:
+    return 1 if any(r.valid is Validity.INVALID for r in results) else 0
+
+
+def run_check(args: argparse.Namespace, out: IO[str] | None = None) -> int:
+    """Load, check, print; the exit status (raises HistoryError for an unreadable history)."""
+    stream = out or sys.stdout
+    config = config_from_args(args)
+    ops = load_history(args.history)
+    results = run_all(ops, config)
+    if args.json:
+        json.dump([r.to_dict() for r in results], stream, indent=2, default=str)
+        stream.write("\n")
+    else:
+        stream.write(f"{args.history}: {len(ops)} operations\n")
+        stream.write(render_table(results) + "\n")
+    return exit_status(results)

@@ -1,0 +1,156 @@
+"""Latency SLOs: exact percentiles of raw ``latency_ms`` samples, per phase and request type.
+
+Percentiles use the **nearest-rank** method on the sorted raw samples: pXX is the smallest
+sample such that at least XX% of samples are <= it (rank ``ceil(XX/100 * n)``, 1-based). No
+interpolation and no histogram buckets: the reported value is a latency that was measured.
+Only ``ok`` completions count (a failed request's latency says nothing about service time),
+and a sample belongs to the phase of its completion time (a request slowed by a fault that
+started mid-flight counts as a fault-phase request).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..history import Op
+from ._result import CheckResult, Validity
+from .phases import PHASE_NAMES, Phases
+
+NAME = "latency"
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0)
+
+
+def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile (0 < p <= 100) of already sorted values."""
+    n = len(sorted_values)
+    if n == 0:
+        raise ValueError("percentile of no samples")
+    if not 0 < p <= 100:
+        raise ValueError(f"percentile must be in (0, 100], not {p}")
+    rank = math.ceil(p / 100.0 * n)
+    return sorted_values[max(rank, 1) - 1]
+
+
+def _pkey(name: str) -> float:
+    """``"p95"`` -> 95.0, ``"p99.9"`` -> 99.9."""
+    if not name.startswith("p"):
+        raise ValueError(f"bound name {name!r} is not like 'p95'")
+    return float(name[1:])
+
+
+def _summary(values: list[float], percentiles: Iterable[float]) -> dict[str, Any]:
+    values.sort()
+    out: dict[str, Any] = {"n": len(values), "max": values[-1]}
+    for p in percentiles:
+        out[f"p{p:g}"] = nearest_rank(values, p)
+    return out
+
+
+def latency(
+    ops: Sequence[Op],
+    bounds: Mapping[str, Mapping[str, float | None]] | None = None,
+    recovery_s: float = 60.0,
+    *,
+    process_prefix: str | None = None,
+    request_types: Iterable[str] | None = None,
+    percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+) -> CheckResult:
+    """Per-phase (and per phase and ``f``) percentiles; INVALID when a phase's bound is exceeded.
+
+    ``bounds`` = ``{"steady": {"p95": 300, "p99": 800}, "fault": {...}, "recovery": {...}}``
+    (milliseconds) applies to all selected samples of that phase. ``process_prefix`` and
+    ``request_types`` (values of ``f``) select which operations count; by default every ok
+    completion that carries a numeric ``latency_ms``. ``recovery_s`` sets the phase rules
+    (see phases.py). UNKNOWN when there is no sample.
+    """
+    try:
+        return _latency(ops, bounds or {}, recovery_s, process_prefix, request_types, tuple(percentiles))
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
+
+
+def _latency(
+    ops: Sequence[Op],
+    bounds: Mapping[str, Mapping[str, float | None]],
+    recovery_s: float,
+    prefix: str | None,
+    request_types: Iterable[str] | None,
+    percentiles: tuple[float, ...],
+) -> CheckResult:
+    for phase, b in bounds.items():
+        if phase not in PHASE_NAMES:
+            raise ValueError(f"bounds: unknown phase {phase!r} (known: {', '.join(PHASE_NAMES)})")
+        for pname in b:
+            _pkey(pname)
+    wanted = set(request_types) if request_types is not None else None
+    phase_at = Phases.from_ops(ops, recovery_s).classifier()
+    groups: dict[tuple[str, str], list[float]] = {}
+    selected: dict[str, bool] = {}
+    bad = 0
+    for op in ops:
+        if op.type != "ok":
+            continue
+        extra = op.extra
+        if not extra:
+            continue
+        lat = extra.get("latency_ms")
+        if lat is None:
+            continue
+        proc = op.process
+        sel = selected.get(proc)
+        if sel is None:
+            sel = selected[proc] = prefix is None or proc.startswith(prefix)
+        if not sel or (wanted is not None and op.f not in wanted):
+            continue
+        if lat.__class__ is not float and lat.__class__ is not int:
+            bad += 1
+            continue
+        key = (phase_at(op.time), op.f)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [lat]
+        else:
+            g.append(lat)
+
+    total = sum(len(v) for v in groups.values())
+    if total == 0:
+        return CheckResult(NAME, Validity.UNKNOWN, {"samples": 0, "bad_samples": bad}, message="no latency samples of ok completions")
+    wanted_ps = sorted(set(percentiles) | {_pkey(p) for b in bounds.values() for p in b})
+    per_phase_f: dict[str, dict[str, Any]] = {}
+    per_phase_values: dict[str, list[float]] = {}
+    for (phase, f), values in groups.items():
+        per_phase_values.setdefault(phase, []).extend(values)
+        per_phase_f.setdefault(phase, {})[f] = _summary(values, wanted_ps)
+    per_phase = {phase: _summary(values, wanted_ps) for phase, values in per_phase_values.items()}
+    counts: dict[str, Any] = {
+        "samples": total,
+        "bad_samples": bad,
+        "phases": {p: per_phase[p] for p in PHASE_NAMES if p in per_phase},
+        "per_phase_f": {p: per_phase_f[p] for p in PHASE_NAMES if p in per_phase_f},
+    }
+    violations: list[dict[str, Any]] = []
+    unchecked: list[str] = []
+    for phase, b in bounds.items():
+        summary = per_phase.get(phase)
+        for pname, bound in b.items():
+            if bound is None:
+                continue
+            if summary is None:
+                unchecked.append(f"{phase}.{pname}")
+                continue
+            measured = summary[f"p{_pkey(pname):g}"]
+            if measured > bound:
+                violations.append({"phase": phase, "percentile": pname, "measured_ms": measured, "bound_ms": bound, "n": summary["n"]})
+    counts["unchecked_bounds"] = unchecked
+    examples = {"violations": violations} if violations else {}
+    if violations:
+        msg = "; ".join(f"{v['phase']} {v['percentile']} = {v['measured_ms']:g} ms > bound {v['bound_ms']:g} ms (n={v['n']})" for v in violations)
+        return CheckResult(NAME, Validity.INVALID, counts, examples, msg)
+    msg = f"{total} samples within bounds"
+    if unchecked:
+        msg += f"; no samples to check {', '.join(unchecked)}"
+    if bad:
+        msg += f"; {bad} non-numeric latency_ms ignored"
+    return CheckResult(NAME, Validity.VALID, counts, examples, msg)

@@ -1,0 +1,177 @@
+"""Fault windows and the steady / fault / recovery phase of any instant (docs/history.md).
+
+The nemesis writes its faults into the same history as the clients, so every checker that
+needs "was this during a fault?" derives it here, from one definition:
+
+- a fault window runs from the ``invoke`` of a fault op to the ``ok``/``info`` completion of
+  the ``heal`` carrying the same ``fault_id`` (a heal without ``fault_id`` heals every open
+  fault), or to the end of the history if never healed. A fault whose own completion is
+  ``fail`` certainly did not happen and opens no window;
+- ``fault``: inside any fault window;
+- ``recovery``: from a heal's completion for ``recovery_s`` seconds, or until the next fault;
+- ``steady``: everything else (before the first fault, after recovery ends).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..history import NEMESIS, Op
+
+STEADY = "steady"
+FAULT = "fault"
+RECOVERY = "recovery"
+PHASE_NAMES: tuple[str, ...] = (STEADY, FAULT, RECOVERY)
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """One injected fault. ``end`` is the heal's completion time (inf if never healed);
+    ``end_pos`` its position in the op sequence (None if never healed)."""
+
+    fault_id: str
+    fault: str
+    start: float
+    end: float
+    start_pos: int
+    end_pos: int | None = None
+
+    @property
+    def healed(self) -> bool:
+        return self.end_pos is not None
+
+    def to_dict(self) -> dict:
+        return {
+            "fault_id": self.fault_id,
+            "fault": self.fault,
+            "start": self.start,
+            "end": self.end if self.healed else None,
+            "healed": self.healed,
+        }
+
+
+_NEMESIS_PREFIX = NEMESIS + "-"
+
+
+def is_nemesis(process: str) -> bool:
+    """``nemesis`` or ``nemesis-<n>`` (several fault workers)."""
+    return process == NEMESIS or process.startswith(_NEMESIS_PREFIX)
+
+
+def fault_windows(ops: Sequence[Op]) -> list[FaultWindow]:
+    """Fault windows in order of injection (see the module docstring for the rules)."""
+    open_inv: dict[str, tuple[int, Op]] = {}  # nemesis process -> (pos, invoke)
+    started: dict[str, dict] = {}  # fault_id -> partial window, in injection order
+    done: list[dict] = []
+    for pos, op in enumerate(ops):
+        process = op.process
+        if process != NEMESIS and not process.startswith(_NEMESIS_PREFIX):
+            continue
+        if op.type == "invoke":
+            open_inv[process] = (pos, op)
+            if op.f != "heal":
+                value = op.value if isinstance(op.value, dict) else {}
+                fid = str(value.get("fault_id", f"@{op.index}"))
+                started[fid] = {"fault_id": fid, "fault": op.f, "start": op.time, "start_pos": pos, "end": None}
+            continue
+        inv_pos, inv = open_inv.pop(process, (None, None))
+        if inv is None:
+            continue
+        if inv.f != "heal":
+            if op.type == "fail":
+                value = inv.value if isinstance(inv.value, dict) else {}
+                started.pop(str(value.get("fault_id", f"@{inv.index}")), None)
+            continue
+        if op.type == "fail":
+            continue  # the heal did not happen: the fault goes on
+        value = inv.value if isinstance(inv.value, dict) else {}
+        fid = value.get("fault_id")
+        targets = [str(fid)] if fid is not None else list(started)
+        for t in targets:
+            w = started.pop(t, None)
+            if w is not None:
+                w["end"] = op.time
+                w["end_pos"] = pos
+                done.append(w)
+    for w in started.values():
+        done.append(w)
+    out = [
+        FaultWindow(w["fault_id"], w["fault"], w["start"], math.inf if w["end"] is None else w["end"], w["start_pos"], w.get("end_pos"))
+        for w in done
+    ]
+    out.sort(key=lambda w: (w.start, w.start_pos))
+    return out
+
+
+class Phases:
+    """Classifies instants into steady / fault / recovery; O(log faults) per lookup.
+
+    Built once from the fault windows: a sorted list of boundaries and the phase that holds
+    from each boundary on.
+    """
+
+    def __init__(self, windows: Sequence[FaultWindow], recovery_s: float) -> None:
+        if recovery_s < 0:
+            raise ValueError(f"recovery_s must be >= 0, not {recovery_s}")
+        self.windows = list(windows)
+        self.recovery_s = recovery_s
+        fault_iv = [(w.start, w.end) for w in self.windows]
+        starts = sorted(w.start for w in self.windows)
+        rec_iv = []
+        for w in self.windows:
+            if not w.healed:
+                continue
+            nxt = starts[bisect_right(starts, w.end)] if bisect_right(starts, w.end) < len(starts) else math.inf
+            rec_iv.append((w.end, min(w.end + recovery_s, nxt)))
+        points = sorted({p for iv in fault_iv + rec_iv for p in iv if p != math.inf})
+        bounds: list[float] = []
+        labels: list[str] = []
+        for p in points:
+            if any(a <= p < b for a, b in fault_iv):
+                label = FAULT
+            elif any(a <= p < b for a, b in rec_iv):
+                label = RECOVERY
+            else:
+                label = STEADY
+            if labels and labels[-1] == label:
+                continue
+            bounds.append(p)
+            labels.append(label)
+        self._bounds = bounds
+        self._labels = labels
+
+    @classmethod
+    def from_ops(cls, ops: Sequence[Op], recovery_s: float) -> Phases:
+        return cls(fault_windows(ops), recovery_s)
+
+    @property
+    def segments(self) -> list[tuple[float, str]]:
+        """(start time, phase) pairs; before the first start the phase is steady."""
+        return list(zip(self._bounds, self._labels))
+
+    def phase_at(self, t: float) -> str:
+        i = bisect_right(self._bounds, t)
+        return STEADY if i == 0 else self._labels[i - 1]
+
+    def classifier(self):  # noqa: ANN201 - returns a fast closure
+        """A ``phase_at`` specialised for the common case of non-decreasing times (a moving
+        cursor instead of a bisect per call); falls back to bisect when time goes back."""
+        bounds, labels = self._bounds, self._labels
+        n = len(bounds)
+        if n == 0:
+            return lambda t: STEADY
+        state = {"i": 0}  # index of the next boundary not yet passed
+
+        def at(t: float) -> str:
+            i = state["i"]
+            if i > 0 and t < bounds[i - 1]:
+                i = bisect_right(bounds, t)
+            while i < n and bounds[i] <= t:
+                i += 1
+            state["i"] = i
+            return STEADY if i == 0 else labels[i - 1]
+
+        return at

@@ -1,0 +1,243 @@
+"""Time to steady state after each heal (Chaos Toolkit's steady-state hypothesis, after).
+
+After a heal completes, the cluster is back when both hold at once:
+- every VIP probe process's latest result (since the heal) is a success, and
+- the latest ``state`` sample (since the heal) satisfies ``steady``.
+
+The default ``steady`` (:class:`DefaultSteady`) wants exactly one MASTER per VRRP instance,
+each VIP on exactly one host, no unreachable host, and every database node present and
+healthy: ``wsrep_local_state_comment`` Synced, ``wsrep_cluster_status`` Primary,
+``wsrep_ready`` ON and ``wsrep_cluster_size`` equal to the largest size seen in the run (so
+an arbitrator counts), for whichever of those keys the node reports. The instances, VIPs and
+nodes expected are every one that appears in any sample of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..history import Op
+from ._result import CheckResult, Validity
+from .phases import fault_windows
+
+NAME = "recovery"
+
+Steady = Callable[[dict], bool]
+
+
+class DefaultSteady:
+    """The default steady-state predicate, its expectations learnt from the whole history."""
+
+    def __init__(self, ops: Sequence[Op], *, state_process: str = "state", db_cluster_size: int | None = None) -> None:
+        self.instances: set[str] = set()
+        self.vips: set[str] = set()
+        self.db_nodes: set[str] = set()
+        size = 0
+        self.samples = 0
+        for op in ops:
+            if op.process != state_process or op.type != "ok" or op.f != "sample" or not isinstance(op.value, dict):
+                continue
+            self.samples += 1
+            v = op.value
+            vrrp = v.get("vrrp")
+            if isinstance(vrrp, dict):
+                for inst in vrrp.values():
+                    if isinstance(inst, dict):
+                        self.instances.update(inst)
+            holders = v.get("vip_holders")
+            if isinstance(holders, dict):
+                self.vips.update(holders)
+            db = v.get("db")
+            if isinstance(db, dict):
+                self.db_nodes.update(db)
+                for node in db.values():
+                    if isinstance(node, dict):
+                        s = node.get("wsrep_cluster_size")
+                        try:
+                            size = max(size, int(s)) if s is not None else size
+                        except (TypeError, ValueError):
+                            pass
+        self.db_cluster_size = db_cluster_size if db_cluster_size is not None else (size or None)
+
+    def reasons(self, state: dict) -> list[str]:
+        """Why ``state`` is not steady (empty list: steady)."""
+        why: list[str] = []
+        vrrp = state.get("vrrp") if isinstance(state.get("vrrp"), dict) else {}
+        for inst in sorted(self.instances):
+            masters = [h for h, insts in vrrp.items() if isinstance(insts, dict) and insts.get(inst) == "MASTER"]
+            if len(masters) != 1:
+                why.append(f"vrrp {inst}: {len(masters)} MASTER(s)")
+        holders = state.get("vip_holders") if isinstance(state.get("vip_holders"), dict) else {}
+        for vip in sorted(self.vips):
+            hosts = holders.get(vip)
+            n = len(set(hosts)) if isinstance(hosts, list) else 0
+            if n != 1:
+                why.append(f"vip {vip}: held by {n} host(s)")
+        unreachable = state.get("unreachable") or []
+        if unreachable:
+            why.append(f"unreachable: {', '.join(map(str, unreachable))}")
+        db = state.get("db") if isinstance(state.get("db"), dict) else {}
+        for node in sorted(self.db_nodes):
+            d = db.get(node)
+            if not isinstance(d, dict):
+                why.append(f"db {node}: not sampled")
+                continue
+            if "wsrep_local_state_comment" in d and d["wsrep_local_state_comment"] != "Synced":
+                why.append(f"db {node}: {d['wsrep_local_state_comment']}")
+            if "wsrep_cluster_status" in d and d["wsrep_cluster_status"] != "Primary":
+                why.append(f"db {node}: {d['wsrep_cluster_status']}")
+            if "wsrep_ready" in d and d["wsrep_ready"] != "ON":
+                why.append(f"db {node}: wsrep_ready {d['wsrep_ready']}")
+            if self.db_cluster_size is not None and "wsrep_cluster_size" in d:
+                try:
+                    size = int(d["wsrep_cluster_size"])
+                except (TypeError, ValueError):
+                    size = -1
+                if size != self.db_cluster_size:
+                    why.append(f"db {node}: cluster size {d['wsrep_cluster_size']} != {self.db_cluster_size}")
+        return why
+
+    def __call__(self, state: dict) -> bool:
+        return not self.reasons(state)
+
+
+def recovery(
+    ops: Sequence[Op],
+    within_s: float,
+    steady: Steady | None = None,
+    *,
+    probe_prefix: str = "vip-probe",
+    state_process: str = "state",
+    require_probes: bool = True,
+    max_examples: int = 10,
+) -> CheckResult:
+    """Seconds from each heal's completion to steady state; INVALID if over ``within_s`` or never.
+
+    ``steady`` judges one state sample value (default :class:`DefaultSteady`). A heal whose
+    recovery is cut short by the next fault is ``interrupted`` (INVALID only if already over
+    ``within_s``); one the history ends too soon to judge is ``unknown``.
+    """
+    try:
+        return _recovery(ops, within_s, steady, probe_prefix, state_process, require_probes, max_examples)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
+
+
+def _recovery(
+    ops: Sequence[Op],
+    within_s: float,
+    steady: Steady | None,
+    probe_prefix: str,
+    state_process: str,
+    require_probes: bool,
+    max_examples: int,
+) -> CheckResult:
+    windows = fault_windows(ops)
+    healed = [w for w in windows if w.healed]
+    if not healed:
+        return CheckResult(NAME, Validity.UNKNOWN, {"heals": 0}, message="no healed fault in the history")
+    explain: Callable[[dict], list[str]] | None = None
+    if steady is None:
+        default = DefaultSteady(ops, state_process=state_process)
+        if default.samples == 0:
+            return CheckResult(NAME, Validity.UNKNOWN, {"heals": len(healed)}, message=f"no {state_process!r} samples to judge steady state")
+        steady = default
+        explain = default.reasons
+    probe_procs = {op.process for op in ops if op.type != "invoke" and op.process.startswith(probe_prefix)} if require_probes else set()
+    n_probes = len(probe_procs)
+    starts = sorted(w.start_pos for w in windows)
+    end_time = ops[-1].time if ops else 0.0
+    n_ops = len(ops)
+
+    results: list[dict[str, Any]] = []
+    for w in healed:
+        heal_t = w.end
+        pos = w.end_pos + 1  # type: ignore[operator]
+        stop = next((s for s in starts if s > w.end_pos), n_ops)  # type: ignore[operator]
+        last_ok: dict[str, bool] = {}
+        n_ok = 0
+        state_ok = False
+        last_state: dict | None = None
+        recovered_at: float | None = None
+        i = pos
+        while i < stop:
+            op = ops[i]
+            i += 1
+            if op.type == "invoke":
+                continue
+            proc = op.process
+            if proc in probe_procs:
+                good = op.type == "ok"
+                prev = last_ok.get(proc)
+                if prev is None:
+                    n_ok += good
+                elif prev != good:
+                    n_ok += 1 if good else -1
+                last_ok[proc] = good
+            elif proc == state_process and op.f == "sample" and op.type == "ok" and isinstance(op.value, dict):
+                last_state = op.value
+                state_ok = bool(steady(op.value))
+            else:
+                continue
+            if state_ok and n_ok == n_probes:
+                recovered_at = op.time
+                break
+        entry: dict[str, Any] = {"fault_id": w.fault_id, "fault": w.fault, "heal_time": heal_t}
+        if recovered_at is not None:
+            took = recovered_at - heal_t
+            entry["recovery_s"] = round(took, 6)
+            entry["status"] = "recovered" if took <= within_s else "late"
+        else:
+            horizon = ops[stop].time if stop < n_ops else end_time
+            entry["recovery_s"] = None
+            if horizon - heal_t > within_s:
+                entry["status"] = "never" if stop >= n_ops else "late"
+            else:
+                entry["status"] = "interrupted" if stop < n_ops else "unknown"
+            missing = []
+            if last_state is None:
+                missing.append("no state sample after the heal")
+            elif explain is not None:
+                missing.extend(explain(last_state))
+            elif not state_ok:
+                missing.append("steady() false on the last sample")
+            failing = sorted(p for p in probe_procs if not last_ok.get(p, False))
+            if failing:
+                missing.append(f"probes not succeeding: {', '.join(failing)}")
+            entry["missing"] = missing
+        results.append(entry)
+
+    by_status: dict[str, int] = {}
+    for r in results:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    times = [r["recovery_s"] for r in results if r["recovery_s"] is not None]
+    counts: dict[str, Any] = {
+        "heals": len(results),
+        "recovered": by_status.get("recovered", 0),
+        "late": by_status.get("late", 0),
+        "never": by_status.get("never", 0),
+        "interrupted": by_status.get("interrupted", 0),
+        "unknown": by_status.get("unknown", 0),
+        "max_recovery_s": max(times) if times else None,
+        "within_s": within_s,
+        "probe_processes": n_probes,
+    }
+    bad = [r for r in results if r["status"] in ("late", "never")]
+    shown = (bad or results)[:max_examples]
+    examples = {"heals": shown}
+    if bad:
+        msg = "; ".join(
+            f"{r['fault']} ({r['fault_id']}): " + (f"{r['recovery_s']:.3f} s > {within_s} s" if r["recovery_s"] is not None else f"not steady within {within_s} s")
+            for r in bad[:3]
+        )
+        return CheckResult(NAME, Validity.INVALID, counts, examples, msg)
+    if counts["recovered"] == 0:
+        return CheckResult(NAME, Validity.UNKNOWN, counts, examples, "no heal could be judged (history ends too soon or next fault interrupted)")
+    msg = f"{counts['recovered']} heal(s) recovered, max {counts['max_recovery_s']:.3f} s"
+    if counts["unknown"]:
+        msg += f"; {counts['unknown']} not judged (history ends too soon)"
+        return CheckResult(NAME, Validity.UNKNOWN, counts, examples, msg)
+    if not n_probes and require_probes:
+        msg += "; no VIP probes in the history (state samples only)"
+    return CheckResult(NAME, Validity.VALID, counts, examples, msg)

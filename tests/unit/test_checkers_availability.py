@@ -1,0 +1,73 @@
+from harness.checkers import Validity, availability
+from harness.history import Op
+
+
+def hist(rows):
+    """rows: (time, process, type, f, value, extra) completions; an invoke is added before each."""
+    ops, i = [], 0
+    for t, proc, typ, f, value, *extra in rows:
+        ops.append(Op(i, t - 0.001, proc, "invoke", f, None))
+        ops.append(Op(i + 1, t, proc, typ, f, value, extra[0] if extra else {}))
+        i += 2
+    return ops
+
+
+def probes(seq, start=0.0, step=0.1, proc="vip-probe"):
+    """'..xx?.' : ok, fail (x), info (?)."""
+    kinds = {".": "ok", "x": "fail", "?": "info"}
+    return [(start + k * step, proc, kinds[c], "get", 200 if c == "." else None, {} if c == "." else {"error": f"e{k}"}) for k, c in enumerate(seq)]
+
+
+def test_outage_from_last_success_to_first_success():
+    r = availability(hist(probes("..xx?..")))
+    assert r.valid is Validity.VALID
+    assert r.counts["attempts"] == 7 and r.counts["ok"] == 4 and r.counts["failed"] == 3
+    assert r.counts["outages"] == 1
+    assert abs(r.counts["longest_outage_s"] - 0.4) < 1e-9  # 0.1 (last ok) -> 0.5 (first ok after)
+    (o,) = r.examples["outages"]
+    assert o["first_error"] == "e2" and o["failed"] == 3 and not o["open"]
+
+
+def test_max_outage_and_min_availability_make_invalid():
+    ops = hist(probes("..xxxx.."))
+    assert availability(ops, max_outage_s=0.6).valid is Validity.VALID
+    r = availability(ops, max_outage_s=0.4)
+    assert r.valid is Validity.INVALID and "max_outage_s 0.4" in r.message
+    r = availability(ops, min_availability_percent=60)
+    assert r.valid is Validity.INVALID and r.counts["availability_percent"] == 50.0
+
+
+def test_open_outage_runs_to_last_attempt():
+    r = availability(hist(probes("..xxx")))
+    assert r.counts["open_outage"] is True
+    (o,) = r.examples["outages"]
+    assert o["open"] and abs(o["duration_s"] - 0.3) < 1e-9  # 0.1 -> 0.4 (last attempt)
+    assert "still open" in r.message
+
+
+def test_per_vip_processes_are_separate():
+    # web VIP down from 0.1 to 0.5 while the db VIP probe keeps succeeding in between
+    rows = probes("..xxx..", proc="vip-probe-web") + probes(".......", start=0.05, proc="vip-probe-db")
+    rows.sort(key=lambda r: r[0])
+    r = availability(hist(rows))
+    assert r.counts["outages"] == 1 and abs(r.counts["longest_outage_s"] - 0.4) < 1e-9
+    assert r.counts["per_process"]["vip-probe-db"]["outages"] == 0
+
+
+def test_no_probe_data_is_unknown_and_other_processes_ignored():
+    r = availability(hist([(1.0, "ledger-1", "ok", "write", "k1")]))
+    assert r.valid is Validity.UNKNOWN and r.counts["attempts"] == 0
+    assert availability([]).valid is Validity.UNKNOWN
+
+
+def test_failures_before_any_success():
+    r = availability(hist(probes("xx..")))
+    (o,) = r.examples["outages"]
+    assert o["no_success_before"] and abs(o["duration_s"] - 0.2) < 1e-9
+
+
+def test_bad_data_gives_unknown_not_exception():
+    ops = [Op(0, 0.0, "vip-probe", "invoke", "get"), Op(1, "late", "vip-probe", "fail", "get")]  # type: ignore[arg-type]
+    ops += [Op(2, 1.0, "vip-probe", "invoke", "get"), Op(3, 1.0, "vip-probe", "ok", "get")]
+    r = availability(ops)
+    assert r.valid is Validity.UNKNOWN and "bad data" in r.message
