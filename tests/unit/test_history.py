@@ -1,0 +1,125 @@
+"""The history recorder and file: the contract every checker and report reads."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from harness.errors import HistoryError
+from harness.history import HistoryRecorder, Op, load_history, pair_operations, write_history
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_invoke_and_complete_are_written_in_order_with_times_since_start(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "history.jsonl"
+    rec = HistoryRecorder(path, clock=clock)
+    clock.t = 101.5
+    op = rec.invoke("vip-probe", "get", {"vip": "web"})
+    clock.t = 101.75
+    op.ok(200, node="web2", latency_ms=3.5)
+    rec.close()
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert lines == [
+        {"index": 0, "time": 1.5, "process": "vip-probe", "type": "invoke", "f": "get", "value": {"vip": "web"}},
+        {"index": 1, "time": 1.75, "process": "vip-probe", "type": "ok", "f": "get", "value": 200,
+         "node": "web2", "latency_ms": 3.5},
+    ]
+    assert load_history(path) == rec.ops()
+
+
+def test_a_process_has_at_most_one_open_operation():
+    rec = HistoryRecorder()
+    rec.invoke("ledger-1", "write", "k1")
+    with pytest.raises(HistoryError, match="'ledger-1' invoked 'write' while operation 0"):
+        rec.invoke("ledger-1", "write", "k2")
+
+
+def test_completing_without_an_open_operation_is_an_error():
+    rec = HistoryRecorder()
+    with pytest.raises(HistoryError, match="no open operation"):
+        rec.complete("nemesis", "ok")
+    rec.invoke("nemesis", "kill")
+    with pytest.raises(HistoryError, match="completion type"):
+        rec.complete("nemesis", "done")
+
+
+def test_operation_context_records_info_when_the_body_raises():
+    rec = HistoryRecorder()
+    with pytest.raises(ConnectionResetError):
+        with rec.operation("ledger-1", "write", "k1"):
+            raise ConnectionResetError("reset by peer")
+    last = rec.ops()[-1]
+    assert (last.type, last.f, last.extra["error"]) == ("info", "write", "ConnectionResetError: reset by peer")
+
+
+def test_operation_context_records_info_when_left_uncompleted():
+    rec = HistoryRecorder()
+    with rec.operation("state", "sample"):
+        pass
+    assert [o.type for o in rec.ops()] == ["invoke", "info"]
+
+
+def test_close_completes_open_operations_as_info(tmp_path):
+    rec = HistoryRecorder(tmp_path / "history.jsonl")
+    rec.invoke("ledger-2", "write", "k9")
+    rec.close()
+    ops = load_history(tmp_path)
+    assert ops[-1].type == "info" and ops[-1].process == "ledger-2"
+
+
+def test_recorder_is_thread_safe_indices_are_dense_and_unique():
+    rec = HistoryRecorder()
+
+    def worker(n: int) -> None:
+        for i in range(500):
+            rec.invoke(f"p{n}", "get").ok(i)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ops = rec.ops()
+    assert [o.index for o in ops] == list(range(8 * 500 * 2))
+    pairs = list(pair_operations(ops))
+    assert len(pairs) == 4000 and all(c is not None and c.process == i.process for i, c in pairs)
+
+
+def test_load_rejects_lines_breaking_the_contract(tmp_path):
+    p = tmp_path / "history.jsonl"
+    p.write_text('{"index": 0, "time": 0, "process": "x", "type": "invoke", "f": "get"}\n{"index": 1}\n')
+    with pytest.raises(HistoryError, match=r"history.jsonl:2: missing field"):
+        load_history(p)
+    p.write_text('{"index": 0, "time": 0, "process": "x", "type": "done", "f": "get"}\n')
+    with pytest.raises(HistoryError, match=r":1: field 'type': 'done'"):
+        load_history(p)
+    p.write_text("not json\n")
+    with pytest.raises(HistoryError, match=r":1: not JSON"):
+        load_history(p)
+    with pytest.raises(HistoryError, match="cannot read history"):
+        load_history(tmp_path / "missing.jsonl")
+
+
+def test_extra_fields_round_trip_and_blank_lines_are_skipped(tmp_path):
+    ops = [Op(0, 0.0, "nemesis", "invoke", "partition", {"fault_id": "f1"}),
+           Op(1, 0.5, "nemesis", "ok", "partition", {"fault_id": "f1"}, {"targets": ["dir1"]})]
+    p = tmp_path / "h.jsonl"
+    write_history(ops, p)
+    p.write_text(p.read_text() + "\n\n")
+    assert load_history(p) == ops
+
+
+def test_pair_operations_leaves_unfinished_invocations_unpaired():
+    ops = [Op(0, 0.0, "a", "invoke", "get"), Op(1, 0.1, "b", "invoke", "get"), Op(2, 0.2, "a", "fail", "get")]
+    pairs = list(pair_operations(ops))
+    assert [(i.process, c.type if c else None) for i, c in pairs] == [("a", "fail"), ("b", None)]
