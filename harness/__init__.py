@@ -1,0 +1,34 @@
+"""Chaos and acceptance test harness for high-availability Linux clusters."""
+
+from .errors import (
+    CommandError,
+    FaultError,
+    HarnessError,
+    HistoryError,
+    InventoryError,
+    LabError,
+    ParseError,
+    ProbeError,
+    TransportError,
+    UnsupportedFault,
+)
+from .history import HistoryRecorder, Op, load_history
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CommandError",
+    "FaultError",
+    "HarnessError",
+    "HistoryError",
+    "HistoryRecorder",
+    "InventoryError",
+    "LabError",
+    "Op",
+    "ParseError",
+    "ProbeError",
+    "TransportError",
+    "UnsupportedFault",
+    "__version__",
+    "load_history",
+]

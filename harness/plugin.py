@@ -1,0 +1,309 @@
+"""pytest plugin (entry point ``pytest11: harness``): options, fixtures, run directory, report.
+
+Thin over the library: the cluster comes from ``--cluster FILE`` or the lab, each test that asks
+for ``scenario`` gets a harness.scenario.Scenario in ``<report-dir>/<run-id>/<test>/``, and the
+session ends by writing ``run.json`` and the HTML availability report. Imports of the heavy
+parts (paramiko, the lab) happen inside fixtures, so a plain ``pytest tests/unit`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s")
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '5m', '8h' -> seconds; argparse-friendly error naming the option."""
+    m = _DURATION.match(text)
+    if not m:
+        raise pytest.UsageError(f"--soak-duration: {text!r} is not a duration like 300s, 5m or 8h")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_slo_override(text: str) -> tuple[tuple[str, ...], float]:
+    """'availability_percent=99.5' or 'latency_ms.steady.p95=250' -> (path, value)."""
+    key, sep, value = text.partition("=")
+    path = tuple(key.strip().split("."))
+    ok_path = (len(path) == 1 and path[0] in SLO_KEYS) or (
+        len(path) == 3 and path[0] == "latency_ms" and path[1] in ("steady", "fault", "recovery")
+        and path[2] in ("p95", "p99")
+    )
+    if not sep or not ok_path:
+        raise pytest.UsageError(
+            f"--slo: {text!r}: expected KEY=NUMBER with KEY one of {', '.join(SLO_KEYS)} "
+            "or latency_ms.<steady|fault|recovery>.<p95|p99>"
+        )
+    try:
+        number = float(value)
+    except ValueError:
+        raise pytest.UsageError(f"--slo: {text!r}: {value!r} is not a number") from None
+    return path, number
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "HA cluster harness")
+    group.addoption("--cluster", metavar="FILE", default=None,
+                    help="cluster file (docs/cluster-file.md); default: the embedded lab, brought up if not running")
+    group.addoption("--lab-name", default="default", help="lab name when no --cluster is given (default: default)")
+    group.addoption("--keep-lab", action="store_true",
+                    help="leave a lab this session brought up running at the end")
+    group.addoption("--report-dir", metavar="DIR", default="reports",
+                    help="where run directories and the HTML report go (default: reports)")
+    group.addoption("--seed", type=int, default=None, help="seed for fault schedules (default: random, recorded)")
+    group.addoption("--soak-duration", default="5m", help="soak length, e.g. 300s, 30m, 8h (default 5m)")
+    group.addoption("--slo", action="append", default=[], metavar="KEY=VALUE",
+                    help="override an SLO of the cluster file, e.g. availability_percent=99.5, latency_ms.steady.p95=250")
+    group.addoption("--load-users", type=int, default=None,
+                    help="Locust virtual users for Moodle load (default: sized for the lab)")
+
+
+@dataclass
+class HarnessSettings:
+    cluster_file: str | None
+    lab_name: str
+    keep_lab: bool
+    report_dir: Path
+    seed: int
+    soak_duration_s: float
+    slo_overrides: list[tuple[tuple[str, ...], float]]
+    load_users: int | None
+    run_id: str = ""
+    run_dir: Path = field(default_factory=Path)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+settings_key = pytest.StashKey[HarnessSettings]()
+scenario_key = pytest.StashKey[Any]()
+report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seed = config.getoption("--seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(1, 2**31)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+    report_dir = Path(config.getoption("--report-dir")).resolve()
+    config.stash[settings_key] = HarnessSettings(
+        cluster_file=config.getoption("--cluster"),
+        lab_name=config.getoption("--lab-name"),
+        keep_lab=config.getoption("--keep-lab"),
+        report_dir=report_dir,
+        seed=seed,
+        soak_duration_s=parse_duration(config.getoption("--soak-duration")),
+        slo_overrides=[parse_slo_override(s) for s in config.getoption("--slo")],
+        load_users=config.getoption("--load-users"),
+        run_id=run_id,
+        run_dir=report_dir / run_id,
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    s = config.stash[settings_key]
+    target = s.cluster_file or f"the lab ({s.lab_name})"
+    return f"harness: cluster={target} seed={s.seed} run={s.run_id}"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[Any]:
+    rep = yield
+    item.stash.setdefault(report_key, {})[rep.when] = rep
+    return rep
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def harness_settings(pytestconfig: pytest.Config) -> HarnessSettings:
+    """The harness options of this session (cluster, report dir, seed, soak duration, SLOs)."""
+    return pytestconfig.stash[settings_key]
+
+
+@dataclass
+class ClusterTarget:
+    """What the session tests against: the inventory, a guard for addresses, the lab if any."""
+
+    inventory: Any
+    cluster_file: str
+    guard: Any = None
+    lab: Any = None
+    brought_up: bool = False
+
+
+def _apply_slo_overrides(inventory: Any, overrides: list[tuple[tuple[str, ...], float]]) -> Any:
+    import dataclasses
+
+    from .inventory._model import LatencyBound
+
+    slo = inventory.slo
+    for path, value in overrides:
+        if len(path) == 1:
+            slo = dataclasses.replace(slo, **{path[0]: value})
+        else:
+            _, phase, pct = path
+            bounds = dict(slo.latency_ms)
+            old = bounds.get(phase, LatencyBound())
+            bounds[phase] = dataclasses.replace(old, **{pct: value})
+            slo = dataclasses.replace(slo, latency_ms=bounds)
+    return dataclasses.replace(inventory, slo=slo)
+
+
+@pytest.fixture(scope="session")
+def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]:
+    """The cluster under test: ``--cluster FILE``, or the lab (brought up if not running)."""
+    from .inventory import load_inventory
+
+    s = harness_settings
+    if s.cluster_file:
+        inv = _apply_slo_overrides(load_inventory(s.cluster_file), s.slo_overrides)
+        yield ClusterTarget(inv, str(Path(s.cluster_file).resolve()))
+        return
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
+    from .lab import Lab
+
+    lab = Lab(name=s.lab_name)
+    st = lab.status()
+    brought_up = False
+    if not st.healthy:
+        print(f"\nharness: bringing up the lab {s.lab_name!r} (no --cluster given) ...", flush=True)
+        t0 = time.monotonic()
+        lab.up(progress=lambda msg: print(f"  lab: {msg}", flush=True))
+        brought_up = True
+        print(f"harness: lab up in {time.monotonic() - t0:.1f}s", flush=True)
+    os.environ.setdefault("HARNESS_DB_PASSWORD", lab.db_password())
+    inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
+    try:
+        yield ClusterTarget(inv, str(lab.inventory_path), guard=lab.guard, lab=lab, brought_up=brought_up)
+    finally:
+        if brought_up and not s.keep_lab:
+            print("\nharness: tearing down the lab this session brought up", flush=True)
+            lab.down()
+
+
+@pytest.fixture(scope="session")
+def cluster(cluster_target: ClusterTarget) -> Iterator[Any]:
+    """harness.cluster.Cluster for the cluster under test (SSH to every host, reused)."""
+    from .cluster import Cluster
+
+    c = Cluster(cluster_target.inventory)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget) -> Iterator[HarnessSettings]:
+    """The run directory; ``run.json`` is rewritten as tests finish, the report built at the end."""
+    s = harness_settings
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    inv = cluster_target.inventory
+    from . import __version__
+
+    base = {
+        "run_id": s.run_id, "started": started, "seed": s.seed, "harness_version": __version__,
+        "cluster": {
+            "name": inv.name, "source": cluster_target.cluster_file,
+            "hosts": {h.name: {"address": h.address, "roles": list(h.roles)} for h in inv.hosts.values()},
+            "vips": {n: f"{v.address}:{v.port}" for n, v in inv.vips.items()},
+        },
+    }
+
+    def write(finished: bool) -> None:
+        doc = dict(base, tests=[r["test"] for r in s.results])
+        if finished:
+            doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        (s.run_dir / "run.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+    s._write_run = write  # type: ignore[attr-defined]
+    write(False)
+    try:
+        yield s
+    finally:
+        write(True)
+        _build_report(s.run_dir)
+
+
+def _build_report(run_dir: Path) -> None:
+    try:
+        from .report import build_report
+    except ImportError:
+        return
+    try:
+        path = build_report(run_dir)
+        print(f"\nharness: availability report: {path}", flush=True)
+    except Exception as exc:  # a report failure must not hide the test results
+        print(f"\nharness: could not build the report for {run_dir}: {exc}", flush=True)
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: ClusterTarget,
+             run_record: HarnessSettings) -> Iterator[Any]:
+    """A harness.scenario.Scenario for this test: history, nemesis (heals at setup and
+    teardown whatever happened), probes, Moodle load; writes result.json at the end."""
+    from .scenario import Scenario, slugify
+
+    item = request.node
+    marker = item.get_closest_marker("scenario")
+    meta = dict(marker.kwargs) if marker else {}
+    sc = Scenario(
+        cluster, run_record.run_dir / slugify(item.nodeid), test=item.nodeid,
+        title=meta.get("title", item.name), tier=meta.get("tier", ""), fault_kind=meta.get("fault", ""),
+        guard=cluster_target.guard,
+    )
+    item.stash[scenario_key] = sc
+    with sc.nemesis.sigterm_heals():
+        sc.nemesis.heal_all()
+        try:
+            yield sc
+        finally:
+            try:
+                sc.close()
+            finally:
+                reports = item.stash.get(report_key, {})
+                call = reports.get("call")
+                if call is None:
+                    sc.outcome = "error"
+                elif call.passed:
+                    sc.outcome = "passed"
+                elif call.skipped:
+                    sc.outcome = "skipped"
+                else:
+                    sc.outcome = "failed"
+                    sc.error = str(call.longrepr.reprcrash.message) if hasattr(call.longrepr, "reprcrash") else str(call.longrepr)[-2000:]
+                sc.write_result()
+                run_record.results.append(sc.result())
+                run_record._write_run(False)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def history(scenario: Any) -> Any:
+    """The run's single history (harness.history.HistoryRecorder) for this test."""
+    return scenario.history
+
+
+@pytest.fixture
+def nemesis(scenario: Any) -> Any:
+    """The fault injector (harness.faults.Nemesis); every fault is healed at teardown."""
+    return scenario.nemesis
+
+
+@pytest.fixture
+def load_users(harness_settings: HarnessSettings) -> int:
+    """Locust users for Moodle load: --load-users, else a size below the lab's capacity."""
+    return harness_settings.load_users or 4

@@ -1,0 +1,280 @@
+"""One acceptance scenario: history, fault journal, nemesis, probes and load for one test.
+
+The plugin's fixtures are thin over this (locust's lesson: library first). A scenario owns a
+directory (docs/run-dir.md): ``history.jsonl``, ``journal.jsonl`` and ``result.json``. It heals
+at start and at close whatever happened, stops every probe it started, and keeps the phases
+(steady, inject, observe, heal, recover) for the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .audit import audit_state
+from .checkers import CheckConfig, CheckResult, Validity, run_all
+from .cluster import Cluster
+from .errors import HarnessError
+from .faults import Journal, Nemesis
+from .history import HistoryRecorder
+from .probes.ledger import Ledger
+from .probes.state import StateSampler
+from .probes.vip import VipProbe
+
+Guard = Callable[[str], Any]
+
+
+class ScenarioError(HarnessError):
+    """A scenario step could not run (cluster never became steady, a probe could not start)."""
+
+
+@dataclass
+class SloLine:
+    """One row of the SLO table: what was measured against which bound."""
+
+    name: str
+    measured: float | None
+    bound: float | None
+    unit: str
+    verdict: Validity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "measured": self.measured, "bound": self.bound, "unit": self.unit,
+                "verdict": self.verdict.value}
+
+
+def slugify(node_id: str) -> str:
+    """A filesystem-safe, readable directory name for a pytest node id."""
+    s = node_id.replace("tests/", "").replace(".py::", "-").replace("::", "-")
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")
+    return s[:150] or "test"
+
+
+@dataclass
+class Scenario:
+    cluster: Cluster
+    directory: Path
+    test: str = ""
+    title: str = ""
+    tier: str = ""
+    fault_kind: str = ""
+    guard: Guard | None = None
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    max_duration_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.history = HistoryRecorder(self.directory / "history.jsonl")
+        self.journal = Journal(self.directory)
+        self.nemesis = Nemesis(self.cluster, self.history, self.journal)
+        self.phases: list[dict[str, Any]] = []
+        self.slo: list[SloLine] = []
+        self.checks: list[CheckResult] = []
+        self._probes: list[Any] = []
+        self._loads: list[Any] = []
+        self._started = time.monotonic()
+        self.outcome = "running"
+        self.error: str | None = None
+        self._sampler = StateSampler(self.cluster, None, max_count=1, max_duration_s=1.0,
+                                     **self.sampler_options)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Scenario:
+        self.nemesis.heal_all()
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop probes and load, heal everything, close the history. Safe to call twice."""
+        errors: list[str] = []
+        for load in self._loads:
+            try:
+                load.stop()
+            except Exception as e:  # keep going: healing matters more
+                errors.append(f"load: {e}")
+        for probe in self._probes:
+            try:
+                probe.stop()
+            except Exception as e:
+                errors.append(f"{getattr(probe, 'name', 'probe')}: {e}")
+        self._loads.clear()
+        self._probes.clear()
+        try:
+            self.nemesis.heal_all()
+        finally:
+            self.history.close()
+            self._sampler.close()
+        if errors:
+            raise ScenarioError("; ".join(errors))
+
+    # -- phases ------------------------------------------------------------------------------
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Mark a phase (steady, inject, observe, heal, recover) for the report."""
+        entry = {"name": name, "start": round(self.history.now(), 3), "end": None}
+        self.phases.append(entry)
+        try:
+            yield
+        finally:
+            entry["end"] = round(self.history.now(), 3)
+
+    def hold(self, seconds: float) -> None:
+        """Let probes and load run for ``seconds`` (the only sleep: observation time)."""
+        time.sleep(max(0.0, seconds))
+
+    # -- probes --------------------------------------------------------------------------
+    def vip_probe(self, vip: str = "web", *, rate_hz: float = 50.0, max_duration_s: float = 180.0,
+                  timeout_s: float = 1.0, keepalive: bool = False, mode: str | None = None) -> VipProbe:
+        v = self.cluster.inventory.vip(vip)
+        probe_mode = mode or ("http" if v.protocol == "http" else "tcp")
+        probe = VipProbe(
+            self.history, v.address, v.port, mode=probe_mode, path=v.path, rate_hz=rate_hz,  # type: ignore[arg-type]
+            max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s,
+            timeout_s=timeout_s, vip_name=vip, process=f"vip-probe-{vip}", guard=self.guard,
+            keepalive=keepalive,
+        )
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
+    def ledger(self, *, workers: int = 2, rate_hz: float = 20.0, max_duration_s: float = 180.0) -> Ledger:
+        inv = self.cluster.inventory
+        v = inv.vip("db")
+        db = inv.database
+        run_id = re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{self.directory.name[-40:]}-{int(time.time())}")
+        ledger = Ledger(
+            self.history, v.address, v.port, db.user, inv.db_password(), db.name,
+            workers=workers, rate_hz=rate_hz, max_count=int(rate_hz * max_duration_s) + 1,
+            max_duration_s=max_duration_s, run_id=run_id, guard=self.guard,
+        )
+        ledger.ensure_table()
+        ledger.start()
+        self._probes.append(ledger)
+        return ledger
+
+    def db_nodes(self) -> dict[str, tuple[str, int]]:
+        inv = self.cluster.inventory
+        return {h.name: (h.address, inv.database.port) for h in inv.with_role("db")}
+
+    def finish_ledger(self, ledger: Ledger, *, converge_s: float = 30.0) -> None:
+        """Stop writing, wait (bounded) for the nodes to converge, read back from every node."""
+        ledger.stop()
+        nodes = self.db_nodes()
+        ledger.wait_for_convergence(nodes, timeout_s=converge_s)
+        ledger.final_read(nodes, wait_s=converge_s)
+
+    def load(self, url: str | None = None, **kwargs: Any) -> Any:
+        """Start Moodle load (Locust subprocess) whose samples land in this history."""
+        from .load import LocustLoad
+
+        if url is None:
+            v = self.cluster.inventory.vip("web")
+            url = f"http://{v.address}:{v.port}"
+            if self.guard is not None:
+                self.guard(v.address)
+        load = LocustLoad(self.history, url, workdir=self.directory / "locust", **kwargs)
+        load.start()
+        self._loads.append(load)
+        return load
+
+    def stop_probes(self) -> None:
+        for p in self._probes:
+            p.stop()
+        for load in self._loads:
+            load.stop()
+
+    # -- cluster state -----------------------------------------------------------------------
+    def sample(self, record: bool = True) -> dict[str, Any]:
+        """One state sample; recorded in the history as ``state``/``sample`` when ``record``."""
+        if not record:
+            return self._sampler.sample_once()
+        with self.history.operation("state", "sample") as op:
+            value = self._sampler.sample_once()
+            op.ok(value)
+        return value
+
+    def wait_until(self, what: str, predicate: Callable[[dict[str, Any]], list[str]], *,
+                   timeout_s: float, interval_s: float = 0.5) -> float:
+        """Sample until ``predicate(sample)`` returns no problems; seconds taken. Bounded."""
+        t0 = time.monotonic()
+        problems: list[str] = ["not sampled yet"]
+        while True:
+            sample = self.sample()
+            problems = predicate(sample)
+            if not problems:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 >= timeout_s:
+                raise ScenarioError(
+                    f"{what}: not reached within {timeout_s:g}s; still: {'; '.join(problems[:6])}"
+                )
+            time.sleep(interval_s)
+
+    def wait_steady(self, timeout_s: float = 60.0) -> float:
+        """Wait until the cluster passes every audit (one MASTER, VIPs once, backends, Synced)."""
+        inv = self.cluster.inventory
+        return self.wait_until("steady state", lambda s: audit_state(s, inv), timeout_s=timeout_s)
+
+    def vip_holder(self, vip: str = "web") -> str:
+        sample = self.sample()
+        holders = sorted(set((sample.get("vip_holders") or {}).get(vip) or []))
+        if len(holders) != 1:
+            raise ScenarioError(f"VIP {vip} is held by {holders or 'nobody'}; expected exactly one director")
+        return holders[0]
+
+    # -- verdicts ----------------------------------------------------------------------------
+    def check(self, config: CheckConfig | None = None) -> dict[str, CheckResult]:
+        """Run the standard checkers on this scenario's history so far."""
+        cfg = config or CheckConfig.from_slo(self.cluster.inventory.slo, probe_prefix="vip-probe-web")
+        self.checks = run_all(self.history.ops(), cfg)
+        return {c.checker: c for c in self.checks}
+
+    def slo_line(self, name: str, measured: float | None, bound: float | None, unit: str,
+                 *, higher_is_better: bool = False) -> SloLine:
+        """Record one SLO comparison for the report and return it; the test asserts on it."""
+        if measured is None or bound is None:
+            verdict = Validity.UNKNOWN
+        elif higher_is_better:
+            verdict = Validity.VALID if measured >= bound else Validity.INVALID
+        else:
+            verdict = Validity.VALID if measured <= bound else Validity.INVALID
+        line = SloLine(name, None if measured is None else round(measured, 3), bound, unit, verdict)
+        self.slo.append(line)
+        return line
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "slug": self.directory.name,
+            "title": self.title,
+            "outcome": self.outcome,
+            "tier": self.tier,
+            "fault_kind": self.fault_kind,
+            "duration_s": round(time.monotonic() - self._started, 3),
+            "phases": self.phases,
+            "checks": [c.to_dict() for c in self.checks],
+            "slo": [s.to_dict() for s in self.slo],
+            "error": self.error,
+        }
+
+    def write_result(self) -> Path:
+        path = self.directory / "result.json"
+        path.write_text(json.dumps(self.result(), indent=2, default=str) + "\n")
+        return path
+
+
+def assert_slo(line: SloLine) -> None:
+    """Fail the test with the measured figure and the bound in the message."""
+    __tracebackhide__ = True
+    if line.verdict is Validity.INVALID:
+        cmp = ">=" if False else "<="
+        raise AssertionError(f"{line.name}: measured {line.measured} {line.unit}, bound {cmp} {line.bound} {line.unit}")
+    if line.verdict is Validity.UNKNOWN:
+        raise AssertionError(f"{line.name}: could not be measured (bound {line.bound} {line.unit})")

@@ -1,0 +1,52 @@
+"""The pytest plugin's options: validated at parse time with messages naming the option."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.inventory._model import Host, Inventory, LatencyBound, Slo
+from harness.plugin import _apply_slo_overrides, parse_duration, parse_slo_override
+from harness.scenario import slugify
+
+
+@pytest.mark.parametrize("text,seconds", [("90", 90), ("90s", 90), ("5m", 300), ("8h", 28800), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_bad_duration_names_the_option():
+    with pytest.raises(pytest.UsageError, match="--soak-duration: '8 hours'"):
+        parse_duration("8 hours")
+
+
+def test_slo_overrides_parse_and_apply():
+    inv = Inventory("x", {"a": Host("a", "198.18.0.2", ("client",))}, slo=Slo())
+    overrides = [parse_slo_override("availability_percent=99.5"), parse_slo_override("latency_ms.steady.p95=250")]
+    out = _apply_slo_overrides(inv, overrides)
+    assert out.slo.availability_percent == 99.5
+    assert out.slo.latency_ms["steady"] == LatencyBound(p95=250.0, p99=800.0)
+    assert inv.slo.availability_percent == 99.0  # the loaded inventory is not changed
+
+
+@pytest.mark.parametrize("bad", ["availability=99", "latency_ms.steady.p50=3", "recovery_s", "recovery_s=soon"])
+def test_bad_slo_override_names_the_option(bad):
+    with pytest.raises(pytest.UsageError, match="--slo"):
+        parse_slo_override(bad)
+
+
+def test_slugify_is_filesystem_safe_and_readable():
+    assert slugify("tests/availability/test_directors.py::test_crash[dir1]") == "availability_test_directors-test_crash_dir1"
+
+
+def test_options_and_fixtures_are_registered(pytester: pytest.Pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*HA cluster harness*", "*--cluster=FILE*", "*--soak-duration*", "*--slo=KEY=VALUE*"])
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["*scenario*", "*harness.scenario.Scenario for this test*", "*nemesis*"])
+
+
+def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--slo", "latency_ms.steady.p42=1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--slo: 'latency_ms.steady.p42=1'*"])
