@@ -35,5 +35,7 @@ def _on_request(request_type, name, response_time, response_length, response=Non
         "user": ctx.get("user"),
         "key": ctx.get("key"),
         "node": ctx.get("node"),
+        # the locustfile says ok / fail / info for writes (info: timeout or 5xx, maybe stored)
+        "outcome": ctx.get("outcome"),
     }
     _fh.write(json.dumps(sample) + "\n")

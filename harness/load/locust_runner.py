@@ -114,7 +114,7 @@ class LocustLoad:
                 extra[field] = s[field]
         if s.get("name") == "forced_relogin":
             extra["forced_relogin"] = True
-        type_ = "ok" if s.get("ok") else "fail"
+        type_ = s.get("outcome") if s.get("outcome") in ("ok", "fail", "info") else ("ok" if s.get("ok") else "fail")
         self.samples += 1
         if type_ != "ok":
             self.failures += 1
