@@ -1,0 +1,45 @@
+"""A database data node fails under load: the site and writes through the DB VIP go on."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.acceptance import error_rate_percent, fault_under_load
+from harness.checkers import Validity
+from harness.scenario import assert_slo
+
+pytestmark = [pytest.mark.failover, pytest.mark.availability]
+
+
+def _node_gone(node: str):
+    def until(ctx, sample: dict) -> list[str]:
+        db = sample.get("db") or {}
+        others = [d for n, d in db.items() if n != node and isinstance(d, dict)]
+        sizes = {int(d.get("wsrep_cluster_size", 0) or 0) for d in others}
+        n_db = len(ctx.inventory.with_role("db"))
+        if others and sizes and max(sizes) < n_db:
+            return []
+        return [f"the other nodes still report cluster size {sorted(sizes)}"]
+    return until
+
+
+@pytest.mark.scenario(title="Database data node killed (kill -9 mariadbd)", tier="db", fault="db-node-failure")
+def test_database_node_killed_site_and_writes_go_on(scenario, cluster, load_users):
+    dbs = [h.name for h in cluster.inventory.with_role("db")]
+    if len(dbs) < 3:
+        pytest.skip("needs at least three database nodes to keep quorum")
+    node = dbs[-1]
+    run = fault_under_load(
+        scenario, "db-node-failure", lambda ctx: {"host": node},
+        until=_node_gone(node), until_timeout_s=20, observe_s=5, load_users=load_users,
+    )
+    slo = cluster.inventory.slo
+    avail = run.check("availability")
+    assert_slo(scenario.slo_line("web VIP availability", avail.counts.get("availability_percent"),
+                                 slo.availability_percent, "%", higher_is_better=True))
+    assert_slo(scenario.slo_line("client error rate during the fault", error_rate_percent(scenario),
+                                 slo.max_error_rate_percent, "%"))
+    ledger = run.check("ledger")
+    assert ledger.valid is Validity.VALID, f"ledger: {ledger.message} {ledger.counts}"
+    assert ledger.counts.get("acknowledged", 0) > 0, f"no acknowledged ledger writes: {ledger.counts}"
+    assert_slo(scenario.slo_line("back to steady state after heal", run.recovery_s, slo.recovery_s, "s"))

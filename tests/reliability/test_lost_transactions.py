@@ -1,0 +1,45 @@
+"""Zero lost transactions: every acknowledged write, SQL ledger rows and forum posts made over
+HTTP, is present on every database node after the cluster healed."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.acceptance import fault_under_load, forced_relogins, vip_moved_away
+from harness.checkers import Validity
+from harness.scenario import assert_slo
+
+pytestmark = [pytest.mark.failover, pytest.mark.reliability]
+
+
+def _assert_nothing_lost(scenario, run) -> None:
+    for name in ("ledger", "posts"):
+        result = run.check(name)
+        lost = result.counts.get("lost")
+        scenario.slo_line(f"{name}: acknowledged writes lost", lost, 0, "writes")
+        assert result.valid is Validity.VALID, f"{name}: {result.message}; counts {result.counts}; examples {result.examples}"
+        assert result.counts.get("acknowledged", 0) > 0, f"{name}: nothing was acknowledged, nothing proven: {result.counts}"
+
+
+@pytest.mark.scenario(title="No lost writes while a database node is killed", tier="db", fault="db-node-failure")
+def test_no_lost_writes_when_a_database_node_is_killed(scenario, cluster, load_users):
+    node = cluster.inventory.with_role("db")[0].name
+    run = fault_under_load(scenario, "db-node-failure", lambda ctx: {"host": node}, observe_s=8, load_users=load_users)
+    _assert_nothing_lost(scenario, run)
+
+
+@pytest.mark.scenario(title="No lost writes while the MASTER director fails", tier="director", fault="director-failure")
+def test_no_lost_writes_when_the_master_director_fails(scenario, cluster, load_users):
+    run = fault_under_load(scenario, "director-failure", lambda ctx: {"host": ctx.holder_before},
+                           until=vip_moved_away, until_timeout_s=15, observe_s=4, load_users=load_users)
+    _assert_nothing_lost(scenario, run)
+
+
+@pytest.mark.scenario(title="No lost writes or forced re-logins while a web node dies", tier="web", fault="kill-process")
+def test_no_lost_writes_or_relogins_when_a_web_node_dies(scenario, cluster, load_users):
+    node = cluster.inventory.with_role("web")[-1].name
+    service = next(iter(s for s in cluster.inventory.host(node).services if s in ("apache", "apache2", "httpd")), "apache")
+    run = fault_under_load(scenario, "kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
+                           observe_s=8, load_users=load_users)
+    _assert_nothing_lost(scenario, run)
+    assert_slo(scenario.slo_line("forced re-logins (sessions are shared)", forced_relogins(scenario), 0, ""))

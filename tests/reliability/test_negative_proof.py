@@ -1,0 +1,82 @@
+"""Negative proof: break the lab on purpose and show each verdict catches it.
+
+A harness that cannot fail is worthless. Each test runs the same flow as an acceptance test on
+a cluster broken in a known way and asserts the checker's verdict is INVALID with the expected
+figures. These break the cluster's data, so they only run against the lab.
+"""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from harness.acceptance import director_failover_budget_s, fault_under_load, forced_relogins
+from harness.checkers import Validity
+
+pytestmark = [pytest.mark.failover, pytest.mark.reliability, pytest.mark.lab]
+
+
+@pytest.fixture
+def lab_only(cluster_target):
+    if cluster_target.lab is None:
+        pytest.skip("negative proofs break the cluster on purpose: lab only")
+    return cluster_target.lab
+
+
+@pytest.mark.scenario(title="Negative proof: a database that loses acknowledged writes", tier="db", fault="lose-writes")
+def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluster, lab_only):
+    deleted: list[str] = []
+
+    def lose_some_acknowledged_rows(ctx) -> None:
+        acked = [op.value for op in scenario.history.ops() if op.process.startswith("ledger-") and op.type == "ok"
+                 and op.f == "write"]
+        assert len(acked) >= 10, f"too few acknowledged writes to break: {len(acked)}"
+        victims = acked[:: max(1, len(acked) // 5)][:5]
+        inv = cluster.inventory
+        vip = inv.vip("db")
+        conn = pymysql.connect(host=vip.address, port=vip.port, user=inv.database.user, password=inv.db_password(),
+                               database=inv.database.name, autocommit=True, connect_timeout=5)
+        try:
+            with conn.cursor() as cur:
+                cur.executemany("DELETE FROM ledger WHERE k = %s", [(k,) for k in victims])
+        finally:
+            conn.close()
+        deleted.extend(victims)
+
+    run = fault_under_load(scenario, None, steady_s=4, observe_s=2, with_load=False,
+                           before_heal=lose_some_acknowledged_rows)
+    ledger = run.check("ledger")
+    scenario.slo_line("ledger: acknowledged writes lost (broken on purpose)", ledger.counts.get("lost"), 0, "writes")
+    assert ledger.valid is Validity.INVALID, f"the ledger checker missed {len(deleted)} lost writes: {ledger.counts}"
+    assert ledger.counts["lost"] == len(deleted) == 5
+    lost_keys = {e["key"] if isinstance(e, dict) else e for e in ledger.examples.get("lost", [])}
+    assert lost_keys <= set(deleted) and lost_keys, ledger.examples
+
+
+@pytest.mark.scenario(title="Negative proof: a director pair without a standby", tier="director", fault="director-failure")
+def test_availability_checker_catches_a_failover_that_never_happens(scenario, cluster, lab_only, load_users):
+    budget = director_failover_budget_s(cluster)
+    bound = budget + cluster.inventory.slo.failover_margin_s
+    run = fault_under_load(
+        scenario, "director-failure", lambda ctx: {"host": ctx.holder_before},
+        pre_faults=[("stop-service", lambda ctx: {"host": ctx.others[0], "service": "keepalived"})],
+        observe_s=bound + 3, with_ledger=False, load_users=load_users, max_outage_s=bound,
+    )
+    avail = run.check("availability")
+    scenario.slo_line("longest web VIP outage (no standby, broken on purpose)", avail.counts.get("longest_outage_s"), bound, "s")
+    assert avail.valid is Validity.INVALID, f"the availability checker passed a cluster that never failed over: {avail.counts}"
+    assert avail.counts["longest_outage_s"] > bound
+
+
+@pytest.mark.scenario(title="Negative proof: sessions lost (forced re-logins)", tier="web", fault="drop-sessions")
+def test_forced_relogins_are_caught_when_sessions_are_lost(scenario, cluster, lab_only, load_users):
+    db1 = cluster.inventory.with_role("db")[0].name
+
+    def drop_all_sessions(ctx) -> None:
+        cluster.transport(db1).run_expect([0], ["mariadb", "-e", "DELETE FROM moodle.mdl_sessions"])
+
+    fault_under_load(scenario, None, steady_s=6, observe_s=1, settle_s=8, with_ledger=False,
+                     before_heal=drop_all_sessions, load_users=load_users)
+    relogins = forced_relogins(scenario)
+    line = scenario.slo_line("forced re-logins (sessions dropped on purpose)", relogins, 0, "")
+    assert line.verdict is Validity.INVALID and relogins > 0, f"no forced re-login was counted ({relogins})"
