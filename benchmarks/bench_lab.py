@@ -1,0 +1,90 @@
+"""Lab speed and footprint: up time, down time, memory, leftovers; over N up/down cycles.
+
+    .venv/bin/python benchmarks/bench_lab.py [--cycles 3] [--name bench] [--subnet 198.18.0.0/24]
+
+Prints figures (goals: up <= 60 s, down <= 10 s) and exits 1 if anything is left behind or a
+cycle failed. Needs root; refuses to touch a lab that is already up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.lab import Lab  # noqa: E402
+from harness.lab._netns import init_pid, namespace_pids  # noqa: E402
+
+
+def mem_available_kb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    return 0
+
+
+def lab_rss_kb(lab: Lab) -> tuple[int, int]:
+    """(sum of VmRSS over every process of every lab host, process count)."""
+    state = lab._state()
+    total = count = 0
+    for host in lab.topo.hosts:
+        pid = init_pid(state, host)
+        for p in namespace_pids(pid) if pid else []:
+            try:
+                for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        count += 1
+            except OSError:
+                continue
+    return total, count
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cycles", type=int, default=3)
+    ap.add_argument("--name", default="default")
+    ap.add_argument("--subnet", default="198.18.0.0/24")
+    args = ap.parse_args()
+    lab = Lab(name=args.name, subnet=args.subnet)
+    if (lab.state_dir / "state.json").exists():
+        print(f"lab {args.name!r} is up already: take it down first (harness lab down --name {args.name})")
+        return 2
+    ups, downs, failures = [], [], 0
+    for cycle in range(1, args.cycles + 1):
+        mem0 = mem_available_kb()
+        t0 = time.monotonic()
+        try:
+            st = lab.up()
+        except Exception as exc:  # noqa: BLE001 - a failed cycle is a figure, not a crash
+            failures += 1
+            print(f"cycle {cycle}: up FAILED: {exc}")
+            lab.down()
+            continue
+        up_s = time.monotonic() - t0
+        rss, nproc = lab_rss_kb(lab)
+        mem_delta = (mem0 - mem_available_kb()) / 1024
+        t1 = time.monotonic()
+        lab.down()
+        down_s = time.monotonic() - t1
+        left = lab.leftovers()
+        ups.append(up_s)
+        downs.append(down_s)
+        print(f"cycle {cycle}: up {up_s:.1f}s (healthy={st.healthy}) down {down_s:.1f}s  "
+              f"RSS {rss / 1024:.0f} MB over {nproc} processes  MemAvailable -{mem_delta:.0f} MB  "
+              f"leftovers: {left or 'none'}")
+        if left or not st.healthy:
+            failures += 1
+    if ups:
+        print(f"up: median {statistics.median(ups):.1f}s max {max(ups):.1f}s (goal <= 60)   "
+              f"down: median {statistics.median(downs):.1f}s max {max(downs):.1f}s (goal <= 10)")
+    print(f"{args.cycles - failures}/{args.cycles} cycles clean")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

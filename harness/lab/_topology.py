@@ -1,0 +1,129 @@
+"""The lab's hosts, addresses, roles and object names, all derived from (name, subnet).
+
+Pure: nothing here touches the machine, so the unit tests check every derivation. Every name
+the lab creates carries the lab's own prefix, so `down` can sweep exactly its own objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from ..errors import LabError
+
+#: host name -> (last-octet offset in the subnet, roles); order is the start order
+HOST_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
+    "client": (5, ("client",)),
+    "db1": (31, ("db",)),
+    "db2": (32, ("db",)),
+    "db3": (33, ("db",)),
+    "web1": (21, ("web",)),
+    "web2": (22, ("web",)),
+    "web3": (23, ("web",)),
+    "dir1": (11, ("director",)),
+    "dir2": (12, ("director",)),
+}
+BRIDGE_OFFSET = 1
+VIP_OFFSETS = {"web": 100, "db": 101}
+#: VRRP instances: name -> (VIP name, virtual router id)
+VRRP_INSTANCES = {"VI_WEB": ("web", 51), "VI_DB": ("db", 52)}
+DIRECTOR_PRIORITY = {"dir1": 150, "dir2": 100}
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,5}$")
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    netns: str  # network namespace name (ip netns)
+    veth: str  # root-side end of the veth pair (the host side is always eth0)
+    mac: str  # fixed MAC of the host's eth0: a random one per boot leaves stale ARP entries
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Topology:
+    lab_name: str
+    subnet: str
+    prefixlen: int
+    bridge: str
+    bridge_address: str
+    hosts: dict[str, LabHost]
+    vips: dict[str, str]  # "web"/"db" -> address
+
+    def host(self, name: str) -> LabHost:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise LabError(
+                f"lab {self.lab_name!r} has no host {name!r} (hosts: {', '.join(self.hosts)})"
+            ) from None
+
+    def with_role(self, role: str) -> list[LabHost]:
+        return [h for h in self.hosts.values() if role in h.roles]
+
+    @property
+    def netns_prefix(self) -> str:
+        return "hlab-" if self.lab_name == "default" else f"hlab-{self.lab_name}-"
+
+    def mysql_host_pattern(self) -> str:
+        """MariaDB account host matching every lab address: 'net/mask' works for any prefix."""
+        net = ipaddress.IPv4Network(self.subnet)
+        return f"{net.network_address}/{net.netmask}"
+
+
+def bridge_name(lab_name: str) -> str:
+    """`hlab0` for the default lab, `hlab-<name>` otherwise (at most 11 characters)."""
+    return "hlab0" if lab_name == "default" else f"hlab-{lab_name}"
+
+
+def validate_name(lab_name: str) -> None:
+    if lab_name != "default" and not _NAME_RE.match(lab_name):
+        raise LabError(
+            f"lab name {lab_name!r}: use 'default' or 1-6 lowercase letters/digits starting with a "
+            "letter (it becomes part of interface names, which are limited to 15 characters)"
+        )
+
+
+def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24") -> Topology:
+    """Derive every address and object name of a lab; LabError names the bad argument."""
+    validate_name(lab_name)
+    try:
+        net = ipaddress.IPv4Network(subnet, strict=True)
+    except ValueError as exc:
+        raise LabError(f"subnet {subnet!r}: not an IPv4 network in CIDR form ({exc})") from None
+    if net.num_addresses < 128:
+        raise LabError(
+            f"subnet {subnet!r}: too small; the lab uses offsets up to .{max(VIP_OFFSETS.values())}, "
+            "so give a /25 or larger (e.g. 198.18.0.0/24)"
+        )
+    if net.num_addresses > 65536:
+        raise LabError(f"subnet {subnet!r}: too large; use a /16 to /25 reserved for the lab")
+    bridge = bridge_name(lab_name)
+    prefix = "hlab-" if lab_name == "default" else f"hlab-{lab_name}-"
+    hosts: dict[str, LabHost] = {}
+    for name, (offset, roles) in HOST_LAYOUT.items():
+        addr = net.network_address + offset
+        octets = str(addr).split(".")
+        hosts[name] = LabHost(
+            name=name,
+            address=str(addr),
+            roles=roles,
+            netns=f"{prefix}{name}",
+            veth=f"{bridge}h{offset}",
+            mac="02:48:4c:{:02x}:{:02x}:{:02x}".format(int(octets[1]), int(octets[2]), int(octets[3])),
+        )
+    return Topology(
+        lab_name=lab_name,
+        subnet=str(net),
+        prefixlen=net.prefixlen,
+        bridge=bridge,
+        bridge_address=str(net.network_address + BRIDGE_OFFSET),
+        hosts=hosts,
+        vips={k: str(net.network_address + off) for k, off in VIP_OFFSETS.items()},
+    )

@@ -1,0 +1,44 @@
+"""Session fixture: the embedded lab, brought up once (or reused if already running).
+
+Torn down at session end only if this session brought it up. Skips with a reason when not
+root or when a Debian package is missing (the message says which and how to install it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from harness.lab import Lab
+from harness.lab._preflight import missing_packages, missing_packages_message
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces, bridges, daemons)"
+    pkgs = missing_packages()
+    return missing_packages_message(pkgs) if pkgs else None
+
+
+@pytest.fixture(scope="session")
+def lab_session() -> Iterator[tuple[Lab, bool]]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    lab = Lab()  # name "default", subnet 198.18.0.0/24
+    was_up = lab.status().built and (lab.state_dir / "state.json").exists()
+    lab.up(progress=lambda m: sys.stderr.write(f"lab: {m}\n"))
+    os.environ.setdefault("HARNESS_DB_PASSWORD", lab.db_password())
+    try:
+        yield lab, not was_up
+    finally:
+        if not was_up:
+            lab.down()
+
+
+@pytest.fixture(scope="session")
+def lab(lab_session: tuple[Lab, bool]) -> Lab:
+    return lab_session[0]
