@@ -19,6 +19,7 @@ _AREAS = (
     "harness.lab._cli",
     "harness.checkers._cli",
     "harness.faults._cli",
+    "harness.report._cli",
 )
 
 

@@ -8,6 +8,8 @@ toolstack can list it, so a second heal does not try to create a running domain 
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any, ClassVar
 
 from ..errors import FaultError
@@ -59,7 +61,10 @@ class _DomainFault(Fault):
         name = self.domain_name
         if self.kind == "lab":
             assert self.hv.hypervisor is not None and self.hv.hypervisor.state_dir
-            return quote_command(["harness", "lab", "domain", action, name, "--state-dir", self.hv.hypervisor.state_dir])
+            # the lab's hypervisor is this machine (transport local): run the harness that runs us,
+            # whatever PATH says (a venv's console script is often not on it)
+            return quote_command([sys.executable, "-m", "harness", "lab", "domain", action, name,
+                                  "--state-dir", self.hv.hypervisor.state_dir])
         if action == "start" and self.kind in ("xl", "xm"):
             return quote_command([self.kind, "create", self.params["config"] or f"/etc/xen/{name}.cfg"])
         return quote_command([self.kind, *_VERBS[self.kind][action], name])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 import pytest
 
 from harness.cluster import Cluster
@@ -228,8 +231,8 @@ def test_lab_domain_commands_run_on_the_supervisor(fake: FakeCluster) -> None:
     f.inject()
     f.heal()
     assert fake("lab").commands == [
-        "harness lab domain destroy web1 --state-dir '/tmp/lab state'",
-        "harness lab domain start web1 --state-dir '/tmp/lab state'",
+        f"{shlex.quote(sys.executable)} -m harness lab domain destroy web1 --state-dir '/tmp/lab state'",
+        f"{shlex.quote(sys.executable)} -m harness lab domain start web1 --state-dir '/tmp/lab state'",
     ]
 
 

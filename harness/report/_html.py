@@ -1,0 +1,458 @@
+"""The page: a RunModel in, one self-contained HTML string out.
+
+Inline CSS and inline SVG only: no fonts, scripts, images or stylesheets from the network,
+so the file opens the same from a CI artifact, a mail attachment or an air-gapped bastion.
+Every string from the run passes through ``esc`` (scrub + escape).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._model import Outage, RunModel, TestModel
+from ._svg import bar_chart, esc, fmt_at, fmt_duration, timeline_chart, topology
+
+MAX_OUTAGE_ROWS = 300
+MAX_EXAMPLES = 3
+
+CSS = """
+:root{--ok:#2f9e5b;--fail:#d7263d;--info:#f0a202;--fault:#5b4fcf;--ink:#1f2933;--muted:#6b7785;--line:#e3e7ec;--bg:#f6f7f9}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1290px;margin:0 auto;padding:20px 22px 60px}
+header.run{background:#17202b;color:#f3f5f7;padding:18px 22px 16px;border-radius:10px;margin-bottom:16px}
+header.run h1{margin:0 0 4px;font-size:21px;font-weight:650}
+header.run .meta{color:#b7c2cf;font-size:13px}
+header.run .meta b{color:#f3f5f7;font-weight:600}
+.mono,code{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12.5px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px;margin:0 0 16px}
+.card{background:#fff;border:1px solid var(--line);border-radius:9px;padding:12px 14px}
+.card .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:26px;font-weight:650;margin-top:2px;font-variant-numeric:tabular-nums}
+.card .s{color:var(--muted);font-size:12.5px}
+.card.bad{border-color:#f3b4bd;background:#fff6f7}.card.bad .v{color:var(--fail)}
+.card.good .v{color:var(--ok)}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px 18px;margin:0 0 16px}
+section.test{border-left:6px solid var(--ok)}
+section.test.failed,section.test.error{border-left-color:var(--fail)}
+section.test.skipped,section.test.unknown,section.test.no-result{border-left-color:#aab4bf}
+h2{font-size:17px;margin:0 0 10px}
+h3{font-size:13.5px;margin:18px 0 6px;color:#3a4653;text-transform:uppercase;letter-spacing:.04em}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;color:var(--muted);font-weight:600;background:#fafbfc}
+td.num,th.num{text-align:right;white-space:nowrap}
+tr.hot td{background:#fff3f4}
+td.nw{white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:650;color:#fff;background:#8a96a3;text-transform:uppercase;letter-spacing:.03em;white-space:nowrap}
+.badge.passed,.badge.valid{background:var(--ok)}
+.badge.failed,.badge.invalid,.badge.error{background:var(--fail)}
+.badge.unknown{background:var(--info);color:#2b2100}
+.tag{display:inline-block;padding:0 7px;border-radius:4px;background:#eef1f5;color:#3a4653;font-size:12px;margin-right:4px}
+.tag.fault{background:#ebe8fb;color:var(--fault)}
+.title-row{display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin-bottom:4px}
+.title-row h2{margin:0}
+.node{color:var(--muted);margin-bottom:8px}
+.err{background:#fff3f4;border:1px solid #f3b4bd;color:#8f1526;border-radius:7px;padding:8px 10px;white-space:pre-wrap;margin:8px 0}
+.stats{display:flex;flex-wrap:wrap;gap:22px;margin:6px 0 10px}
+.stat .k{color:var(--muted);font-size:12px}.stat .v{font-size:18px;font-weight:650;font-variant-numeric:tabular-nums}
+.stat.bad .v{color:var(--fail)}.stat.good .v{color:var(--ok)}
+.grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+@media (max-width:1000px){.grid2{grid-template-columns:1fr}}
+.ledger{display:flex;flex-wrap:wrap;gap:10px}
+.ledger>div{min-width:108px;border:1px solid var(--line);border-radius:8px;padding:6px 10px}
+.ledger .k{font-size:12px;color:var(--muted)}.ledger .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums}
+.ledger>.bad{border-color:#f3b4bd;background:#fff6f7}.ledger .bad .v{color:var(--fail)}
+.legend{display:flex;gap:14px;flex-wrap:wrap;color:var(--muted);font-size:12.5px;margin:2px 0 6px}
+.sw{display:inline-block;width:11px;height:11px;border-radius:2px;vertical-align:-1px;margin-right:4px}
+svg{max-width:100%;height:auto;display:block}
+svg text{font-family:-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#1f2933}
+svg .lbl{font-size:12px;font-weight:600}
+svg .sub{font-size:10.5px;fill:#6b7785}
+svg .tick{font-size:10.5px;fill:#6b7785}
+svg .ph{font-size:10px;fill:#3a4653}
+svg .flt{font-size:11px;font-weight:650;fill:#5b4fcf}
+svg .odur{font-size:11px;font-weight:700;fill:#b0142a}
+svg .leg{font-size:10.5px}
+svg .val{font-size:11.5px;font-weight:600}
+svg .hn{font-size:12.5px;font-weight:650}
+details summary{cursor:pointer;color:#3a4653}
+pre.ex{background:#f6f7f9;border:1px solid var(--line);border-radius:6px;padding:6px 8px;white-space:pre-wrap;word-break:break-all;max-height:220px;overflow:auto;margin:4px 0}
+a{color:#1f6fd1;text-decoration:none}a:hover{text-decoration:underline}
+.muted{color:var(--muted)}
+footer{color:var(--muted);font-size:12px;text-align:center}
+@media print{body{background:#fff}section,.card{break-inside:avoid}}
+"""
+
+
+def _badge(value: object) -> str:
+    v = str(value or "unknown").lower()
+    return f'<span class="badge {esc(v)}">{esc(v)}</span>'
+
+
+def _pct(v: float | None) -> str:
+    if v is None:
+        return "–"
+    if v >= 99.995 and v < 100:
+        return f"{v:.4f}%"
+    return f"{v:.2f}%"
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
+    return esc(v)
+
+
+def _check(t: TestModel, name: str) -> dict[str, Any] | None:
+    return next((c for c in t.checks if c.get("checker") == name), None)
+
+
+def _lost(t: TestModel) -> int | None:
+    if t.ledger and isinstance(t.ledger.get("lost"), int):
+        return int(t.ledger["lost"])
+    return None
+
+
+def _longest(t: TestModel) -> Outage | None:
+    return t.timeline.longest_outage if t.timeline else None
+
+
+# --------------------------------------------------------------------------- run summary
+
+
+def _header(run: RunModel) -> str:
+    c = run.cluster
+    meta = []
+    if run.started:
+        meta.append(f"started <b>{esc(run.started)}</b>")
+    if run.finished:
+        meta.append(f"finished <b>{esc(run.finished)}</b>")
+    if c.get("name"):
+        meta.append(f"cluster <b>{esc(c['name'])}</b>")
+    if run.markers:
+        meta.append(f"markers <b>{esc(run.markers)}</b>")
+    meta.append(f"harness <b>{esc(run.harness_version or '?')}</b>")
+    meta.append(f"seed <b class='mono'>{esc(run.seed if run.seed is not None else '–')}</b>")
+    return (
+        f'<header class="run"><h1>Availability report · <span class="mono">{esc(run.run_id)}</span></h1>'
+        f'<div class="meta">{" · ".join(meta)}</div></header>'
+    )
+
+
+def _cards(run: RunModel) -> str:
+    n = len(run.tests)
+    outcomes: dict[str, int] = {}
+    for t in run.tests:
+        outcomes[t.outcome] = outcomes.get(t.outcome, 0) + 1
+    bad = outcomes.get("failed", 0) + outcomes.get("error", 0)
+    parts = ", ".join(f"{v} {esc(k)}" for k, v in sorted(outcomes.items()))
+    cards = [
+        f'<div class="card {"bad" if bad else "good"}"><div class="k">Tests</div><div class="v">{n - bad} / {n} ok</div><div class="s">{parts or "no tests"}</div></div>'
+    ]
+    pct = run.availability_percent
+    cards.append(
+        f'<div class="card {"bad" if pct is not None and pct < 99.0 else "good" if pct is not None else ""}"><div class="k">VIP availability</div>'
+        f'<div class="v">{_pct(pct)}</div><div class="s">{run.probe_attempts:,} probes, all tests</div></div>'
+    )
+    worst: tuple[Outage, TestModel] | None = None
+    for t in run.tests:
+        o = _longest(t)
+        if o and (worst is None or o.duration_s > worst[0].duration_s):
+            worst = (o, t)
+    if worst:
+        o, t = worst
+        cards.append(
+            f'<div class="card bad"><div class="k">Longest outage</div><div class="v">{esc(fmt_duration(o.duration_s))}</div>'
+            f'<div class="s">{esc(o.fault or "no fault")} · <a href="#{esc(t.slug)}">{esc(t.title)}</a></div></div>'
+        )
+    else:
+        cards.append('<div class="card good"><div class="k">Longest outage</div><div class="v">none</div><div class="s">no failed probe</div></div>')
+    lost_vals = [x for x in (_lost(t) for t in run.tests) if x is not None]
+    acked = sum(int(t.ledger.get("acknowledged", 0) or 0) for t in run.tests if t.ledger)
+    if lost_vals:
+        lost = sum(lost_vals)
+        cards.append(
+            f'<div class="card {"bad" if lost else "good"}"><div class="k">Lost writes</div><div class="v">{lost:,}</div>'
+            f'<div class="s">of {acked:,} acknowledged</div></div>'
+        )
+    faults = sum(len(t.timeline.faults) for t in run.tests if t.timeline)
+    cards.append(f'<div class="card"><div class="k">Faults injected</div><div class="v">{faults:,}</div><div class="s">{len(run.longest_by_fault())} kinds with outages</div></div>')
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _tests_table(run: RunModel) -> str:
+    rows = []
+    for i, t in enumerate(run.tests, 1):
+        tl = t.timeline
+        o = _longest(t)
+        lost = _lost(t)
+        chips = " ".join(
+            f'<span class="badge {esc(str(c.get("valid", "unknown")).lower())}" title="{esc(c.get("message", ""))}">{esc(c.get("checker", "?"))}</span>'
+            for c in t.checks
+        )
+        rows.append(
+            f'<tr class="{"hot" if t.outcome in ("failed", "error") else ""}"><td class="num">{i}</td>'
+            f'<td><a href="#{esc(t.slug)}">{esc(t.title)}</a><div class="mono muted">{esc(t.test)}</div></td>'
+            f"<td>{esc(t.tier or '')}</td><td>{esc(t.fault_kind or '')}</td><td>{_badge(t.outcome)}</td>"
+            f'<td class="num">{_pct(tl.availability_percent) if tl else "–"}</td>'
+            f'<td class="num">{esc(fmt_duration(o.duration_s)) if o else "none"}</td>'
+            f'<td class="num">{"–" if lost is None else f"{lost:,}"}</td><td>{chips}</td></tr>'
+        )
+    return (
+        "<section><h2>Tests</h2><table><thead><tr><th class='num'>#</th><th>test</th><th>tier</th><th>fault kind</th><th>outcome</th>"
+        "<th class='num'>availability</th><th class='num'>longest outage</th><th class='num'>lost writes</th><th>checkers</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _by_fault(run: RunModel) -> str:
+    items = run.longest_by_fault()
+    if not items:
+        return ""
+    bars = bar_chart([(k, o.duration_s, f"{fmt_duration(o.duration_s)} · {t.title}") for k, (o, t) in items.items()])
+    return f"<section><h2>Longest outage per fault kind</h2>{bars}</section>"
+
+
+def _topology(run: RunModel) -> str:
+    c = run.cluster
+    hosts = c.get("hosts") if isinstance(c.get("hosts"), dict) else {}
+    vips = c.get("vips") if isinstance(c.get("vips"), dict) else {}
+    if not hosts and not vips:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(n)}</td><td class='mono'>{esc(h.get('address', '') if isinstance(h, dict) else '')}</td>"
+        f"<td>{esc(', '.join(str(r) for r in (h.get('roles') or [])) if isinstance(h, dict) else '')}</td></tr>"
+        for n, h in sorted(hosts.items())
+    )
+    vrows = "".join(f"<tr><td>{esc(n)}</td><td class='mono'>{esc(a)}</td></tr>" for n, a in sorted(vips.items()))
+    src = f"<div class='muted mono'>{esc(c.get('source', ''))}</div>" if c.get("source") else ""
+    return (
+        f"<section><h2>Cluster topology{(' · ' + esc(c['name'])) if c.get('name') else ''}</h2>{src}"
+        f"{topology(hosts, vips)}"
+        "<details><summary>hosts and VIPs as a table</summary><div class='grid2'>"
+        f"<table><thead><tr><th>host</th><th>address</th><th>roles</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<table><thead><tr><th>VIP</th><th>address</th></tr></thead><tbody>{vrows}</tbody></table></div></details></section>"
+    )
+
+
+# --------------------------------------------------------------------------- per test
+
+_LEGEND = (
+    '<div class="legend"><span><i class="sw" style="background:#2f9e5b"></i>ok</span>'
+    '<span><i class="sw" style="background:#d7263d"></i>fail</span>'
+    '<span><i class="sw" style="background:#f0a202"></i>info (indeterminate)</span>'
+    '<span><i class="sw" style="background:#e4e7ec"></i>no data</span>'
+    '<span><i class="sw" style="background:#5b4fcf;opacity:.35"></i>fault window</span>'
+    '<span><i class="sw" style="background:#d7263d;opacity:.25"></i>outage (from last ok to next ok)</span>'
+    "<span>hover for details</span></div>"
+)
+
+
+def _stats(t: TestModel) -> str:
+    tl = t.timeline
+    out = []
+    if tl:
+        pct = tl.availability_percent
+        out.append(("availability", _pct(pct), "bad" if pct is not None and pct < 100 else "good"))
+        out.append(("outages", f"{len(tl.outages):,}", "bad" if tl.outages else "good"))
+        o = tl.longest_outage
+        out.append(("longest outage", fmt_duration(o.duration_s) if o else "none", "bad" if o else "good"))
+        out.append(("faults", f"{len(tl.faults):,}", ""))
+        out.append(("probes", f"{tl.probe_attempts:,}", ""))
+        out.append(("time bin", fmt_duration(tl.bin_s), ""))
+    lost = _lost(t)
+    if lost is not None:
+        out.append(("lost writes", f"{lost:,}", "bad" if lost else "good"))
+    if t.duration_s is not None:
+        out.append(("duration", fmt_duration(float(t.duration_s)), ""))
+    return '<div class="stats">' + "".join(f'<div class="stat {c}"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div></div>' for k, v, c in out) + "</div>"
+
+
+def _outage_table(t: TestModel) -> str:
+    tl = t.timeline
+    if not tl:
+        return ""
+    if not tl.outages:
+        return "<h3>Outages</h3><p class='muted'>No failed probe: the VIP never went dark.</p>"
+    span = tl.t1 - tl.t0
+    worst = sorted(tl.outages, key=lambda o: -o.duration_s)
+    shown = worst[:MAX_OUTAGE_ROWS]
+    shown.sort(key=lambda o: o.start)
+    rows = "".join(
+        f"<tr><td class='num'>{esc(fmt_at(o.start, span))}</td><td class='num'>{esc(fmt_at(o.end, span))}</td>"
+        f"<td class='num'><b>{esc(fmt_duration(o.duration_s))}</b>{' (open)' if o.open else ''}</td>"
+        f"<td class='nw'>{esc(o.process)}</td><td class='num'>{o.failed:,}</td><td class='nw'>{esc(o.fault or '–')}</td>"
+        f"<td class='mono'>{esc(o.first_error or '')}</td></tr>"
+        for o in shown
+    )
+    more = (
+        f"<p class='muted'>{len(tl.outages) - len(shown):,} shorter outages not listed (all {len(tl.outages):,} are marked on the chart).</p>"
+        if len(tl.outages) > len(shown)
+        else ""
+    )
+    return (
+        f"<h3>Outages ({len(tl.outages):,})</h3><table><thead><tr><th class='num'>from</th><th class='num'>to</th>"
+        "<th class='num'>duration</th><th>probe</th><th class='num'>failed probes</th><th>during fault</th><th>first error</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>{more}"
+    )
+
+
+def _fault_table(t: TestModel) -> str:
+    tl = t.timeline
+    if not tl or not tl.faults:
+        return ""
+    span = tl.t1 - tl.t0
+    rows = []
+    for f in tl.faults[:MAX_OUTAGE_ROWS]:
+        end = f.end if f.end is not None else tl.t1
+        n_out = sum(1 for o in tl.outages if o.start <= end and o.end >= f.start)
+        rows.append(
+            f"<tr><td><span class='tag fault'>{esc(f.fault)}</span></td><td class='mono'>{esc(f.fault_id)}</td>"
+            f"<td>{esc(', '.join(f.targets))}</td><td class='num'>{esc(fmt_at(f.start, span))}</td>"
+            f"<td class='num'>{esc(fmt_at(f.end, span)) if f.end is not None else '<b>never healed</b>'}</td>"
+            f"<td class='num'>{esc(fmt_duration(end - f.start))}</td><td class='num'>{n_out}</td></tr>"
+        )
+    more = f"<p class='muted'>{len(tl.faults) - MAX_OUTAGE_ROWS:,} more faults not listed.</p>" if len(tl.faults) > MAX_OUTAGE_ROWS else ""
+    return (
+        f"<h3>Fault windows ({len(tl.faults):,})</h3><table><thead><tr><th>fault</th><th>id</th><th>targets</th><th class='num'>injected</th>"
+        f"<th class='num'>healed</th><th class='num'>window</th><th class='num'>outages</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
+_LEDGER_FIELDS = (
+    ("attempted", "written", False),
+    ("acknowledged", "acknowledged", False),
+    ("failed", "failed", False),
+    ("indeterminate", "indeterminate", False),
+    ("lost", "lost", True),
+    ("recovered", "recovered", False),
+    ("unexpected", "unexpected", True),
+    ("duplicates", "duplicates", True),
+    ("failed_present", "failed but present", True),
+    ("inconsistent", "inconsistent", True),
+)
+
+
+def _ledger(t: TestModel) -> str:
+    c = t.ledger
+    if not c:
+        return ""
+    cells = []
+    for key, label, bad_if_nonzero in _LEDGER_FIELDS:
+        if key not in c:
+            continue
+        v = c[key]
+        always = key in ("attempted", "acknowledged", "lost", "recovered")
+        if not always and not v:
+            continue
+        cls = "bad" if bad_if_nonzero and v else ""
+        cells.append(f'<div class="{cls}" data-ledger="{esc(key)}"><div class="k">{esc(label)}</div><div class="v">{_num(v)}</div></div>')
+    per_node = c.get("lost_per_node")
+    node_txt = ""
+    if isinstance(per_node, dict) and per_node:
+        node_txt = "<p class='muted'>lost per node: " + ", ".join(f"{esc(n)} {_num(v)}" for n, v in sorted(per_node.items())) + "</p>"
+    chk = _check(t, "ledger")
+    msg = f"<p class='muted'>{esc(chk.get('message', ''))}</p>" if chk and chk.get("message") else ""
+    return f"<h3>Writes (ledger)</h3><div class='ledger'>{''.join(cells)}</div>{node_txt}{msg}"
+
+
+def _slo(t: TestModel) -> str:
+    if not t.slo:
+        return ""
+    rows = []
+    for s in t.slo:
+        unit = str(s.get("unit") or "")
+        verdict = str(s.get("verdict", s.get("valid", "unknown"))).lower()
+        rows.append(
+            f"<tr class='{'hot' if verdict == 'invalid' else ''}'><td>{esc(s.get('name', '?'))}</td>"
+            f"<td class='num slo-measured'>{_num(s.get('measured'))} {esc(unit)}</td>"
+            f"<td class='num slo-bound'>{_num(s.get('bound'))} {esc(unit)}</td><td>{_badge(verdict)}</td></tr>"
+        )
+    return (
+        "<h3>SLOs</h3><table class='slo'><thead><tr><th>objective</th><th class='num'>measured</th><th class='num'>bound</th>"
+        f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _figures(counts: dict[str, Any]) -> str:
+    simple = [(k, v) for k, v in counts.items() if isinstance(v, (int, float, bool)) and not isinstance(v, dict)]
+    return ", ".join(f"{esc(k)} {_num(v)}" for k, v in simple[:8])
+
+
+def _checks(t: TestModel) -> str:
+    if not t.checks:
+        return ""
+    rows = []
+    for c in t.checks:
+        examples = c.get("examples") if isinstance(c.get("examples"), dict) else {}
+        ex_html = ""
+        if examples:
+            blocks = []
+            for k, items in examples.items():
+                items = list(items) if isinstance(items, list) else [items]
+                more = f" (+{len(items) - MAX_EXAMPLES} more)" if len(items) > MAX_EXAMPLES else ""
+                text = "\n".join(json.dumps(i, default=str, ensure_ascii=False) for i in items[:MAX_EXAMPLES])
+                blocks.append(f"<div><b>{esc(k)}</b>{esc(more)}<pre class='ex'>{esc(text)}</pre></div>")
+            ex_html = f"<details><summary>examples</summary>{''.join(blocks)}</details>"
+        counts = c.get("counts") if isinstance(c.get("counts"), dict) else {}
+        verdict = str(c.get("valid", "unknown")).lower()
+        rows.append(
+            f"<tr class='{'hot' if verdict == 'invalid' else ''}'><td><b>{esc(c.get('checker', '?'))}</b></td><td>{_badge(verdict)}</td>"
+            f"<td>{esc(c.get('message', ''))}<div class='muted'>{_figures(counts)}</div>{ex_html}</td></tr>"
+        )
+    return (
+        "<h3>Checker verdicts</h3><table><thead><tr><th>checker</th><th>verdict</th><th>message, figures and examples</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _test_section(t: TestModel) -> str:
+    tags = "".join(f"<span class='tag'>{esc(x)}</span>" for x in (t.tier,) if x)
+    if t.fault_kind:
+        tags += f"<span class='tag fault'>{esc(t.fault_kind)}</span>"
+    err = f"<div class='err'>{esc(t.error)}</div>" if t.error else ""
+    notes = "".join(f"<p class='muted'>{esc(n)}</p>" for n in t.notes)
+    chart = ""
+    if t.timeline and t.timeline.lanes:
+        chart = _LEGEND + timeline_chart(t.timeline, t.phases)
+    elif t.timeline:
+        chart = "<p class='muted'>The history holds no probe, write or request results to draw.</p>"
+    left = _ledger(t) + _slo(t)
+    right = _outage_table(t) + _fault_table(t)
+    grid = f"<div class='grid2'><div>{left}</div><div>{right}</div></div>" if left and right else left + right
+    cls = esc(t.outcome.replace(" ", "-"))
+    return (
+        f'<section class="test {cls}" id="{esc(t.slug)}"><div class="title-row"><h2>{esc(t.title)}</h2>{_badge(t.outcome)}{tags}</div>'
+        f'<div class="node mono">{esc(t.test)}</div>{err}{notes}{_stats(t)}{chart}{grid}{_checks(t)}</section>'
+    )
+
+
+def render_page(run: RunModel, *, generated: str | None = None) -> str:
+    """The whole page (see the module docstring)."""
+    title = f"Availability report {run.run_id}"
+    body = [
+        _header(run),
+        _cards(run),
+        _tests_table(run),
+        _by_fault(run),
+        _topology(run),
+        *(_test_section(t) for t in run.tests),
+        f"<footer>harness {esc(run.harness_version or '?')} · seed {esc(run.seed if run.seed is not None else '–')}"
+        + (f" · generated {esc(generated)}" if generated else "")
+        + " · self-contained: no network resources</footer>",
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>{''.join(body)}</main></body></html>\n"
+    )
+
