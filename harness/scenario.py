@@ -81,8 +81,10 @@ class Scenario:
         self._started = time.monotonic()
         self.outcome = "running"
         self.error: str | None = None
-        self._sampler = StateSampler(self.cluster, None, max_count=1, max_duration_s=1.0,
-                                     **self.sampler_options)
+        # one sample = a few SSH round trips per host (~0.15 s each on 2 busy cores): give each
+        # host a generous budget so a slow answer is not mistaken for an unreachable host
+        options = {"budget_s": 10.0, **self.sampler_options}
+        self._sampler = StateSampler(self.cluster, None, max_count=1, max_duration_s=1.0, **options)
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Scenario:

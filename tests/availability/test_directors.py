@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import FaultContext, director_failover_budget_s, error_rate_percent, fault_under_load, vip_moved_away
+from harness.acceptance import (
+    FaultContext,
+    director_failover_budget_s,
+    error_rate_percent,
+    fault_under_load,
+    outage_windows,
+    vip_moved_away,
+)
 from harness.checkers import Validity
 from harness.scenario import assert_slo
 
@@ -25,7 +32,8 @@ def _assert_director_failover(scenario, run, budget_s: float) -> None:
     split = run.check("split_brain")
     assert split.valid is not Validity.INVALID, f"split brain outside the fault window: {split.message}"
     assert_slo(scenario.slo_line("back to steady state after heal", run.recovery_s, slo.recovery_s, "s"))
-    assert_slo(scenario.slo_line("client error rate during the fault", error_rate_percent(scenario),
+    assert_slo(scenario.slo_line("client error rate during the fault, outside the VIP outage",
+                                 error_rate_percent(scenario, outside_outages=outage_windows(run)),
                                  slo.max_error_rate_percent, "%"))
 
 
