@@ -22,6 +22,7 @@ from .checkers import CheckConfig, CheckResult
 from .cluster import Cluster
 from .errors import HarnessError
 from .parsers.keepalived_conf import failover_budget_s, parse_keepalived_conf
+from .parsers.wsrep import galera_stall_budget_s, parse_provider_options
 from .scenario import Scenario
 
 ParamsFor = Callable[["FaultContext"], dict[str, Any]]
@@ -41,6 +42,33 @@ def director_failover_budget_s(cluster: Cluster) -> float:
     if not budgets:
         raise HarnessError("no vrrp_instance found in any director's keepalived configuration")
     return max(budgets)
+
+
+def database_stall_budget_s(cluster: Cluster, guard: Callable[[str], Any] | None = None) -> float:
+    """How long a silent database node death may stall writes (and so the site), from the
+    Galera timers of the first node that answers (wsrep_provider_options)."""
+    inv = cluster.inventory
+    if inv.database.kind != "galera":
+        raise HarnessError(f"{inv.source}: database.kind {inv.database.kind!r}: no stall budget known")
+    errors = []
+    for host in inv.with_role("db"):
+        try:
+            if guard is not None:
+                guard(host.address)
+            conn = pymysql.connect(host=host.address, port=inv.database.port, user=inv.database.user,
+                                   password=inv.db_password(), connect_timeout=3, read_timeout=5)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'")
+                    row = cur.fetchone()
+            finally:
+                conn.close()
+        except (pymysql.err.MySQLError, OSError) as exc:
+            errors.append(f"{host.name}: {exc}")
+            continue
+        if row:
+            return galera_stall_budget_s(parse_provider_options(row[1]))
+    raise HarnessError("no database node told its wsrep_provider_options: " + "; ".join(errors))
 
 
 @dataclass
@@ -150,6 +178,7 @@ def fault_under_load(
     settle_s: float = 3.0,
     load_users: int = 3,
     probe_rate_hz: float = 50.0,
+    probe_timeout_s: float = 0.5,
     ledger_rate_hz: float = 20.0,
     with_load: bool = True,
     with_ledger: bool = True,
@@ -168,9 +197,11 @@ def fault_under_load(
     sc.wait_steady(timeout_s=max(60.0, slo.recovery_s))
     bound_s = steady_s + until_timeout_s + observe_s + slo.recovery_s + settle_s + 60.0
     post_prefix = f"p{secrets.token_hex(4)}"
-    sc.vip_probe("web", rate_hz=probe_rate_hz, max_duration_s=bound_s)
+    # a short probe timeout keeps the measured outage close to the real one: after a power-cord
+    # pull the probe in flight would otherwise hide the first success for up to its timeout
+    sc.vip_probe("web", rate_hz=probe_rate_hz, max_duration_s=bound_s, timeout_s=probe_timeout_s)
     if "db" in sc.cluster.inventory.vips:
-        sc.vip_probe("db", rate_hz=10.0, max_duration_s=bound_s, mode="tcp")
+        sc.vip_probe("db", rate_hz=10.0, max_duration_s=bound_s, mode="tcp", timeout_s=probe_timeout_s)
     ledger = sc.ledger(workers=2, rate_hz=ledger_rate_hz, max_duration_s=bound_s) if with_ledger else None
     load = None
     if with_load:

@@ -24,7 +24,7 @@ import pytest
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s")
+SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s")
 
 
 def parse_duration(text: str) -> float:

@@ -43,6 +43,7 @@ class SloLine:
     bound: float | None
     unit: str
     verdict: Validity
+    higher_is_better: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "measured": self.measured, "bound": self.bound, "unit": self.unit,
@@ -247,7 +248,7 @@ class Scenario:
             verdict = Validity.VALID if measured >= bound else Validity.INVALID
         else:
             verdict = Validity.VALID if measured <= bound else Validity.INVALID
-        line = SloLine(name, None if measured is None else round(measured, 3), bound, unit, verdict)
+        line = SloLine(name, None if measured is None else round(measured, 3), bound, unit, verdict, higher_is_better)
         self.slo.append(line)
         return line
 
@@ -276,7 +277,7 @@ def assert_slo(line: SloLine) -> None:
     """Fail the test with the measured figure and the bound in the message."""
     __tracebackhide__ = True
     if line.verdict is Validity.INVALID:
-        cmp = ">=" if False else "<="
+        cmp = ">=" if line.higher_is_better else "<="
         raise AssertionError(f"{line.name}: measured {line.measured} {line.unit}, bound {cmp} {line.bound} {line.unit}")
     if line.verdict is Validity.UNKNOWN:
         raise AssertionError(f"{line.name}: could not be measured (bound {line.bound} {line.unit})")

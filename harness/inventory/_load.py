@@ -383,7 +383,8 @@ def _slo(c: _Checker, raw: Any, path: str) -> Slo | None:
         return None
     c.keys(
         data, path, (),
-        ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "latency_ms"),
+        ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s",
+         "latency_ms"),
     )
     d = Slo()
     values: dict[str, Any] = {
@@ -391,6 +392,7 @@ def _slo(c: _Checker, raw: Any, path: str) -> Slo | None:
         "failover_margin_s": c.number(data, "failover_margin_s", path, d.failover_margin_s, 0),
         "max_error_rate_percent": c.number(data, "max_error_rate_percent", path, d.max_error_rate_percent, 0, 100),
         "recovery_s": c.number(data, "recovery_s", path, d.recovery_s, 0),
+        "web_failover_s": c.number(data, "web_failover_s", path, d.web_failover_s, 0),
     }
     latency = dict(d.latency_ms)
     if "latency_ms" in data:
@@ -611,6 +613,7 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
         "failover_margin_s": inv.slo.failover_margin_s,
         "max_error_rate_percent": inv.slo.max_error_rate_percent,
         "recovery_s": inv.slo.recovery_s,
+        "web_failover_s": inv.slo.web_failover_s,
         "latency_ms": {p: _drop_none(asdict(b)) for p, b in inv.slo.latency_ms.items()},
     }
     return out

@@ -114,6 +114,8 @@ class Slo:
     failover_margin_s: float = 1.0
     max_error_rate_percent: float = 5.0
     recovery_s: float = 60.0
+    #: longest VIP outage allowed when one web node dies (the balancer's detection time)
+    web_failover_s: float = 3.0
     latency_ms: dict[str, LatencyBound] = field(
         default_factory=lambda: {
             "steady": LatencyBound(p95=300.0, p99=800.0),

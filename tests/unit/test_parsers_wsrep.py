@@ -37,3 +37,36 @@ def test_empty_and_garbage():
     assert parse_wsrep_status("") == {}
     with pytest.raises(ParseError, match=r"SHOW STATUS LIKE 'wsrep%': line 2: expected 'name<TAB>value'"):
         parse_wsrep_status("wsrep_ready\tON\nERROR 2002 (HY000): Can't connect\n")
+
+
+# -- provider options and the Galera stall budget ------------------------------------------------
+from harness.parsers.wsrep import galera_stall_budget_s, iso8601_duration_s, parse_provider_options  # noqa: E402
+
+PROVIDER_OPTIONS = (
+    "base_dir = /var/lib/mysql/; base_host = 198.18.0.31; evs.inactive_check_period = PT0.5S; "
+    "evs.inactive_timeout = PT6S; evs.keepalive_period = PT1S; evs.suspect_timeout = PT3S; "
+    "gcache.size = 128M; pc.weight = 1"
+)
+
+
+@pytest.mark.parametrize("text,seconds", [("PT3S", 3), ("PT0.5S", 0.5), ("PT1M30S", 90), ("P1D", 86400), ("PT2H", 7200)])
+def test_iso8601_durations(text, seconds):
+    assert iso8601_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["3s", "PT", "P", "PTS", ""])
+def test_bad_durations_are_parse_errors(bad):
+    with pytest.raises(ParseError, match="ISO 8601"):
+        iso8601_duration_s(bad)
+
+
+def test_provider_options_and_stall_budget():
+    opts = parse_provider_options(PROVIDER_OPTIONS)
+    assert opts["evs.suspect_timeout"] == "PT3S" and opts["gcache.size"] == "128M"
+    assert galera_stall_budget_s(opts) == 3 + 0.5 + 1
+    assert galera_stall_budget_s({}) == 5 + 0.5 + 1  # Galera's defaults
+
+
+def test_provider_options_without_equals_is_a_parse_error():
+    with pytest.raises(ParseError, match="not 'name = value'"):
+        parse_provider_options("gcache.size = 1M; nonsense")
