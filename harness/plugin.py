@@ -60,6 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cluster", metavar="FILE", default=None,
                     help="cluster file (docs/cluster-file.md); default: the embedded lab, brought up if not running")
     group.addoption("--lab-name", default="default", help="lab name when no --cluster is given (default: default)")
+    group.addoption("--lab-subnet", default=None,
+                    help="lab subnet when no --cluster is given (default 198.18.0.0/24; give another to run a second lab)")
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session brought up running at the end")
     group.addoption("--report-dir", metavar="DIR", default="reports",
@@ -76,6 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class HarnessSettings:
     cluster_file: str | None
     lab_name: str
+    lab_subnet: str | None
     keep_lab: bool
     report_dir: Path
     seed: int
@@ -101,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[settings_key] = HarnessSettings(
         cluster_file=config.getoption("--cluster"),
         lab_name=config.getoption("--lab-name"),
+        lab_subnet=config.getoption("--lab-subnet"),
         keep_lab=config.getoption("--keep-lab"),
         report_dir=report_dir,
         seed=seed,
@@ -175,7 +179,7 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
     from .lab import Lab
 
-    lab = Lab(name=s.lab_name)
+    lab = Lab(name=s.lab_name, **({"subnet": s.lab_subnet} if s.lab_subnet else {}))
     st = lab.status()
     brought_up = False
     if not st.healthy:
@@ -184,7 +188,8 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         lab.up(progress=lambda msg: print(f"  lab: {msg}", flush=True))
         brought_up = True
         print(f"harness: lab up in {time.monotonic() - t0:.1f}s", flush=True)
-    os.environ.setdefault("HARNESS_DB_PASSWORD", lab.db_password())
+    # the lab's password is authoritative (a lab rebuilt in this session has a new one)
+    os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
     inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
     try:
         yield ClusterTarget(inv, str(lab.inventory_path), guard=lab.guard, lab=lab, brought_up=brought_up)
