@@ -272,6 +272,9 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
         guard=cluster_target.guard,
     )
     item.stash[scenario_key] = sc
+    from .report import allure as allure_report  # no-ops without allure-pytest
+
+    allure_report.label_test(tier=sc.tier or None, fault_kind=sc.fault_kind or None, title=sc.title)
     with sc.nemesis.sigterm_heals():
         sc.nemesis.heal_all()
         try:
@@ -291,9 +294,24 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
                 else:
                     sc.outcome = "failed"
                     sc.error = str(call.longrepr.reprcrash.message) if hasattr(call.longrepr, "reprcrash") else str(call.longrepr)[-2000:]
-                sc.write_result()
+                result_path = sc.write_result()
+                _attach_to_allure(allure_report, sc, result_path)
                 run_record.results.append(sc.result())
                 run_record._write_run(False)  # type: ignore[attr-defined]
+
+
+def _attach_to_allure(allure_report: Any, sc: Any, result_path: Path) -> None:
+    """History, checker verdicts and the availability figure as allure attachments."""
+    try:
+        availability = next((c for c in sc.checks if c.checker == "availability"), None)
+        if availability is not None:
+            allure_report.attach_json("availability", availability.to_dict())
+        allure_report.attach_json("checks", [c.to_dict() for c in sc.checks])
+        allure_report.attach_json("slo", [s.to_dict() for s in sc.slo])
+        allure_report.attach_file(result_path, "result.json")
+        allure_report.attach_file(sc.directory / "history.jsonl", "history.jsonl")
+    except Exception as exc:  # attachments must never fail a test
+        print(f"harness: allure attachments for {sc.test} failed: {exc}")
 
 
 @pytest.fixture

@@ -122,10 +122,13 @@ class Scenario:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Mark a phase (steady, inject, observe, heal, recover) for the report."""
+        from .report.allure import allure_step  # a no-op without allure-pytest
+
         entry = {"name": name, "start": round(self.history.now(), 3), "end": None}
         self.phases.append(entry)
         try:
-            yield
+            with allure_step(name):
+                yield
         finally:
             entry["end"] = round(self.history.now(), 3)
 
