@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from typing import Any
 
-from ..errors import CommandError, FaultError, UnsupportedFault
+from ..errors import CommandError, FaultError, TransportError, UnsupportedFault
 from ..transport.base import quote_command
 from .base import Fault, check_iface, no_extra, positive, take
 
@@ -47,13 +48,34 @@ class LinkDown(Fault):
         host, iface = self.params["host"], self.params["interface"]
         self.touch(host)
         if self.params["auto_heal_s"] is not None:
-            # a detached timer on the host itself, started before the link goes down
-            up = quote_command(["sleep", _seconds(self.params["auto_heal_s"])]) + " && " + _link(iface, "up")
-            self.run_expect(host, [0], quote_command("nohup sh -c %s >/dev/null 2>&1 &", up))
+            # one detached script on the host: the link goes down just after this command has
+            # answered (its reply would otherwise be stuck behind the dead link), and comes up
+            # again by itself after auto_heal_s, whatever happens to the harness meanwhile
+            script = (f"sleep 0.3; {_link(iface, 'down')}; "
+                      f"sleep {_seconds(self.params['auto_heal_s'])}; {_link(iface, 'up')}")
+            self.run_expect(host, [0], quote_command("nohup sh -c %s >/dev/null 2>&1 &", script))
+            time.sleep(0.5)  # the script's own delay: return once the link is really down
+            return
         self.run_expect(host, [0], _link(iface, "down"))
 
     def _heal(self) -> None:
-        self.run_expect(self.params["host"], [0], _link(self.params["interface"], "up"))
+        host, iface = self.params["host"], self.params["interface"]
+        auto = self.params["auto_heal_s"]
+        if auto is None:
+            self.run_expect(host, [0], _link(iface, "up"))
+            return
+        # managed over that link: unreachable until the host's own timer re-ups it
+        deadline = time.monotonic() + auto + 30.0
+        while True:
+            try:
+                self.run_expect(host, [0], _link(iface, "up"), timeout=5.0)
+                return
+            except CommandError:
+                raise  # the host answered: a real failure, not the link still being down
+            except TransportError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
 
 class Partition(Fault):

@@ -28,6 +28,23 @@ def _mount_tmpfs(target: str, mode: str, size: str) -> None:
     )
 
 
+def _mount_private_tmp(keep: list[str]) -> None:
+    """A private /tmp that still shows ``keep`` (e.g. a checkout and its venv under /tmp, which
+    the host's daemons and service scripts run from): bind each aside, cover /tmp, bind back."""
+    keep = [k for k in keep if k.startswith("/tmp/") and os.path.isdir(k)]
+    aside = []
+    for i, path in enumerate(keep):
+        spot = f"/run/.hlab-keep/{i}"
+        os.makedirs(spot, exist_ok=True)
+        subprocess.run(["mount", "--bind", path, spot], check=True)
+        aside.append((spot, path))
+    _mount_tmpfs("/tmp", "1777", "256m")
+    for spot, path in aside:
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "--bind", spot, path], check=True)
+        subprocess.run(["umount", "-l", spot], check=False)
+
+
 def _others_alive() -> bool:
     """Any process of this PID namespace besides us? (/proc is the namespace's own.)"""
     return any(name.isdigit() and name != "1" for name in os.listdir("/proc"))
@@ -68,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--grace", type=float, default=20.0, help="seconds between TERM and KILL")
+    parser.add_argument("--keep", action="append", default=[],
+                        help="a directory under /tmp that stays visible through the private /tmp")
     args = parser.parse_args(argv)
     if os.getpid() != 1:
         print("_init.py must run as PID 1 of a new PID namespace", file=sys.stderr)
@@ -78,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     socket.sethostname(args.hostname)
     _mount_tmpfs("/run", "0755", "64m")
-    _mount_tmpfs("/tmp", "1777", "256m")
+    _mount_private_tmp(args.keep)
     os.makedirs("/run/lock", mode=0o1777, exist_ok=True)
     os.chmod("/run/lock", 0o1777)
     with open(READY_MARK, "w") as fh:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +120,17 @@ def init_pid(state: LabState, host: str) -> int | None:
     return None
 
 
+def kept_tmp_paths(candidates: Sequence[str] | None = None) -> list[str]:
+    """Directories under /tmp that a host must still see through its private /tmp: this
+    checkout (service scripts, the LMS) and the Python running the harness (a CI clone and its
+    venv may well live under /tmp). The topmost ones only."""
+    if candidates is None:
+        candidates = [str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix,
+                      str(Path(os.path.realpath(sys.executable)).parent.parent)]
+    under = sorted({p.rstrip("/") for p in candidates if p.startswith("/tmp/")})
+    return [p for p in under if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in under)]
+
+
 def start_init(topo: Topology, host: LabHost, state: LabState, log_path: Path, timeout_s: float = 10.0) -> int:
     """Start the host's init in its namespaces; record it; wait until it has mounted /run."""
     existing = init_pid(state, host.name)
@@ -130,7 +142,7 @@ def start_init(topo: Topology, host: LabHost, state: LabState, log_path: Path, t
         launcher = subprocess.Popen(
             ["ip", "netns", "exec", host.netns, "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc",
              "--propagation", "private", "--mount-proc", "--", "/usr/bin/python3", str(INIT_SCRIPT),
-             "--hostname", host.name],
+             "--hostname", host.name, *[a for path in kept_tmp_paths() for a in ("--keep", path)]],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=CLEAN_ENV,
         )
     finally:

@@ -41,12 +41,40 @@ def test_link_down_and_up(cluster: Cluster, fake: FakeCluster) -> None:
     assert fake("dir1").commands == ["ip link set eth0 down", "ip link set eth0 up"]
 
 
-def test_link_down_auto_heal_timer_is_started_before_the_link_goes(cluster: Cluster, fake: FakeCluster) -> None:
+def test_link_down_auto_heal_is_one_detached_script_that_answers_first(cluster: Cluster, fake: FakeCluster) -> None:
     get_fault("link-down")(cluster, host="dir1", interface="eth0", auto_heal_s=30).inject()
     assert fake("dir1").commands == [
-        "nohup sh -c 'sleep 30 && ip link set eth0 up' >/dev/null 2>&1 &",
-        "ip link set eth0 down",
+        "nohup sh -c 'sleep 0.3; ip link set eth0 down; sleep 30; ip link set eth0 up' >/dev/null 2>&1 &",
     ]
+
+
+def test_link_down_auto_heal_retries_until_the_host_answers_again(cluster: Cluster, fake: FakeCluster) -> None:
+    from harness.errors import TransportError
+
+    answers = iter([TransportError("dir1", "connection timed out"), TransportError("dir1", "no route"), (0, "", "")])
+
+    def up(line: str):
+        a = next(answers)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    fake("dir1").on(r"ip link set eth0 up$", up)
+    f = get_fault("link-down")(cluster, host="dir1", interface="eth0", auto_heal_s=0.1)
+    f.inject()
+    f.heal()
+    assert fake("dir1").commands[-3:] == ["ip link set eth0 up"] * 3
+
+
+def test_link_down_heal_does_not_retry_a_real_command_failure(cluster: Cluster, fake: FakeCluster) -> None:
+    from harness.errors import CommandError
+
+    fake("dir1").on(r"ip link set eth0 up$", (2, "", "Cannot find device"))
+    f = get_fault("link-down")(cluster, host="dir1", interface="eth0", auto_heal_s=0.1)
+    f.inject()
+    with pytest.raises(CommandError, match="Cannot find device"):
+        f._heal()
+    assert fake("dir1").commands.count("ip link set eth0 up") == 1
 
 
 def test_link_down_refuses_bad_interface(cluster: Cluster) -> None:
