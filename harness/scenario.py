@@ -68,6 +68,8 @@ class Scenario:
     guard: Guard | None = None
     sampler_options: dict[str, Any] = field(default_factory=dict)
     max_duration_s: float = 600.0
+    #: extra figures of a long run (a soak's schedule, audits, failovers); result.json "soak"
+    extra: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -268,6 +270,7 @@ class Scenario:
             "checks": [c.to_dict() for c in self.checks],
             "slo": [s.to_dict() for s in self.slo],
             "error": self.error,
+            **({"soak": self.extra} if self.extra else {}),
         }
 
     def write_result(self) -> Path:

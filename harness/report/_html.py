@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from ._model import Outage, RunModel, TestModel
+from ._soak import soak_section, soak_trend_section
 from ._svg import bar_chart, esc, fmt_at, fmt_duration, timeline_chart, topology
 
 MAX_OUTAGE_ROWS = 300
@@ -82,6 +83,10 @@ pre.ex{background:#f6f7f9;border:1px solid var(--line);border-radius:6px;padding
 a{color:#1f6fd1;text-decoration:none}a:hover{text-decoration:underline}
 .muted{color:var(--muted)}
 footer{color:var(--muted);font-size:12px;text-align:center}
+.soak{border:1px solid var(--line);border-radius:9px;padding:10px 14px 12px;margin:8px 0 14px;background:#fbfcfd}
+.soak h3:first-child{margin-top:4px}
+td.problems{font-size:12.5px;color:#8f1526}
+tr.notrun td{color:var(--muted)}
 @media print{body{background:#fff}section,.card{break-inside:avoid}}
 """
 
@@ -371,10 +376,13 @@ def _slo(t: TestModel) -> str:
     for s in t.slo:
         unit = str(s.get("unit") or "")
         verdict = str(s.get("verdict", s.get("valid", "unknown"))).lower()
+        reported = s.get("bound") is None and s.get("measured") is not None  # a figure shown, not judged
+        bound = "–" if s.get("bound") is None else f"{_num(s.get('bound'))} {esc(unit)}"
+        badge = '<span class="badge">reported</span>' if reported else _badge(verdict)
         rows.append(
             f"<tr class='{'hot' if verdict == 'invalid' else ''}'><td>{esc(s.get('name', '?'))}</td>"
             f"<td class='num slo-measured'>{_num(s.get('measured'))} {esc(unit)}</td>"
-            f"<td class='num slo-bound'>{_num(s.get('bound'))} {esc(unit)}</td><td>{_badge(verdict)}</td></tr>"
+            f"<td class='num slo-bound'>{bound}</td><td>{badge}</td></tr>"
         )
     return (
         "<h3>SLOs</h3><table class='slo'><thead><tr><th>objective</th><th class='num'>measured</th><th class='num'>bound</th>"
@@ -431,7 +439,7 @@ def _test_section(t: TestModel) -> str:
     cls = esc(t.outcome.replace(" ", "-"))
     return (
         f'<section class="test {cls}" id="{esc(t.slug)}"><div class="title-row"><h2>{esc(t.title)}</h2>{_badge(t.outcome)}{tags}</div>'
-        f'<div class="node mono">{esc(t.test)}</div>{err}{notes}{_stats(t)}{chart}{grid}{_checks(t)}</section>'
+        f'<div class="node mono">{esc(t.test)}</div>{err}{notes}{_stats(t)}{soak_section(t)}{chart}{grid}{_checks(t)}</section>'
     )
 
 
@@ -443,6 +451,7 @@ def render_page(run: RunModel, *, generated: str | None = None) -> str:
         _cards(run),
         _tests_table(run),
         _by_fault(run),
+        soak_trend_section(run),
         _topology(run),
         *(_test_section(t) for t in run.tests),
         f"<footer>harness {esc(run.harness_version or '?')} · seed {esc(run.seed if run.seed is not None else '–')}"

@@ -147,6 +147,21 @@ class TestModel:
     timeline: Timeline | None = None
     ledger: dict[str, Any] | None = None  # counts of the ledger checker
     notes: list[str] = field(default_factory=list)
+    soak: dict[str, Any] | None = None  # result.json "soak" (harness.soak): steps, audits, figures
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One soak run of the reports directory, for the trend across nights."""
+
+    run_id: str
+    started: str | None
+    seed: Any
+    availability_percent: float | None
+    longest_outage_s: float | None
+    steps_run: int | None = None
+    audits_failed: int | None = None
+    current: bool = False
 
 
 @dataclass
@@ -159,6 +174,7 @@ class RunModel:
     markers: str | None = None
     cluster: dict[str, Any] = field(default_factory=dict)
     tests: list[TestModel] = field(default_factory=list)
+    soak_trend: list[TrendPoint] = field(default_factory=list)
 
     @property
     def probe_attempts(self) -> int:
@@ -714,6 +730,7 @@ def load_test(test_dir: str | Path, *, probe_prefix: str = "vip-probe", fast_pat
         checks=checks,
         slo=[s for s in (r.get("slo") or []) if isinstance(s, dict)],
         error=r.get("error"),
+        soak=r.get("soak") if isinstance(r.get("soak"), dict) else None,
     )
     hist = d / "history.jsonl"
     ledger_ops: list[Op] = []
@@ -750,7 +767,7 @@ def load_run(run_dir: str | Path, *, probe_prefix: str = "vip-probe") -> RunMode
     if not dirs and not run:
         raise ReportError(f"{root}: no run.json and no test directory (with result.json or history.jsonl)")
     cluster = run.get("cluster") if isinstance(run.get("cluster"), dict) else {}
-    return RunModel(
+    model = RunModel(
         run_id=str(run.get("run_id") or root.name),
         started=run.get("started"),
         finished=run.get("finished"),
@@ -760,6 +777,59 @@ def load_run(run_dir: str | Path, *, probe_prefix: str = "vip-probe") -> RunMode
         cluster=cluster or {},
         tests=[load_test(d, probe_prefix=probe_prefix) for d in dirs],
     )
+    if any(t.soak for t in model.tests) and dirs != [root]:
+        model.soak_trend = load_soak_trend(root.parent, current=root.name)
+    return model
+
+
+#: at most this many runs in the soak trend (the newest)
+MAX_TREND_RUNS = 60
+
+
+def _soak_point(run_dir: Path, current: str | None) -> TrendPoint | None:
+    """The soak figures of one earlier run directory; None if it has none or cannot be read."""
+    try:
+        run = _read_json(run_dir / "run.json") if (run_dir / "run.json").is_file() else {}
+        if not isinstance(run, dict):
+            run = {}
+        for res in sorted(run_dir.glob("*/result.json")):
+            r = _read_json(res)
+            soak = r.get("soak") if isinstance(r, dict) else None
+            if not isinstance(soak, dict):
+                continue
+            pct, longest = soak.get("availability_percent"), soak.get("longest_outage_s")
+            if not isinstance(pct, (int, float)) and not isinstance(longest, (int, float)):
+                continue  # a soak that died before its figures: nothing to plot
+            return TrendPoint(
+                run_id=str(run.get("run_id") or run_dir.name), started=run.get("started"), seed=run.get("seed", soak.get("seed")),
+                availability_percent=float(pct) if isinstance(pct, (int, float)) else None,
+                longest_outage_s=float(longest) if isinstance(longest, (int, float)) else None,
+                steps_run=soak.get("steps_run") if isinstance(soak.get("steps_run"), int) else None,
+                audits_failed=soak.get("audits_failed") if isinstance(soak.get("audits_failed"), int) else None,
+                current=run_dir.name == current,
+            )
+    except (ReportError, OSError):
+        return None
+    return None
+
+
+def load_soak_trend(reports_dir: str | Path, *, current: str | None = None, limit: int = MAX_TREND_RUNS) -> list[TrendPoint]:
+    """Availability and longest outage of every soak run under ``reports_dir`` (run ids sort
+    by time: they start with the UTC time), oldest first, the newest ``limit``; run
+    directories without soak results, or unreadable, are skipped."""
+    root = Path(reports_dir)
+    try:
+        dirs = sorted(d for d in root.iterdir() if d.is_dir())
+    except OSError:
+        return []
+    points: list[TrendPoint] = []
+    for d in reversed(dirs):
+        if len(points) >= limit:
+            break
+        p = _soak_point(d, current)
+        if p is not None:
+            points.append(p)
+    return points[::-1]
 
 
 def env_fast_path_bytes() -> int:
