@@ -38,6 +38,8 @@ def cluster(lab: Lab) -> Iterator[Cluster]:
     c = Cluster(load_inventory(lab.inventory_path))
     yield c
     c.close()
+    # leave the lab as the next module expects it: every backend back in the balancers
+    wait_for("lab healthy after the fault tests", lambda: lab.status().healthy, timeout=60)
 
 
 @pytest.fixture
