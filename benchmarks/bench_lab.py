@@ -1,6 +1,10 @@
 """Lab speed and footprint: up time, down time, memory, leftovers; over N up/down cycles.
 
     .venv/bin/python benchmarks/bench_lab.py [--cycles 3] [--name bench] [--subnet 198.18.0.0/24]
+        [--directors haproxy|lvs|both]
+
+With LVS directors (User-Mode Linux guests) it also reports each guest's boot time (launch to
+SSH + keepalived ready) and memory (RSS over distinct address spaces, see docs/uml.md).
 
 Prints figures (goals: up <= 60 s, down <= 10 s) and exits 1 if anything is left behind or a
 cycle failed. Needs root; refuses to touch a lab that is already up.
@@ -44,28 +48,63 @@ def lab_rss_kb(lab: Lab) -> tuple[int, int]:
     return total, count
 
 
+def guest_figures(lab: Lab) -> str:
+    """Boot time and memory of each LVS director guest (empty for HAProxy directors)."""
+    from harness.lab._lvs import load_guest
+
+    parts = []
+    for h in lab.topo.with_role("director"):
+        g = load_guest(lab.paths, h.name) if lab.is_guest(h) else None
+        if g is None or not g.is_running():
+            continue
+        boot = ""
+        log = g.console_log.read_text(errors="replace") if g.console_log.exists() else ""
+        if "HUML-READY" in log:
+            boot = f" ready-marker seen, launched {time.time() - g.started_at:.0f}s ago"
+        mem = g.rss_kib()
+        parts.append(f"{h.name}: RSS {mem['rss'] / 1024:.0f} MiB PSS {mem['pss'] / 1024:.0f} MiB{boot}")
+    return "  ".join(parts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--name", default="default")
     ap.add_argument("--subnet", default="198.18.0.0/24")
+    ap.add_argument("--directors", choices=("haproxy", "lvs", "auto", "both"), default="haproxy")
     args = ap.parse_args()
-    lab = Lab(name=args.name, subnet=args.subnet)
+    kinds = ["haproxy", "lvs"] if args.directors == "both" else [args.directors]
+    status = 0
+    for kind in kinds:
+        print(f"== directors {kind}")
+        status |= run_cycles(args, kind)
+    return status
+
+
+def run_cycles(args: argparse.Namespace, kind: str) -> int:
+    lab = Lab(name=args.name, subnet=args.subnet, directors=kind)
     if (lab.state_dir / "state.json").exists():
         print(f"lab {args.name!r} is up already: take it down first (harness lab down --name {args.name})")
         return 2
     ups, downs, failures = [], [], 0
+    boots: list[float] = []
     for cycle in range(1, args.cycles + 1):
         mem0 = mem_available_kb()
         t0 = time.monotonic()
+        lines: list[str] = []
         try:
-            st = lab.up()
+            st = lab.up(progress=lines.append)
         except Exception as exc:  # noqa: BLE001 - a failed cycle is a figure, not a crash
             failures += 1
             print(f"cycle {cycle}: up FAILED: {exc}")
             lab.down()
             continue
         up_s = time.monotonic() - t0
+        for line in lines:  # "director guests ready: dir1 2.7s, dir2 2.6s (...)"
+            if "director guests ready:" in line:
+                for part in line.split("ready:", 1)[1].split("(")[0].split(","):
+                    boots.append(float(part.split()[1].rstrip("s")))
+        guests = guest_figures(lab)
         rss, nproc = lab_rss_kb(lab)
         mem_delta = (mem0 - mem_available_kb()) / 1024
         t1 = time.monotonic()
@@ -76,12 +115,15 @@ def main() -> int:
         downs.append(down_s)
         print(f"cycle {cycle}: up {up_s:.1f}s (healthy={st.healthy}) down {down_s:.1f}s  "
               f"RSS {rss / 1024:.0f} MB over {nproc} processes  MemAvailable -{mem_delta:.0f} MB  "
-              f"leftovers: {left or 'none'}")
+              f"leftovers: {left or 'none'}  directors {st.directors}" + (f"\n    guests: {guests}" if guests else ""))
         if left or not st.healthy:
             failures += 1
     if ups:
         print(f"up: median {statistics.median(ups):.1f}s max {max(ups):.1f}s (goal <= 60)   "
               f"down: median {statistics.median(downs):.1f}s max {max(downs):.1f}s (goal <= 10)")
+    if boots:
+        print(f"guest boot (launch to SSH + keepalived): median {statistics.median(boots):.1f}s "
+              f"max {max(boots):.1f}s over {len(boots)} boots")
     print(f"{args.cycles - failures}/{args.cycles} cycles clean")
     return 1 if failures else 0
 

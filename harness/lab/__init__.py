@@ -2,6 +2,7 @@
 one machine, every host a set of namespaces with its own init, built and torn down by the harness.
 
     lab = Lab()                       # name "default", subnet 198.18.0.0/24
+    lab = Lab("lvs", "198.18.4.0/24", directors="lvs")   # dir1/dir2: UML guests with IPVS
     status = lab.up(progress=print)   # no-op if already running; waits on real readiness
     lab.ssh("web1", "hostname")
     lab.domain("destroy", "dir1")     # power-cord pull; lab.domain("start", "dir1") heals
@@ -38,7 +39,7 @@ from . import _netns
 from ._daemons import DAEMONS, LMS_DIR, TEMPLATES, LabPaths, host_daemons, render_host_configs, tail
 from ._preflight import ip_json, run_preflight
 from ._state import LabState, default_state_dir, locked, pid_alive
-from ._topology import VRRP_INSTANCES, LabHost, Topology, build_topology
+from ._topology import DIRECTOR_KINDS, VRRP_INSTANCES, LabHost, Topology, build_topology
 
 __all__ = ["Lab", "LabError", "LabStatus", "DOMAIN_ACTIONS"]
 
@@ -62,6 +63,8 @@ class LabStatus:
     db: dict[str, dict[str, Any]] = field(default_factory=dict)
     ssh: dict[str, bool] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    directors: str = "haproxy"  # what the directors are: haproxy (namespaces) | lvs (UML guests)
+    ipvs: dict[str, str] = field(default_factory=dict)  # LVS director -> `ipvsadm -Ln` table
 
     @property
     def healthy(self) -> bool:
@@ -75,8 +78,17 @@ class Lab:
     """One lab, identified by its name; all state lives in its state dir."""
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
-                 advert_int: float = 1.0) -> None:
+                 advert_int: float = 1.0, directors: str = "haproxy", lvs_sync: bool = True) -> None:
+        """``directors``: ``haproxy`` (keepalived + HAProxy in namespaces), ``lvs`` (keepalived + IPVS in
+        User-Mode Linux guests, LVS-DR) or ``auto`` (lvs when a guest boots here, else haproxy).
+        ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon)."""
         self.topo: Topology = build_topology(name, subnet)
+        if directors not in DIRECTOR_KINDS:
+            raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
+        self.directors = directors
+        self.lvs_sync = bool(lvs_sync)
+        #: the resolved kind (lvs | haproxy): set by up(), or read from the state of a running lab
+        self._kind: str | None = None if directors == "auto" else directors
         self.name = name
         self.subnet = self.topo.subnet
         if not 0.01 <= advert_int <= 255:
@@ -94,7 +106,23 @@ class Lab:
         config = state.get("config")
         if not config:
             raise LabError(f"{state_dir}: no lab state here (no state.json with a config); is the lab up?")
-        return cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0))
+        lab = cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0),
+                  directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True))
+        return lab
+
+    @property
+    def director_kind(self) -> str:
+        """``lvs`` or ``haproxy``: what this lab's directors are (``auto`` resolved at up)."""
+        if self._kind is None:
+            kind = self._state().get("config", {}).get("directors")
+            if kind in ("lvs", "haproxy"):
+                self._kind = kind
+        return self._kind or "haproxy"
+
+    def is_guest(self, host: str | LabHost) -> bool:
+        """Is ``host`` a UML guest (an LVS director) rather than a set of namespaces?"""
+        h = self.topo.host(host) if isinstance(host, str) else host
+        return h.has_role("director") and self.director_kind == "lvs"
 
     @property
     def inventory_path(self) -> Path:
@@ -136,6 +164,8 @@ class Lab:
              check: bool = False) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside ``host``'s namespaces via nsenter (the lab's own back door)."""
         h = self.topo.host(host)
+        if self.is_guest(h):
+            raise LabError(f"{host}: a UML guest (LVS director) has no namespaces to enter: use Lab.ssh")
         pid = _netns.init_pid(self._state(), h.name)
         if pid is None:
             raise LabError(f"{host}: not running (no live init recorded in {self.state_dir})")
@@ -150,6 +180,14 @@ class Lab:
         return proc
 
     def hostctl(self, host: str, action: str, daemon: str = "all", wait: float = 90.0) -> str:
+        if self.is_guest(host):  # the guest's own POSIX sh service control, over SSH
+            from ._lvs import guestctl_path
+
+            res = self.ssh(host, f"sh {guestctl_path(self.paths)} {host} {action} {daemon}", timeout=wait + 30)
+            if res.returncode != 0:
+                raise LabError(f"{host}: guestctl {action} {daemon} exited {res.returncode}: "
+                               f"{(res.stderr or res.stdout).strip()}")
+            return res.stdout.strip()
         proc = self.exec(host, [self.paths.hostctl, host, action, daemon, "--wait", f"{wait:g}"],
                          timeout=wait * 3 + 60, check=True)
         return proc.stdout.strip()
@@ -180,10 +218,15 @@ class Lab:
             state = self._state()
             if state.get("phase") == "ready" and any(_netns.init_pid(state, h) for h in self.topo.hosts):
                 cfg = state.get("config", {})
-                if (cfg.get("subnet"), cfg.get("advert_int")) != (self.subnet, self.advert_int):
+                running_kind = cfg.get("directors", "haproxy")
+                if ((cfg.get("subnet"), cfg.get("advert_int")) != (self.subnet, self.advert_int)
+                        or self.directors not in ("auto", running_kind)
+                        or (running_kind == "lvs" and cfg.get("lvs_sync", True) != self.lvs_sync)):
                     raise LabError(
                         f"lab {self.name!r} is already up with subnet {cfg.get('subnet')} advert_int "
-                        f"{cfg.get('advert_int')}; `harness lab down --name {self.name}` first to change them")
+                        f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)}; "
+                        f"`harness lab down --name {self.name}` first to change them")
+                self._kind = running_kind
                 self._say("lab already up: nothing to do")
                 return self.status()
             if state.exists:
@@ -212,8 +255,22 @@ class Lab:
     def _build(self, state: LabState, step: list[str]) -> None:
         topo, paths = self.topo, self.paths
         step[0] = "state directory"
+        kind = self.directors
+        if kind in ("lvs", "auto"):
+            from ._uml import uml_available
+
+            reason = uml_available()
+            if reason and kind == "lvs":
+                raise LabError(f"directors lvs: UML guests cannot run here: {reason}")
+            if reason:
+                self._say(f"directors: LVS unavailable ({reason}): using HAProxy directors")
+                kind = "haproxy"
+            else:
+                kind = "lvs"
+        self._kind = kind
         state.set(config={"name": self.name, "subnet": self.subnet, "advert_int": self.advert_int,
-                          "python": sys.executable, "bridge": topo.bridge},
+                          "python": sys.executable, "bridge": topo.bridge, "directors": kind,
+                          "lvs_sync": self.lvs_sync},
                   phase="building", created=time.time())
         state.record("dir", str(self.state_dir))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -227,33 +284,108 @@ class Lab:
         step[0] = "network"
         self._say(f"network: bridge {topo.bridge} {topo.bridge_address}/{topo.prefixlen}, {len(topo.hosts)} hosts")
         _netns.create_bridge(topo, state)
+        guests = [h for h in topo.hosts.values() if self.is_guest(h)]
+        if guests:
+            step[0] = "director guests"
+            self._boot_guests(state, guests)  # they boot while the namespaces are made
         for host in topo.hosts.values():
-            _netns.create_host_network(topo, host, state)
+            if not self.is_guest(host):
+                _netns.create_host_network(topo, host, state)
 
         step[0] = "host inits"
         for host in topo.hosts.values():
-            _netns.start_init(topo, host, state, paths.log(host.name) / "init.log")
+            if not self.is_guest(host):
+                _netns.start_init(topo, host, state, paths.log(host.name) / "init.log")
         self._say("host inits running (own PID, mount, UTS, IPC namespaces)")
+        if guests:
+            step[0] = "director guests"
+            guests = self._wait_guests(state, guests)
+        if self.director_kind == "lvs":
+            for host in topo.hosts.values():
+                self._dr_real_server(host)
 
         step[0] = "sshd"
-        self._parallel({h: (lambda h=h: self.hostctl(h, "start", "sshd", 20)) for h in topo.hosts})
+        self._parallel({h.name: (lambda h=h: self.hostctl(h.name, "start", "sshd", 20))
+                        for h in topo.hosts.values() if not self.is_guest(h)})
         self._write_known_hosts()
         self._say("sshd up on every host")
 
         step[0] = "daemons"
-        self._parallel({
+        jobs: dict[str, Callable[[], Any]] = {
             "galera": self._up_galera,
             "web": lambda: self._parallel({h.name: (lambda h=h: self._start_host_daemons(h.name, 30))
                                           for h in topo.with_role("web")}),
-            "directors": lambda: self._parallel({h.name: (lambda h=h: self._start_host_daemons(h.name, 30))
-                                                for h in topo.with_role("director")}),
-        })
+        }
+        if self.director_kind == "haproxy":
+            jobs["directors"] = lambda: self._parallel({h.name: (lambda h=h: self._start_host_daemons(h.name, 30))
+                                                       for h in topo.with_role("director")})
+        self._parallel(jobs)
         step[0] = "readiness"
         self._wait_ready(timeout_s=90)
         step[0] = "inventory"
         self._write_inventory()
         state = self._state()
         state.set(phase="ready", ready_at=time.time(), up_seconds=round(time.monotonic() - self._t0, 2))
+
+    # -- LVS directors (UML guests) ---------------------------------------------------------------
+    def _boot_guests(self, state: LabState, hosts: list[LabHost]) -> None:
+        """Launch the director guests (recorded first); ``_wait_guests`` waits for them."""
+        from . import _lvs, _uml
+
+        self._guests: dict[str, Any] = {}
+        for h in hosts:
+            state.record("guest", h.name)
+            state.record("link", h.tap)
+            _lvs.prepare_host_key(self.paths, h.name)
+            try:
+                self._guests[h.name] = _uml.boot_guest(_lvs.guest_spec(self.topo, h, self.paths), self.state_dir)
+            except _uml.UmlError as exc:
+                self._guests[h.name] = exc
+        self._say(f"director guests booting: {', '.join(h.name for h in hosts)} (User-Mode Linux, IPVS)")
+
+    def _wait_guests(self, state: LabState, hosts: list[LabHost]) -> list[LabHost]:
+        """Wait until every guest answers SSH with keepalived started; auto mode falls back to HAProxy."""
+        from . import _lvs, _uml
+
+        def wait(name: str) -> float:
+            g = self._guests[name]
+            if isinstance(g, Exception):
+                raise g
+            return g.wait_ready(timeout=60)
+
+        try:
+            took = self._parallel({h.name: (lambda h=h: wait(h.name)) for h in hosts})
+        except LabError as exc:
+            if self.directors != "auto":
+                raise
+            first = str(exc).strip().splitlines()[0]
+            self._say(f"directors: an LVS guest did not boot ({first}): falling back to HAProxy directors")
+            for h in hosts:
+                _lvs.destroy_guest(self.paths, h)
+                _uml.remove_tap(h.tap)
+            self._kind = "haproxy"
+            cfg = dict(state.get("config", {}), directors="haproxy")
+            state.set(config=cfg)
+            self._write_files()
+            for h in hosts:
+                _netns.create_host_network(self.topo, h, state)
+                _netns.start_init(self.topo, h, state, self.paths.log(h.name) / "init.log")
+            return []
+        self._say("director guests ready: " + ", ".join(f"{n} {t:.1f}s" for n, t in sorted(took.items()))
+                  + " (sshd up, keepalived started)")
+        return hosts
+
+    def _dr_real_server(self, host: LabHost) -> None:
+        """LVS-DR real server: its VIPs on lo, and never answering ARP for them (the director does)."""
+        vips = {"web": [self.topo.vips["web"]], "db": [self.topo.vips["db"]]}
+        mine = [v for role, addrs in vips.items() if host.has_role(role) for v in addrs]
+        if not mine or self.is_guest(host):
+            return
+        _netns.run(["ip", "netns", "exec", host.netns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.eth0.arp_ignore=1",
+                    "net.ipv4.conf.eth0.arp_announce=2"], what=host.name)
+        for vip in mine:
+            _netns.run(["ip", "-n", host.netns, "addr", "replace", f"{vip}/32", "dev", "lo"], what=host.name)
 
     def _parallel(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         """Run jobs in threads; re-raise the first failure naming its job."""
@@ -341,9 +473,15 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             if not key.exists():
                 _netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{host.name}@harness-lab",
                             "-f", str(key)], what=f"{host.name}: ssh-keygen")
-            for path, (content, mode) in render_host_configs(topo, host, paths, self.advert_int, lms_pw).items():
+            for path, (content, mode) in render_host_configs(topo, host, paths, self.advert_int, lms_pw,
+                                                             self.director_kind, self.lvs_sync).items():
                 path.write_text(content)
                 os.chmod(path, mode)
+        if self.director_kind == "lvs":
+            from ._lvs import guestctl_path, render_guestctl
+
+            guestctl_path(paths).write_text(render_guestctl(self.name, paths))
+            os.chmod(guestctl_path(paths), 0o755)
 
     def _write_known_hosts(self) -> None:
         lines = []
@@ -362,6 +500,17 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
         }
         for h in topo.hosts.values():
             services: dict[str, Any] = {}
+            if self.is_guest(h):  # LVS director: keepalived (with IPVS) is its only service
+                from ._lvs import guestctl_path
+
+                ctl = guestctl_path(paths)
+                services["keepalived"] = {
+                    "manager": "command", "start": f"sh {ctl} {h.name} start keepalived",
+                    "stop": f"sh {ctl} {h.name} stop keepalived", "pidfile": DAEMONS["keepalived"].pidfile,
+                    "process": "keepalived", "config": str(paths.conf(h.name, "keepalived.conf"))}
+                hosts[h.name] = {"address": h.address, "roles": list(h.roles),
+                                 "domain": {"name": h.name, "hypervisor": "supervisor"}, "services": services}
+                continue
             for daemon in host_daemons(h):
                 d = DAEMONS[daemon]
                 svc: dict[str, Any] = {"manager": "command", "start": f"{hostctl} {h.name} start {daemon}",
@@ -392,6 +541,15 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
                 "db": {"address": topo.vips["db"], "port": 3306, "protocol": "mysql"},
             },
             "hosts": hosts,
+            # SLOs for the lab on 2 shared cores: a login (bcrypt + two redirects) under load takes
+            # ~170-330 ms at p95, other pages ~30 ms; failover budgets come from the daemons' own
+            # configuration (keepalived, Galera timers), these are the margins around them
+            "slo": {
+                "availability_percent": 99.0, "failover_margin_s": 1.0, "max_error_rate_percent": 5.0,
+                "recovery_s": 60, "web_failover_s": 3.0,
+                "latency_ms": {"steady": {"p95": 500, "p99": 1000}, "fault": {"p95": 2000, "p99": 5000},
+                               "recovery": {"p95": 1000, "p99": 2000}},
+            },
         }
 
     def _write_inventory(self) -> None:
@@ -423,7 +581,9 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
                 if ok and key not in announced:
                     announced.add(key)
                     self._say({"vrrp": "VRRP settled: dir1 MASTER for both VIPs",
-                               "backends": "HAProxy: every backend UP on both directors",
+                               "backends": ("IPVS: every real server in both directors' tables"
+                                            if self.director_kind == "lvs"
+                                            else "HAProxy: every backend UP on both directors"),
                                "galera": "Galera: 3 nodes Synced"}[key])
             if not last:
                 err = self._db_vip_error()
@@ -452,6 +612,10 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
         return ""
 
     def host_state(self, state: LabState, host: LabHost) -> str:
+        if self.is_guest(host):
+            from ._lvs import guest_state
+
+            return guest_state(self.paths, host.name)
         if _netns.init_pid(state, host.name) is None:
             return "shutoff"
         return "paused" if _netns.is_frozen(state, host) else "running"
@@ -459,7 +623,8 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
     def status(self) -> LabStatus:
         """Look at every host and daemon (in parallel, short timeouts)."""
         state = self._state()
-        st = LabStatus(name=self.name, state_dir=str(self.state_dir), built=state.get("phase") in ("ready", "building"))
+        st = LabStatus(name=self.name, state_dir=str(self.state_dir), built=state.get("phase") in ("ready", "building"),
+                       directors=self.director_kind)
         if not state.exists:
             st.problems.append("lab is not up")
             return st
@@ -472,7 +637,9 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
         jobs: dict[str, Callable[[], Any]] = {}
         for h in running:
             jobs[f"ssh:{h.name}"] = lambda h=h: _port_open(h.address, 22)
-            if h.has_role("director"):
+            if self.is_guest(h):
+                jobs[f"lvs:{h.name}"] = lambda h=h: self._guest_director_status(h)
+            elif h.has_role("director"):
                 jobs[f"dir:{h.name}"] = lambda h=h: self._director_status(state, h)
             if h.has_role("web"):
                 jobs[f"web:{h.name}"] = lambda h=h: _http_get(f"http://{h.address}/login/index.php", 2.0)
@@ -487,6 +654,16 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
                 st.ssh[host] = value
                 if not value:
                     st.problems.append(f"{host}: sshd not answering")
+            elif kind == "lvs":
+                vrrp, vips, backends, table, err = value
+                st.vrrp[host] = vrrp
+                for vip_name, held in vips.items():
+                    if held:
+                        st.vip_holders.setdefault(vip_name, []).append(host)
+                st.backends[host] = backends
+                st.ipvs[host] = table
+                if err:
+                    st.problems.append(f"{host}: {err}")
             elif kind == "dir":
                 vrrp, vips, backends = value
                 st.vrrp[host] = vrrp
@@ -533,6 +710,18 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             masters = [d for d in dirs if st.vrrp.get(d, {}).get(inst) == "MASTER"]
             if len(masters) != 1:
                 st.problems.append(f"VRRP {inst}: {len(masters)} MASTER(s) {masters}")
+        if self.director_kind == "lvs":
+            from ._lvs import expected_backends
+
+            for d in dirs:
+                if d not in st.ipvs:
+                    continue  # the guest did not answer: already a problem
+                for vip_name, want in expected_backends(self.topo).items():
+                    have = st.backends.get(d, {}).get(vip_name, {})
+                    missing = [s for s in want if have.get(s) != "UP"]
+                    if missing:
+                        st.problems.append(f"{d}: IPVS {vip_name}: {', '.join(missing)} not in the table")
+            return
         for d in dirs:
             for backend, servers in st.backends.get(d, {}).items():
                 down = [s for s, v in servers.items() if not v.startswith("UP")]
@@ -540,6 +729,21 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
                     st.problems.append(f"{d}: backend {backend}: {', '.join(down)} not UP")
             if not st.backends.get(d):
                 st.problems.append(f"{d}: haproxy backends unknown (admin socket not answering)")
+
+    def _guest_director_status(self, host: LabHost) -> tuple[dict[str, str], dict[str, bool], dict[str, dict[str, str]], str, str]:
+        """One SSH round trip to an LVS director guest: VRRP states, VIPs held, IPVS table."""
+        from ._lvs import STATUS_COMMAND, ipvs_backends, parse_guest_status
+
+        try:
+            res = self.ssh(host.name, STATUS_COMMAND, timeout=10)
+        except LabError as exc:
+            return {}, {}, {}, "", f"status over ssh failed: {exc}"
+        if res.returncode == 255:
+            return {}, {}, {}, "", f"ssh failed: {res.stderr.strip()}"
+        gs = parse_guest_status(res.stdout)
+        vips = {name: addr in gs.addresses for name, addr in self.topo.vips.items()}
+        err = "" if res.returncode == 0 else f"ipvsadm -Ln exited {res.returncode}: {res.stderr.strip()}"
+        return gs.vrrp, vips, ipvs_backends(gs.ipvs_table, self.topo), gs.ipvs_table, err
 
     def _director_status(self, state: LabState, host: LabHost) -> tuple[dict[str, str], dict[str, bool], dict[str, dict[str, str]]]:
         pid = _netns.init_pid(state, host.name)
@@ -591,8 +795,16 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             if launcher and pid_alive(launcher, rec.get("launcher_starttime")):
                 os.kill(launcher, 9)
         self._say("host inits ended")
+        # 1b. UML director guests (recorded, or left by a crash): their whole process groups
+        from ._lvs import destroy_guest
+
+        guest_names = [r["name"] for r in state.records("guest")] + [h.name for h in topo.with_role("director")]
+        gone = [n for n in dict.fromkeys(guest_names) if destroy_guest(self.paths, topo.host(n))]
+        if gone:
+            self._say(f"director guests destroyed: {', '.join(gone)}")
         # 2. links and namespaces: recorded ones, plus our own derived names (sweep)
-        links = [r["name"] for r in state.records("link")] + [h.veth for h in topo.hosts.values()] + [topo.bridge]
+        links = ([r["name"] for r in state.records("link")] + [h.veth for h in topo.hosts.values()]
+                 + [h.tap for h in topo.with_role("director")] + [topo.bridge])
         for name in dict.fromkeys(links):
             if name != topo.bridge:
                 _netns.delete_link(name)
@@ -623,6 +835,14 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
                 found.append(f"link {h.veth}")
             if (_netns.FREEZER_ROOT / h.netns).exists():
                 found.append(f"cgroup {h.netns}")
+            if h.has_role("director"):
+                from ._lvs import group_is_guest, load_guest
+
+                if _netns.link_exists(h.tap):
+                    found.append(f"link {h.tap}")
+                guest = load_guest(self.paths, h.name)
+                if guest is not None and group_is_guest(guest):
+                    found.append(f"UML guest {h.name} (pgid {guest.pgid})")
         if _netns.link_exists(self.topo.bridge):
             found.append(f"link {self.topo.bridge}")
         if self.state_dir.exists():
@@ -649,6 +869,8 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             if state.get("phase") != "ready":
                 raise LabError(f"lab {self.name!r} is not up (phase {state.get('phase')!r}); run `harness lab up`")
             current = self.host_state(state, host)
+            if self.is_guest(host):
+                return self._guest_domain(action, host, current)
             if action == "destroy":
                 if current == "shutoff":
                     return f"{name} already shut off"
@@ -683,12 +905,57 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             self._boot(state, host)
             return f"{name} started"
 
+    def _guest_domain(self, action: str, host: LabHost, current: str) -> str:
+        """Domain actions on an LVS director guest (docs/uml.md: pause stops only the kernel side)."""
+        from . import _lvs, _uml
+
+        name = host.name
+        guest = _lvs.load_guest(self.paths, name)
+        if action == "destroy":
+            if current == "shutoff":
+                return f"{name} already shut off"
+            _lvs.destroy_guest(self.paths, host)
+            return f"{name} destroyed"
+        if action == "shutdown":
+            if current == "shutoff" or guest is None:
+                return f"{name} already shut off"
+            how = guest.shutdown(timeout=20)  # init TERMs keepalived: it hands the VIPs over (priority 0)
+            _lvs.set_paused(self.paths, name, False)
+            return f"{name} shut down ({how})"
+        if action == "pause":
+            if current != "running" or guest is None:
+                return f"{name} is {current}"
+            guest.pause()
+            _lvs.set_paused(self.paths, name, True)
+            return f"{name} paused"
+        if action == "unpause":
+            if current != "paused" or guest is None:
+                return f"{name} is {current}"
+            guest.unpause()
+            _lvs.set_paused(self.paths, name, False)
+            return f"{name} running"
+        if current == "running":
+            return f"{name} already running"
+        if current == "paused" and guest is not None:
+            guest.unpause()
+            _lvs.set_paused(self.paths, name, False)
+            return f"{name} was paused: resumed"
+        if guest is not None and _lvs.group_is_guest(guest):
+            guest.destroy()  # helpers of a crashed linux.uml would hold the tap
+        self._say(f"{name}: booting the guest")
+        g = _uml.boot_guest(_lvs.guest_spec(self.topo, host, self.paths), self.state_dir)
+        took = g.wait_ready(timeout=60)
+        self._say(f"{name}: guest ready in {took:.1f}s (sshd up, keepalived started)")
+        return f"{name} started"
+
     def _boot(self, state: LabState, host: LabHost) -> None:
         """Power on a shut-off host: fresh eth0 addresses (a reboot loses a VIP), init, daemons."""
         _netns.create_host_network(self.topo, host, state)
         ns = ["ip", "-n", host.netns]
         _netns.run([*ns, "addr", "flush", "dev", "eth0"], what=host.name)
         _netns.run([*ns, "addr", "add", f"{host.address}/{self.topo.prefixlen}", "dev", "eth0"], what=host.name)
+        if self.director_kind == "lvs":
+            self._dr_real_server(host)
         _netns.set_link(host, True)
         _netns.start_init(self.topo, host, state, self.paths.log(host.name) / "init.log")
         self._say(f"{host.name}: init running; starting daemons")

@@ -17,7 +17,8 @@ def _progress(msg: str) -> None:
 
 
 def _lab(args: argparse.Namespace) -> Lab:
-    return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int)
+    return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
+               directors=args.directors, lvs_sync=args.lvs_sync)
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -30,7 +31,7 @@ def _lab_existing(args: argparse.Namespace) -> Lab:
 
 def format_status(st: LabStatus) -> str:
     """A readable table: one line per host with its state and what each role reports."""
-    lines = [f"lab {st.name} ({st.state_dir}): {'HEALTHY' if st.healthy else 'NOT HEALTHY'}"]
+    lines = [f"lab {st.name} ({st.state_dir}, {st.directors} directors): {'HEALTHY' if st.healthy else 'NOT HEALTHY'}"]
     if not st.hosts:
         return "\n".join(lines + [f"  {p}" for p in st.problems])
     lines.append(f"  {'HOST':<7} {'STATE':<8} {'SSH':<4} DETAILS")
@@ -48,6 +49,8 @@ def format_status(st: LabStatus) -> str:
                            f"{d.get('wsrep_cluster_status', '?')} ready={d.get('wsrep_ready', '?')}")
         ssh = {True: "ok", False: "DOWN"}.get(st.ssh.get(host), "-") if host in st.ssh else "-"
         lines.append(f"  {host:<7} {state:<8} {ssh:<4} {'  '.join(details)}")
+        if st.ipvs.get(host):  # LVS director: its kernel's table of virtual services and real servers
+            lines.extend(f"            {line}" for line in st.ipvs[host].splitlines())
     lines.append("  VIPs: " + "  ".join(f"{v}@{','.join(h) or 'nobody'}" for v, h in
                                       {k: st.vip_holders.get(k, []) for k in ("web", "db")}.items()))
     lines.extend(f"  problem: {p}" for p in st.problems)
@@ -104,6 +107,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common(p)
     p.add_argument("--subnet", default="198.18.0.0/24", help="lab subnet, /25 or larger (default 198.18.0.0/24)")
     p.add_argument("--advert-int", type=float, default=1.0, help="VRRP advert interval in seconds (default 1)")
+    p.add_argument("--directors", choices=("lvs", "haproxy", "auto"), default="haproxy",
+                   help="lvs: dir1/dir2 are User-Mode Linux guests with keepalived + IPVS (LVS-DR); haproxy: "
+                        "keepalived + HAProxy in namespaces; auto: lvs where a guest boots, else haproxy "
+                        "(default haproxy)")
+    p.add_argument("--no-lvs-sync", dest="lvs_sync", action="store_false",
+                   help="LVS directors without IPVS connection sync (lvs_sync_daemon)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")

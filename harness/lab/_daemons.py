@@ -151,22 +151,32 @@ def host_daemons(host: LabHost) -> list[str]:
 
 # -- rendering (root side) -------------------------------------------------------------------
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
-                        lms_password: str) -> dict[Path, tuple[str, int]]:
-    """path -> (content, mode) of every config file of ``host``."""
+                        lms_password: str, directors: str = "haproxy",
+                        lvs_sync: bool = True) -> dict[Path, tuple[str, int]]:
+    """path -> (content, mode) of every config file of ``host``.
+
+    ``directors`` is ``haproxy`` (namespaces) or ``lvs`` (UML guests, LVS-DR: then the real
+    servers also listen on the VIP they hold on lo).
+    """
     log_dir = paths.log(host.name)
+    lvs = directors == "lvs"
     files: dict[Path, tuple[str, int]] = {
         paths.conf(host.name, "sshd_config"): (render(
             "sshd_config", host=host.name, address=host.address,
             host_key=paths.etc(host.name) / "ssh_host_ed25519_key", authorized_keys=paths.authorized_keys), 0o644),
     }
-    if host.has_role("director"):
+    if host.has_role("director") and lvs:
+        from ._lvs import render_director_configs
+
+        files.update(render_director_configs(topo, host, paths, advert_int, lvs_sync))
+    elif host.has_role("director"):
         blocks = []
         for inst, (vip_name, vrid) in VRRP_INSTANCES.items():
             blocks.append(render(
                 "keepalived-instance.conf", instance=inst, vrid=vrid,
                 state="MASTER" if DIRECTOR_PRIORITY[host.name] == max(DIRECTOR_PRIORITY.values()) else "BACKUP",
                 priority=DIRECTOR_PRIORITY[host.name], advert_int=f"{advert_int:g}",
-                vip=topo.vips[vip_name], prefixlen=topo.prefixlen,
+                vip=topo.vips[vip_name], prefixlen=topo.prefixlen, iface="eth0",
                 notify=paths.conf(host.name, "keepalived-notify.sh")))
         files[paths.conf(host.name, "keepalived.conf")] = (
             render("keepalived.conf", host=host.name, instances="\n".join(blocks)), 0o644)
@@ -183,11 +193,16 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
         files[paths.conf(host.name, "apache2.conf")] = (render(
             "apache2.conf", host=host.name, address=host.address, server_root=paths.host_dir(host.name),
             log_dir=log_dir, docroot=paths.docroot(), db_vip=topo.vips["db"], lms_user="lms",
-            lms_password=lms_password, web_vip=topo.vips["web"]), 0o600)
+            lms_password=lms_password, web_vip=topo.vips["web"],
+            extra_listen=f"Listen {topo.vips['web']}:80" if lvs else "",
+            # LVS: an idle keep-alive connection must outlive a director failover (~3-4 s at
+            # advert_int 1) for connection sync to be observable at all; 5 s raced it
+            keepalive_timeout=15 if lvs else 5), 0o600)
     if host.has_role("db"):
         peers = ",".join(h.address for h in topo.with_role("db"))
         files[paths.conf(host.name, "galera.cnf")] = (render(
             "galera.cnf", host=host.name, address=host.address, datadir=paths.datadir(host.name),
+            bind_address="0.0.0.0" if lvs else host.address,  # LVS-DR: also the DB VIP on lo
             log_dir=log_dir, cluster_name=f"hlab-{topo.lab_name}", peers=peers, evs_timers=EVS_TIMERS), 0o644)
     return files
 

@@ -29,6 +29,8 @@ VIP_OFFSETS = {"web": 100, "db": 101}
 #: VRRP instances: name -> (VIP name, virtual router id)
 VRRP_INSTANCES = {"VI_WEB": ("web", 51), "VI_DB": ("db", 52)}
 DIRECTOR_PRIORITY = {"dir1": 150, "dir2": 100}
+#: what the directors are: HAProxy in namespaces, or LVS/IPVS in User-Mode Linux guests
+DIRECTOR_KINDS = ("lvs", "haproxy", "auto")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 
@@ -41,6 +43,7 @@ class LabHost:
     netns: str  # network namespace name (ip netns)
     veth: str  # root-side end of the veth pair (the host side is always eth0)
     mac: str  # fixed MAC of the host's eth0: a random one per boot leaves stale ARP entries
+    tap: str = ""  # tap device of the host when it is a UML guest (LVS directors)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -117,6 +120,7 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24") -> 
             netns=f"{prefix}{name}",
             veth=f"{bridge}h{offset}",
             mac="02:48:4c:{:02x}:{:02x}:{:02x}".format(int(octets[1]), int(octets[2]), int(octets[3])),
+            tap=f"{bridge}u{offset}",
         )
     return Topology(
         lab_name=lab_name,
