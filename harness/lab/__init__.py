@@ -36,7 +36,7 @@ from typing import Any
 
 from ..errors import LabError
 from . import _netns
-from ._daemons import DAEMONS, LMS_DIR, TEMPLATES, LabPaths, host_daemons, render_host_configs, tail
+from ._daemons import DAEMONS, LMS_DIR, TEMPLATES, LabPaths, host_daemons, render_host_configs
 from ._preflight import ip_json, run_preflight
 from ._state import LabState, default_state_dir, locked, pid_alive
 from ._topology import DIRECTOR_KINDS, VRRP_INSTANCES, LabHost, Topology, build_topology

@@ -150,6 +150,20 @@ def host_daemons(host: LabHost) -> list[str]:
 
 
 # -- rendering (root side) -------------------------------------------------------------------
+def vrrp_instance_blocks(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float, *,
+                         iface: str) -> list[str]:
+    """The vrrp_instance blocks of one director (both director kinds share them)."""
+    top = max(DIRECTOR_PRIORITY.values())
+    return [
+        render("keepalived-instance.conf", instance=inst, vrid=vrid,
+               state="MASTER" if DIRECTOR_PRIORITY[host.name] == top else "BACKUP",
+               priority=DIRECTOR_PRIORITY[host.name], advert_int=f"{advert_int:g}",
+               vip=topo.vips[vip_name], prefixlen=topo.prefixlen, iface=iface,
+               notify=paths.conf(host.name, "keepalived-notify.sh"))
+        for inst, (vip_name, vrid) in VRRP_INSTANCES.items()
+    ]
+
+
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
                         lms_password: str, directors: str = "haproxy",
                         lvs_sync: bool = True) -> dict[Path, tuple[str, int]]:
@@ -170,14 +184,7 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
 
         files.update(render_director_configs(topo, host, paths, advert_int, lvs_sync))
     elif host.has_role("director"):
-        blocks = []
-        for inst, (vip_name, vrid) in VRRP_INSTANCES.items():
-            blocks.append(render(
-                "keepalived-instance.conf", instance=inst, vrid=vrid,
-                state="MASTER" if DIRECTOR_PRIORITY[host.name] == max(DIRECTOR_PRIORITY.values()) else "BACKUP",
-                priority=DIRECTOR_PRIORITY[host.name], advert_int=f"{advert_int:g}",
-                vip=topo.vips[vip_name], prefixlen=topo.prefixlen, iface="eth0",
-                notify=paths.conf(host.name, "keepalived-notify.sh")))
+        blocks = vrrp_instance_blocks(topo, host, paths, advert_int, iface="eth0")
         files[paths.conf(host.name, "keepalived.conf")] = (
             render("keepalived.conf", host=host.name, instances="\n".join(blocks)), 0o644)
         files[paths.conf(host.name, "keepalived-notify.sh")] = (

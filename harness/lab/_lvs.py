@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ..errors import LabError
 from . import _uml
-from ._daemons import LabPaths, render
-from ._topology import DIRECTOR_PRIORITY, VRRP_INSTANCES, LabHost, Topology
+from ._daemons import LabPaths, render, vrrp_instance_blocks
+from ._topology import VRRP_INSTANCES, LabHost, Topology
 
 #: the guest's only NIC, as the UML vector driver names it inside the guest
 GUEST_IFACE = "vec0"
@@ -56,13 +56,7 @@ def render_director_configs(topo: Topology, host: LabHost, paths: LabPaths, adve
                             lvs_sync: bool) -> dict[Path, tuple[str, int]]:
     """keepalived.conf (VRRP + virtual servers), its notify script and the guest's boot script."""
     notify = paths.conf(host.name, "keepalived-notify.sh")
-    blocks = []
-    for inst, (vip_name, vrid) in VRRP_INSTANCES.items():
-        blocks.append(render(
-            "keepalived-instance.conf", instance=inst, vrid=vrid,
-            state="MASTER" if DIRECTOR_PRIORITY[host.name] == max(DIRECTOR_PRIORITY.values()) else "BACKUP",
-            priority=DIRECTOR_PRIORITY[host.name], advert_int=f"{advert_int:g}",
-            vip=topo.vips[vip_name], prefixlen=topo.prefixlen, iface=GUEST_IFACE, notify=notify))
+    blocks = vrrp_instance_blocks(topo, host, paths, advert_int, iface=GUEST_IFACE)
     web = "".join(render("keepalived-lvs-rs.conf", address=h.address, port=80, weight=1,
                          path="/login/index.php", check_port=80) for h in topo.with_role("web"))
     dbs = topo.with_role("db")

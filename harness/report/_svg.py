@@ -168,7 +168,7 @@ def _text_w(text: str, size: float = 11) -> float:
 
 def phases_row(phases: Sequence[dict], x: XScale, y: float, h: float = 16) -> str:
     """The test's phases (steady, inject, observe, heal, recover) as a labelled band."""
-    out = [f'<g class="phases">']
+    out = ['<g class="phases">']
     for p in phases:
         try:
             a, b = float(p["start"]), float(p["end"])

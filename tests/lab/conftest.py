@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -42,3 +43,15 @@ def lab_session() -> Iterator[tuple[Lab, bool]]:
 @pytest.fixture(scope="session")
 def lab(lab_session: tuple[Lab, bool]) -> Lab:
     return lab_session[0]
+
+
+def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> object:
+    """Poll ``pred`` until it is true (returning its value) or fail the test after ``timeout``."""
+    __tracebackhide__ = True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"{what}: not true after {timeout:.0f}s")

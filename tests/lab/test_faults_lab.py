@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +26,8 @@ from harness.history import HistoryRecorder
 from harness.inventory import load_inventory
 from harness.lab import Lab
 
+from .conftest import wait_until
+
 pytestmark = pytest.mark.lab
 
 WEB = "web3"
@@ -39,7 +40,7 @@ def cluster(lab: Lab) -> Iterator[Cluster]:
     yield c
     c.close()
     # leave the lab as the next module expects it: every backend back in the balancers
-    wait_for("lab healthy after the fault tests", lambda: lab.status().healthy, timeout=60)
+    wait_until("lab healthy after the fault tests", lambda: lab.status().healthy, timeout=60)
 
 
 @pytest.fixture
@@ -62,21 +63,13 @@ def http_status(address: str, timeout: float = 1.5) -> int | str:
         return type(e).__name__
 
 
-def wait_for(what: str, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:g}s")
-        time.sleep(0.2)
-
-
 def web_address(cluster: Cluster) -> str:
     return cluster.inventory.host(WEB).address
 
 
 def assert_web_back(lab: Lab, cluster: Cluster) -> None:
     lab.guard(web_address(cluster))
-    wait_for(f"{WEB} answers 200 again", lambda: http_status(web_address(cluster)) == 200)
+    wait_until(f"{WEB} answers 200 again", lambda: http_status(web_address(cluster)) == 200)
 
 
 def test_kill_process_then_heal_restarts_it(lab, cluster, nemesis):
@@ -139,7 +132,7 @@ def test_partition_installs_our_table_and_heal_deletes_it(lab, cluster, nemesis)
 def test_director_failure_on_the_backup_then_heal(lab, cluster, nemesis):
     with nemesis.fault("director-failure", host="dir2"):
         assert cluster.run("dir2", "pidof keepalived haproxy || true").stdout.strip() == ""
-    wait_for("keepalived and haproxy back on dir2",
+    wait_until("keepalived and haproxy back on dir2",
              lambda: len(cluster.run("dir2", "pidof keepalived haproxy || true").stdout.split()) >= 2)
 
 

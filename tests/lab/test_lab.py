@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pymysql
@@ -22,19 +21,12 @@ from harness.lab import Lab
 from harness.lab._daemons import LMS_DIR
 from harness.lab._netns import init_pid
 
+from .conftest import wait_until
+
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> object:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"{what}: not true after {timeout:.0f}s")
 
 
 def vip_get(lab: Lab, path: str = "/login/index.php", session: requests.Session | None = None,

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,6 +24,8 @@ from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.lab._uml import uml_available
 from harness.parsers.ipvsadm import parse_ipvsadm_connections, parse_ipvsadm_list, parse_ipvsadm_stats
 from harness.probes.vip import VipProbe
+
+from .conftest import wait_until
 
 
 def _skip_reason() -> str | None:
@@ -45,15 +47,6 @@ def _say(msg: str) -> None:
     sys.stderr.write(f"lvs-lab: {msg}\n")
 
 
-def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, interval: float = 0.2) -> object:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"{what}: not true after {timeout:.0f}s")
 
 
 @pytest.fixture(scope="module")
