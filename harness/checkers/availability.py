@@ -47,7 +47,8 @@ def _availability(
     max_examples: int,
 ) -> CheckResult:
     is_probe: dict[str, bool] = {}
-    # per process: [last_ok_time, outage_start, first_error, failed_in_run, attempts, ok, last_time, open_start]
+    # per process: [last_ok_time, outage_start, first_error, failed_in_run, attempts, ok, last_time, open_start,
+    #               first_time]
     per: dict[str, list[Any]] = {}
     outages: list[tuple[str, float, float, Any, int, bool, bool]] = []
     for op in ops:
@@ -62,7 +63,7 @@ def _availability(
             continue
         st = per.get(proc)
         if st is None:
-            st = per[proc] = [None, None, None, 0, 0, 0, None, False]
+            st = per[proc] = [None, None, None, 0, 0, 0, None, False, op.time]
         t = op.time
         st[4] += 1
         st[6] = t
@@ -92,6 +93,10 @@ def _availability(
     pct = 100.0 * ok / attempts
     durations = [end - start for _, start, end, *_ in outages]
     longest = max(durations, default=0.0)
+    # by time as well as by probe: a probe stuck in a connect timeout (a silent host) fails once
+    # per timeout, not once per slot, so "% of probes served" flatters outages without resets
+    observed = sum(st[6] - st[8] for st in per.values())
+    downtime = sum(durations)
     counts: dict[str, Any] = {
         "attempts": attempts,
         "ok": ok,
@@ -100,6 +105,9 @@ def _availability(
         "outages": len(outages),
         "longest_outage_s": round(longest, 6),
         "open_outage": any(o[5] for o in outages),
+        "downtime_s": round(downtime, 6),
+        "observed_s": round(observed, 6),
+        "time_availability_percent": round(100.0 * (1 - downtime / observed), 4) if observed > 0 else None,
     }
     if len(per) > 1:
         by_proc: dict[str, dict[str, Any]] = {}

@@ -71,3 +71,20 @@ def test_bad_data_gives_unknown_not_exception():
     ops += [Op(2, 1.0, "vip-probe", "invoke", "get"), Op(3, 1.0, "vip-probe", "ok", "get")]
     r = availability(ops)
     assert r.valid is Validity.UNKNOWN and "bad data" in r.message
+
+
+def test_time_based_availability_counts_an_outage_by_its_length_not_its_probe_count():
+    """A silent host: one probe hangs in its 1 s timeout, so only 2 probes fail in a 2 s outage."""
+    from harness.checkers import availability
+    from harness.history import Op
+
+    ops, i = [], 0
+    for t, typ in [(0.0, "ok"), (1.0, "ok"), (2.0, "ok"), (3.0, "fail"), (4.0, "fail"), (4.0, "ok")] + \
+            [(5.0 + n, "ok") for n in range(6)]:
+        ops += [Op(i, t, "vip-probe", "invoke", "get"), Op(i + 1, t, "vip-probe", typ, "get", 200 if typ == "ok" else None)]
+        i += 2
+    r = availability(ops)
+    assert r.counts["downtime_s"] == 2.0  # last ok at 2.0 -> first ok after at 4.0
+    assert r.counts["observed_s"] == 10.0
+    assert r.counts["time_availability_percent"] == 80.0
+    assert r.counts["availability_percent"] == round(100 * 10 / 12, 4)  # by probes: 83.3 %
