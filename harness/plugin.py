@@ -62,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-name", default="default", help="lab name when no --cluster is given (default: default)")
     group.addoption("--lab-subnet", default=None,
                     help="lab subnet when no --cluster is given (default 198.18.0.0/24; give another to run a second lab)")
+    group.addoption("--lab-directors", choices=("haproxy", "lvs", "auto"), default="haproxy",
+                    help="lab directors: haproxy (namespaces), lvs (User-Mode Linux guests with IPVS), "
+                         "auto (lvs where a guest boots)")
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session brought up running at the end")
     group.addoption("--report-dir", metavar="DIR", default="reports",
@@ -79,6 +82,7 @@ class HarnessSettings:
     cluster_file: str | None
     lab_name: str
     lab_subnet: str | None
+    lab_directors: str
     keep_lab: bool
     report_dir: Path
     seed: int
@@ -105,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
         cluster_file=config.getoption("--cluster"),
         lab_name=config.getoption("--lab-name"),
         lab_subnet=config.getoption("--lab-subnet"),
+        lab_directors=config.getoption("--lab-directors"),
         keep_lab=config.getoption("--keep-lab"),
         report_dir=report_dir,
         seed=seed,
@@ -179,7 +184,7 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
     from .lab import Lab
 
-    lab = Lab(name=s.lab_name, **({"subnet": s.lab_subnet} if s.lab_subnet else {}))
+    lab = Lab(name=s.lab_name, directors=s.lab_directors, **({"subnet": s.lab_subnet} if s.lab_subnet else {}))
     st = lab.status()
     brought_up = False
     if not st.healthy:

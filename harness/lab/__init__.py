@@ -543,9 +543,11 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             "hosts": hosts,
             # SLOs for the lab on 2 shared cores: a login (bcrypt + two redirects) under load takes
             # ~170-330 ms at p95, other pages ~30 ms; failover budgets come from the daemons' own
-            # configuration (keepalived, Galera timers), these are the margins around them
+            # configuration (keepalived, Galera timers), these are the margins around them: the
+            # probe's own timeout (0.5 s), the gratuitous ARP and scheduling on busy cores (a
+            # power-cord pull measured 4.0-4.3 s against a 3.61 s keepalived budget)
             "slo": {
-                "availability_percent": 99.0, "failover_margin_s": 1.0, "max_error_rate_percent": 5.0,
+                "availability_percent": 99.0, "failover_margin_s": 1.5, "max_error_rate_percent": 5.0,
                 "recovery_s": 60, "web_failover_s": 3.0,
                 "latency_ms": {"steady": {"p95": 500, "p99": 1000}, "fault": {"p95": 2000, "p99": 5000},
                                "recovery": {"p95": 1000, "p99": 2000}},
