@@ -52,6 +52,12 @@ def audit_state(sample: dict[str, Any], inventory: Inventory, *, require_backend
                 down = sorted(s for s, st in (servers or {}).items() if not str(st).upper().startswith("UP"))
                 if down:
                     problems.append(f"{director} backend {pool}: not UP: {', '.join(down)}")
+                # LVS (keepalived) removes a failed real server from the table instead of
+                # marking it DOWN: a member of the tier missing from its pool is out too
+                if pool in ("web", "db"):
+                    missing = sorted(h.name for h in inventory.with_role(pool) if h.name not in (servers or {}))
+                    if missing:
+                        problems.append(f"{director} backend {pool}: not in the table: {', '.join(missing)}")
 
     if inventory.database.kind == "galera":
         db_hosts = [h.name for h in inventory.with_role("db")]

@@ -29,7 +29,8 @@ from ._topology import VRRP_INSTANCES, LabHost, Topology
 #: the guest's only NIC, as the UML vector driver names it inside the guest
 GUEST_IFACE = "vec0"
 #: IPVS schedulers the configs use: rr (web) and fo (weighted failover, DB single writer)
-GUEST_MODULES: tuple[str, ...] = ("ip_vs", "ip_vs_rr", "ip_vs_fo", "sch_netem")
+# nf_tables: the partition fault drops traffic with an nft table of its own on the director
+GUEST_MODULES: tuple[str, ...] = ("ip_vs", "ip_vs_rr", "ip_vs_fo", "sch_netem", "nf_tables")
 #: the DB servers' weights under the "fo" scheduler: the live one with the highest weight gets
 #: every new connection, so db1 is the single writer and db2, db3 take over in that order
 DB_WEIGHTS: tuple[int, ...] = (3, 2, 1)

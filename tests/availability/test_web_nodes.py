@@ -11,12 +11,14 @@ pytestmark = [pytest.mark.failover, pytest.mark.availability]
 
 
 def _backend_down(node: str):
+    """Until the VIP holder's balancer stops sending to ``node``: HAProxy marks it DOWN, LVS
+    (keepalived) removes it from the IPVS table."""
     def until(ctx, sample: dict) -> list[str]:
-        backends = (sample.get("backends") or {}).get(ctx.holder_before) or {}
-        states = [pool.get(node) for pool in backends.values() if isinstance(pool, dict) and node in pool]
-        if states and all(not str(s).upper().startswith("UP") for s in states):
+        pools = [p for p in ((sample.get("backends") or {}).get(ctx.holder_before) or {}).values() if isinstance(p, dict)]
+        serving = [p for p in pools if node in p]
+        if pools and all(not str(p[node]).upper().startswith("UP") for p in serving):
             return []
-        return [f"{node} still {states or 'unknown'} on {ctx.holder_before}"]
+        return [f"{node} still {[p.get(node) for p in serving] or 'unknown'} on {ctx.holder_before}"]
     return until
 
 

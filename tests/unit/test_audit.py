@@ -61,3 +61,12 @@ def test_galera_node_not_synced_or_cluster_shrunk_is_reported():
 def test_unreachable_host_is_reported_once():
     s = dict(STEADY, unreachable=["db2"], db={"db1": synced()})
     assert audit_state(s, inventory()) == ["unreachable: db2"]
+
+
+def test_a_real_server_missing_from_an_lvs_table_is_reported():
+    """keepalived removes a dead real server from IPVS rather than marking it DOWN."""
+    inv = inventory()
+    hosts = dict(inv.hosts, web1=Host("web1", "198.18.0.21", ("web",)), web2=Host("web2", "198.18.0.22", ("web",)))
+    inv = Inventory("lab", hosts, inv.vips)
+    s = dict(STEADY, backends={"dir1": {"web": {"web1": "UP"}, "db": {"db1": "UP", "db2": "UP"}}})
+    assert audit_state(s, inv) == ["dir1 backend web: not in the table: web2"]
