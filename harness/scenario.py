@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -226,9 +227,24 @@ class Scenario:
             time.sleep(interval_s)
 
     def wait_steady(self, timeout_s: float = 60.0) -> float:
-        """Wait until the cluster passes every audit (one MASTER, VIPs once, backends, Synced)."""
+        """Wait until the cluster passes every audit (one MASTER, VIPs once, backends, Synced)
+        and every VIP accepts a connection from here: a VIP held by the right director is not
+        yet served while clients still resolve it to the other one (stale ARP after a split brain)."""
         inv = self.cluster.inventory
-        return self.wait_until("steady state", lambda s: audit_state(s, inv), timeout_s=timeout_s)
+        return self.wait_until("steady state", lambda s: audit_state(s, inv) or self.unreachable_vips(),
+                               timeout_s=timeout_s)
+
+    def unreachable_vips(self, timeout_s: float = 1.0) -> list[str]:
+        """VIPs that do not accept a TCP connection from the supervisor right now."""
+        problems = []
+        for name, vip in sorted(self.cluster.inventory.vips.items()):
+            if self.guard is not None:
+                self.guard(vip.address)
+            try:
+                socket.create_connection((vip.address, vip.port), timeout=timeout_s).close()
+            except OSError as exc:
+                problems.append(f"VIP {name} ({vip.address}:{vip.port}) does not accept connections: {exc}")
+        return problems
 
     def vip_holder(self, vip: str = "web") -> str:
         sample = self.sample()

@@ -138,28 +138,37 @@ class Partition(Fault):
                 self.run_expect(host, ok_codes, command)
 
     def _backend(self, host: str) -> str:
+        """nft with an ``inet`` table; ``nft-ip`` where the kernel lacks the inet family (the
+        lab's User-Mode Linux directors: "No such file or directory"); else iptables."""
         result = self.run_expect(host, [0, 1], "command -v nft >/dev/null 2>&1")
-        return "nft" if result.exit_status == 0 else "iptables"
+        if result.exit_status != 0:
+            return "iptables"
+        probe = f"{self.params['table']}_probe"
+        inet = self.run(host, ["nft", f"add table inet {probe}; delete table inet {probe}"])
+        return "nft" if inet.succeeded else "nft-ip"
 
     # ---- command builders (pure: unit-tested for exact text) ----------------------------
     def block_commands(self, backend: str, addresses: list[str]) -> list[str]:
         table = self.params["table"]
         v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
         v6 = [a for a in addresses if ipaddress.ip_address(a).version == 6]
-        if backend == "nft":
+        if backend in ("nft", "nft-ip"):
+            tfam = "inet" if backend == "nft" else "ip"
+            if tfam == "ip" and v6:
+                raise UnsupportedFault(f"{self.name}: IPv6 addresses need nft's inet family, missing on this kernel")
             # one transaction: replace any leftover table of ours, then both chains and rules
             parts = [
-                f"add table inet {table}",
-                f"delete table inet {table}",
-                f"add table inet {table}",
-                f"add chain inet {table} input {{ type filter hook input priority -10; policy accept; }}",
-                f"add chain inet {table} output {{ type filter hook output priority -10; policy accept; }}",
+                f"add table {tfam} {table}",
+                f"delete table {tfam} {table}",
+                f"add table {tfam} {table}",
+                f"add chain {tfam} {table} input {{ type filter hook input priority -10; policy accept; }}",
+                f"add chain {tfam} {table} output {{ type filter hook output priority -10; policy accept; }}",
             ]
             for family, addrs in (("ip", v4), ("ip6", v6)):
                 if addrs:
                     s = ", ".join(addrs)
-                    parts.append(f"add rule inet {table} input {family} saddr {{ {s} }} drop")
-                    parts.append(f"add rule inet {table} output {family} daddr {{ {s} }} drop")
+                    parts.append(f"add rule {tfam} {table} input {family} saddr {{ {s} }} drop")
+                    parts.append(f"add rule {tfam} {table} output {family} daddr {{ {s} }} drop")
             return [quote_command(["nft", "; ".join(parts)])]
         commands: list[str] = []
         chain_in, chain_out = self._chains()
@@ -181,9 +190,10 @@ class Partition(Fault):
     def unblock_commands(self, backend: str) -> list[tuple[str, list[int]]]:
         """Commands that remove our table/chains and succeed when they are already gone."""
         table = self.params["table"]
-        if backend == "nft":
+        if backend in ("nft", "nft-ip"):
+            tfam = "inet" if backend == "nft" else "ip"
             # adding first makes the delete succeed whether or not the table exists
-            return [(quote_command(["nft", f"add table inet {table}; delete table inet {table}"]), [0])]
+            return [(quote_command(["nft", f"add table {tfam} {table}; delete table {tfam} {table}"]), [0])]
         chain_in, chain_out = self._chains()
         out: list[tuple[str, list[int]]] = []
         for tool in ("iptables", "ip6tables"):

@@ -233,6 +233,7 @@ def test_harness_heal_replays_a_crashed_run(tmp_path: Path, fake: FakeCluster, m
     assert args.func(args) == 0
     assert fake("web1").commands == ["ip link set eth0 up"]
     assert fake("dir1").commands == ["command -v nft >/dev/null 2>&1",
+                                     "nft 'add table inet harness_partition_probe; delete table inet harness_partition_probe'",
                                      "nft 'add table inet harness_partition; delete table inet harness_partition'"]
     assert "dir9" not in fake.transports and fake("dir1").commands[-1].startswith("nft")
     out = capsys.readouterr().out

@@ -93,12 +93,13 @@ def test_partition_nft_rules_each_side_drops_the_other(cluster: Cluster, fake: F
     )
     assert fake("dir1").commands == [
         "command -v nft >/dev/null 2>&1",
+        "nft 'add table inet harness_partition_probe; delete table inet harness_partition_probe'",
         "nft '" + head + "; add rule inet harness_partition input ip saddr { 198.18.0.12 } drop; "
         "add rule inet harness_partition output ip daddr { 198.18.0.12 } drop; "
         "add rule inet harness_partition input ip6 saddr { fd00::31 } drop; "
         "add rule inet harness_partition output ip6 daddr { fd00::31 } drop'",
     ]
-    assert fake("dir2").commands[1] == (
+    assert fake("dir2").commands[2] == (
         "nft '" + head + "; add rule inet harness_partition input ip saddr { 198.18.0.11 } drop; "
         "add rule inet harness_partition output ip daddr { 198.18.0.11 } drop'"
     )
@@ -112,7 +113,20 @@ def test_partition_heal_deletes_only_our_table_and_is_idempotent(cluster: Cluste
     f.heal()
     for host in ("dir1", "dir2"):
         assert fake(host).commands[-1] == "nft 'add table inet harness_partition; delete table inet harness_partition'"
-        assert len(fake(host).commands) == 3
+        assert len(fake(host).commands) == 4  # detect, probe the inet family, block, unblock
+
+
+def test_partition_uses_an_ip_table_where_the_kernel_lacks_the_inet_family(cluster: Cluster, fake: FakeCluster) -> None:
+    """The lab's User-Mode Linux directors: `add table inet` fails with ENOENT."""
+    for host in ("dir1", "dir2"):
+        fake(host).on(r"harness_partition_probe", (1, "", "Error: Could not process rule: No such file or directory"))
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
+    f.inject()
+    assert fake("dir1").commands[-1].startswith("nft 'add table ip harness_partition; delete table ip harness_partition; ")
+    assert "add rule ip harness_partition input ip saddr { 198.18.0.12 } drop" in fake("dir1").commands[-1]
+    f.heal()
+    assert fake("dir2").commands[-1] == "nft 'add table ip harness_partition; delete table ip harness_partition'"
+    assert f.describe()["runtime"] == {"backend": {"dir1": "nft-ip", "dir2": "nft-ip"}}
 
 
 def test_partition_iptables_fallback(cluster: Cluster, fake: FakeCluster) -> None:
