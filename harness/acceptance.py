@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,7 +170,7 @@ def fault_under_load(
     fault: str | None,
     params: ParamsFor | None = None,
     *,
-    pre_faults: list[tuple[str, ParamsFor]] = (),  # type: ignore[assignment]
+    pre_faults: Sequence[tuple[str, ParamsFor]] = (),
     until: Until | None = None,
     until_timeout_s: float = 30.0,
     observe_s: float = 6.0,
