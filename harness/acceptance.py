@@ -10,7 +10,6 @@ directors' own keepalived configuration (the failover budget).
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +17,13 @@ from typing import Any
 
 import pymysql
 
+from .audit import vip_holders
 from .checkers import CheckConfig, CheckResult
 from .cluster import Cluster
 from .errors import HarnessError
 from .parsers.keepalived_conf import failover_budget_s, parse_keepalived_conf
 from .parsers.wsrep import galera_stall_budget_s, parse_provider_options
+from .probes.ledger import db_nodes, read_back
 from .scenario import Scenario
 
 ParamsFor = Callable[["FaultContext"], dict[str, Any]]
@@ -105,10 +106,6 @@ class FaultRun:
             raise HarnessError(f"no checker result {name!r} (have: {', '.join(self.checks)})") from None
 
 
-def vip_holders(sample: dict[str, Any], vip: str = "web") -> list[str]:
-    return sorted(set((sample.get("vip_holders") or {}).get(vip) or []))
-
-
 def vip_moved_away(ctx: FaultContext, sample: dict[str, Any]) -> list[str]:
     """Observe until another director holds the web VIP.
 
@@ -132,37 +129,19 @@ def read_post_keys(scenario: Scenario, prefix: str, *, database: str = "moodle",
     password = inv.db_password()
     like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
-    def read(name: str, host: str, port: int) -> None:
-        op = scenario.history.invoke(f"posts-read-{name}", "read", {"node": name})
-        deadline = time.monotonic() + wait_s
-        last = ""
-        while True:
-            try:
-                if scenario.guard is not None:
-                    scenario.guard(host)
-                conn = pymysql.connect(host=host, port=port, user=inv.database.user, password=password,
-                                       database=database, connect_timeout=3, read_timeout=10)
-                try:
-                    with conn.cursor() as cur:
-                        cur.execute(f"SELECT subject FROM `{table}` WHERE subject LIKE %s", (like,))
-                        keys = [r[0] for r in cur.fetchall()]
-                finally:
-                    conn.close()
-                op.ok(keys, node=name)
-                return
-            except (pymysql.err.MySQLError, OSError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if time.monotonic() >= deadline:
-                op.fail(None, node=name, error=f"no answer within {wait_s:g}s: {last}")
-                return
-            time.sleep(0.5)
+    def read(host: str, port: int) -> list[str]:
+        if scenario.guard is not None:
+            scenario.guard(host)
+        conn = pymysql.connect(host=host, port=port, user=inv.database.user, password=password,
+                               database=database, connect_timeout=3, read_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT subject FROM `{table}` WHERE subject LIKE %s", (like,))
+                return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.close()
 
-    threads = [threading.Thread(target=read, args=(h.name, h.address, inv.database.port), daemon=True)
-               for h in inv.with_role("db")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(wait_s + 20)
+    read_back(scenario.history, db_nodes(inv), read, process_prefix="posts-read-", wait_s=wait_s)
 
 
 def fault_under_load(

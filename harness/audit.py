@@ -12,6 +12,11 @@ from typing import Any
 from .inventory._model import Inventory
 
 
+def vip_holders(sample: dict[str, Any], vip: str = "web") -> list[str]:
+    """The hosts a state sample found holding ``vip``, sorted, each once."""
+    return sorted(set((sample.get("vip_holders") or {}).get(vip) or []))
+
+
 def audit_state(sample: dict[str, Any], inventory: Inventory, *, require_backends: bool = True) -> list[str]:
     """Problems in ``sample`` (a StateSampler sample, docs/history.md); empty means steady.
 
@@ -38,7 +43,7 @@ def audit_state(sample: dict[str, Any], inventory: Inventory, *, require_backend
 
     holders = sample.get("vip_holders") or {}
     for vip in sorted(inventory.vips):
-        held = sorted(set(holders.get(vip) or []))
+        held = vip_holders(sample, vip)
         if len(held) != 1:
             problems.append(f"VIP {vip} ({inventory.vips[vip].address}) held by {len(held)} host(s) {held}")
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audit import audit_state
+from .audit import audit_state, vip_holders
 from .checkers import CheckConfig, CheckResult, Validity, run_all
 from .cluster import Cluster
 from .errors import HarnessError
 from .faults import Journal, Nemesis
 from .history import HistoryRecorder
-from .probes.ledger import Ledger
+from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
 from .probes.vip import VipProbe
 
@@ -169,14 +169,10 @@ class Scenario:
         self._probes.append(ledger)
         return ledger
 
-    def db_nodes(self) -> dict[str, tuple[str, int]]:
-        inv = self.cluster.inventory
-        return {h.name: (h.address, inv.database.port) for h in inv.with_role("db")}
-
     def finish_ledger(self, ledger: Ledger, *, converge_s: float = 30.0) -> None:
         """Stop writing, wait (bounded) for the nodes to converge, read back from every node."""
         ledger.stop()
-        nodes = self.db_nodes()
+        nodes = db_nodes(self.cluster.inventory)
         ledger.wait_for_convergence(nodes, timeout_s=converge_s)
         ledger.final_read(nodes, wait_s=converge_s)
 
@@ -248,7 +244,7 @@ class Scenario:
 
     def vip_holder(self, vip: str = "web") -> str:
         sample = self.sample()
-        holders = sorted(set((sample.get("vip_holders") or {}).get(vip) or []))
+        holders = vip_holders(sample, vip)
         if len(holders) != 1:
             raise ScenarioError(f"VIP {vip} is held by {holders or 'nobody'}; expected exactly one director")
         return holders[0]

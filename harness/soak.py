@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .audit import audit_state
+from .audit import audit_state, vip_holders
 from .checkers import CheckConfig, CheckResult
 from .checkers.availability import availability
 from .errors import FaultError, HarnessError
@@ -276,15 +276,11 @@ def step_failover_s(outages: Iterable[dict[str, Any]], start: float, end: float)
 Sample = dict[str, Any]
 
 
-def _holders(sample: Sample, vip: str = "web") -> list[str]:
-    return sorted(set((sample.get("vip_holders") or {}).get(vip) or []))
-
-
 def effect_problems(step: SoakStep, holder_before: str, sample: Sample, inventory: Inventory) -> list[str]:
     """Why the fault of ``step`` has not visibly taken effect yet (empty: it has)."""
     kind = step.kind
     if kind in ("director-failure", "domain-destroy-director"):
-        holders = _holders(sample)
+        holders = vip_holders(sample)
         if any(h != holder_before for h in holders):
             return []
         return [f"web VIP held by {holders or 'nobody'} (was {holder_before})"]

@@ -363,38 +363,12 @@ class Ledger(ProbeThread):
         ``ok`` with the list of keys, or ``fail`` when it never answered (a read has no side
         effect, so a failed read certainly did not happen). Returns name -> keys or None.
         """
-        results: dict[str, list[str] | None] = {}
-
-        def read_node(name: str, host: str, port: int) -> None:
-            process = f"ledger-read-{name}"
-            op = self.history.invoke(process, "read", {"node": name})
-            deadline = time.monotonic() + wait_s
-            last = "no attempt"
-            while True:
-                try:
-                    keys = self._read_keys(host, port)
-                except (pymysql.err.MySQLError, OSError, _Stopped) as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                else:
-                    results[name] = keys
-                    op.ok(keys, node=name)
-                    return
-                if time.monotonic() + retry_interval_s >= deadline:
-                    results[name] = None
-                    op.fail(None, node=name, error=f"no answer within {wait_s:g}s: {last}")
-                    return
-                time.sleep(retry_interval_s)
-
-        threads = [
-            threading.Thread(target=read_node, args=(name, h, p), name=f"ledger-read-{name}", daemon=True)
-            for name, (h, p) in nodes.items()
-        ]
-        for t in threads:
-            t.start()
-        bound = wait_s + self.connect_timeout_s + self.read_timeout_s * 2 + 5.0
-        for t in threads:
-            t.join(bound)
-        return results
+        return read_back(
+            self.history, nodes, self._read_keys, process_prefix="ledger-read-", wait_s=wait_s,
+            retry_interval_s=retry_interval_s,
+            join_bound_s=wait_s + self.connect_timeout_s + self.read_timeout_s * 2 + 5.0,
+            retry_on=(pymysql.err.MySQLError, OSError, _Stopped),
+        )
 
     def wait_for_convergence(
         self, nodes: Mapping[str, tuple[str, int]], *, timeout_s: float = 30.0, interval_s: float = 0.5
@@ -419,6 +393,56 @@ class Ledger(ProbeThread):
 
 def _ms(t0: float) -> float:
     return round((time.monotonic() - t0) * 1000.0, 3)
+
+
+def read_back(
+    history: HistoryRecorder,
+    nodes: Mapping[str, tuple[str, int]],
+    read: Callable[[str, int], list[str]],
+    *,
+    process_prefix: str,
+    wait_s: float,
+    retry_interval_s: float = 0.5,
+    join_bound_s: float | None = None,
+    retry_on: tuple[type[BaseException], ...] = (pymysql.err.MySQLError, OSError),
+) -> dict[str, list[str] | None]:
+    """The final read of a ledger: ``read(host, port)`` on every node directly, in parallel.
+
+    Recorded as ``<process_prefix><node>`` / ``read``: ``ok`` with the keys, or ``fail`` when
+    the node never answered within ``wait_s`` (a read has no side effect, so a failed read
+    certainly did not happen). Returns node name -> keys, or None for a node that never answered.
+    """
+    results: dict[str, list[str] | None] = {}
+
+    def read_node(name: str, host: str, port: int) -> None:
+        op = history.invoke(f"{process_prefix}{name}", "read", {"node": name})
+        deadline = time.monotonic() + wait_s
+        last = "no attempt"
+        while True:
+            try:
+                keys = read(host, port)
+            except retry_on as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                results[name] = keys
+                op.ok(keys, node=name)
+                return
+            if time.monotonic() + retry_interval_s >= deadline:
+                results[name] = None
+                op.fail(None, node=name, error=f"no answer within {wait_s:g}s: {last}")
+                return
+            time.sleep(retry_interval_s)
+
+    threads = [
+        threading.Thread(target=read_node, args=(name, h, p), name=f"{process_prefix}{name}", daemon=True)
+        for name, (h, p) in nodes.items()
+    ]
+    for t in threads:
+        t.start()
+    bound = join_bound_s if join_bound_s is not None else wait_s + 20.0
+    for t in threads:
+        t.join(bound)
+    return results
 
 
 def db_nodes(inventory: Inventory) -> dict[str, tuple[str, int]]:
