@@ -62,9 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-name", default="default", help="lab name when no --cluster is given (default: default)")
     group.addoption("--lab-subnet", default=None,
                     help="lab subnet when no --cluster is given (default 198.18.0.0/24; give another to run a second lab)")
-    group.addoption("--lab-directors", choices=("haproxy", "lvs", "auto"), default="haproxy",
-                    help="lab directors: haproxy (namespaces), lvs (User-Mode Linux guests with IPVS), "
-                         "auto (lvs where a guest boots)")
+    group.addoption("--lab-directors", choices=("haproxy", "lvs", "auto"), default="auto",
+                    help="lab directors: auto (default: lvs where a guest boots, else haproxy, saying why), "
+                         "lvs (User-Mode Linux guests with IPVS), haproxy (namespaces)")
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session brought up running at the end")
     group.addoption("--report-dir", metavar="DIR", default="reports",

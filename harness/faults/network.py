@@ -83,7 +83,7 @@ class Partition(Fault):
     inventory); hosts outside both sets, the supervisor included, still reach everyone."""
 
     name = "partition"
-    summary = "drop traffic between host sets a and b (nft table of our own, iptables fallback); heal: delete it"
+    summary = "drop traffic between host sets a and b (nft table of our own, iptables fallbacks); heal: delete it"
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         out = {
@@ -122,7 +122,7 @@ class Partition(Fault):
             backend = self._backend(host)
             backends[host] = backend
             self.touch(host)
-            if backend == "iptables":  # chains left by a crashed run would make -N fail
+            if backend.startswith("iptables"):  # chains left by a crashed run would make -N fail
                 for command, ok_codes in self.unblock_commands(backend):
                     self.run_expect(host, ok_codes, command)
             for command in self.block_commands(backend, self._other_side(host)):
@@ -138,14 +138,20 @@ class Partition(Fault):
                 self.run_expect(host, ok_codes, command)
 
     def _backend(self, host: str) -> str:
-        """nft with an ``inet`` table; ``nft-ip`` where the kernel lacks the inet family (the
-        lab's User-Mode Linux directors: "No such file or directory"); else iptables."""
+        """nft with an ``inet`` table; ``nft-ip`` where the kernel lacks the inet family; where it
+        lacks both (Debian's User-Mode Linux kernel: nf_tables without any IP family, but
+        ip_tables as modules) ``iptables-legacy``; without nft at all, ``iptables``."""
         result = self.run_expect(host, [0, 1], "command -v nft >/dev/null 2>&1")
         if result.exit_status != 0:
             return "iptables"
         probe = f"{self.params['table']}_probe"
-        inet = self.run(host, ["nft", f"add table inet {probe}; delete table inet {probe}"])
-        return "nft" if inet.succeeded else "nft-ip"
+        for backend, family in (("nft", "inet"), ("nft-ip", "ip")):
+            if self.run(host, ["nft", f"add table {family} {probe}; delete table {family} {probe}"]).succeeded:
+                return backend
+        if self.run_expect(host, [0, 1], "command -v iptables-legacy >/dev/null 2>&1").exit_status == 0:
+            return "iptables-legacy"
+        raise UnsupportedFault(f"{self.name}: host {host}: nft has neither the inet nor the ip family on this "
+                               "kernel, and there is no iptables-legacy to fall back to")
 
     # ---- command builders (pure: unit-tested for exact text) ----------------------------
     def block_commands(self, backend: str, addresses: list[str]) -> list[str]:
@@ -172,7 +178,7 @@ class Partition(Fault):
             return [quote_command(["nft", "; ".join(parts)])]
         commands: list[str] = []
         chain_in, chain_out = self._chains()
-        for tool, addrs in (("iptables", v4), ("ip6tables", v6)):
+        for tool, addrs in zip(_iptables_tools(backend), (v4, v6)):
             if not addrs:
                 continue
             steps: list[list[str]] = [
@@ -196,7 +202,7 @@ class Partition(Fault):
             return [(quote_command(["nft", f"add table {tfam} {table}; delete table {tfam} {table}"]), [0])]
         chain_in, chain_out = self._chains()
         out: list[tuple[str, list[int]]] = []
-        for tool in ("iptables", "ip6tables"):
+        for tool in _iptables_tools(backend):
             # unlink every jump (bounded loop), then flush and delete; missing chains exit 1
             line = (
                 f"command -v {tool} >/dev/null 2>&1 || exit 0; "
@@ -329,6 +335,12 @@ def has_our_qdisc(tc_show: str) -> bool:
         if len(parts) >= 4 and parts[0] == "qdisc" and parts[2] == QDISC_HANDLE and "root" in parts:
             return True
     return False
+
+
+def _iptables_tools(backend: str) -> tuple[str, str]:
+    """The IPv4 and IPv6 tools of an iptables backend (``iptables`` or ``iptables-legacy``)."""
+    suffix = "-legacy" if backend == "iptables-legacy" else ""
+    return f"iptables{suffix}", f"ip6tables{suffix}"
 
 
 def _link(iface: str, state: str) -> str:

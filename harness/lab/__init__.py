@@ -1,8 +1,9 @@
 """The lab: a real three-tier HA cluster (keepalived + HAProxy, Apache + PHP, MariaDB Galera) on
 one machine, every host a set of namespaces with its own init, built and torn down by the harness.
 
-    lab = Lab()                       # name "default", subnet 198.18.0.0/24
-    lab = Lab("lvs", "198.18.4.0/24", directors="lvs")   # dir1/dir2: UML guests with IPVS
+    lab = Lab()                       # name "default", subnet 198.18.0.0/24, directors "auto":
+                                      # dir1/dir2 UML guests with IPVS where they boot, else HAProxy
+    lab = Lab("hap", "198.18.4.0/24", directors="haproxy")   # a second lab, HAProxy directors
     status = lab.up(progress=print)   # no-op if already running; waits on real readiness
     lab.ssh("web1", "hostname")
     lab.domain("destroy", "dir1")     # power-cord pull; lab.domain("start", "dir1") heals
@@ -78,9 +79,10 @@ class Lab:
     """One lab, identified by its name; all state lives in its state dir."""
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
-                 advert_int: float = 1.0, directors: str = "haproxy", lvs_sync: bool = True) -> None:
-        """``directors``: ``haproxy`` (keepalived + HAProxy in namespaces), ``lvs`` (keepalived + IPVS in
-        User-Mode Linux guests, LVS-DR) or ``auto`` (lvs when a guest boots here, else haproxy).
+                 advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True) -> None:
+        """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
+        (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
+        LVS-DR).
         ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon)."""
         self.topo: Topology = build_topology(name, subnet)
         if directors not in DIRECTOR_KINDS:
@@ -545,9 +547,14 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             # ~170-330 ms at p95, other pages ~30 ms; failover budgets come from the daemons' own
             # configuration (keepalived, Galera timers), these are the margins around them: the
             # probe's own timeout (0.5 s), the gratuitous ARP and scheduling on busy cores (a
-            # power-cord pull measured 4.0-4.3 s against a 3.61 s keepalived budget)
+            # power-cord pull measured 4.0-4.3 s against a 3.61 s keepalived budget).
+            # Availability: HAProxy retries a refused request on another web node, LVS cannot: with
+            # LVS directors a crashed web node's third of new connections is refused until two
+            # checks 0.2 s apart remove it (delay_loop 0.5: at most ~0.7 s), ~1 % of a 25 s
+            # scenario (measured 98.96-99.14 %); the other 1 % is for scheduling on 2 busy cores
             "slo": {
-                "availability_percent": 99.0, "failover_margin_s": 1.5, "max_error_rate_percent": 5.0,
+                "availability_percent": 98.0 if self.director_kind == "lvs" else 99.0, "failover_margin_s": 1.5,
+                "max_error_rate_percent": 5.0,
                 "recovery_s": 60, "web_failover_s": 3.0,
                 "latency_ms": {"steady": {"p95": 500, "p99": 1000}, "fault": {"p95": 2000, "p99": 5000},
                                "recovery": {"p95": 1000, "p99": 2000}},
@@ -771,7 +778,7 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             text = haproxy_command(root / "run/haproxy/admin.sock", "show stat")
             for row in csv.DictReader(io.StringIO(text.lstrip("# "))):
                 if row.get("svname") not in ("FRONTEND", "BACKEND") and row.get("pxname"):
-                    backends.setdefault(row["pxname"], {})[row["svname"]] = row.get("status", "?")
+                    backends.setdefault(row["pxname"], {})[row["svname"]] = _server_status(row)
         except OSError:
             pass
         return vrrp, vips, backends
@@ -1024,3 +1031,12 @@ def haproxy_command(sock_path: Path | str, command: str, timeout: float = 2.0) -
                 break
             chunks.append(data)
     return b"".join(chunks).decode(errors="replace")
+
+
+def _server_status(row: dict[str, str]) -> str:
+    """A server's HAProxy status; when not UP, with the last check's verdict (why it is down)."""
+    status = row.get("status") or "?"
+    if status.startswith("UP"):
+        return status
+    why = " ".join(v for v in (row.get("check_status"), row.get("last_chk")) if v)
+    return f"{status}({why})" if why else status

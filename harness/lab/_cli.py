@@ -107,10 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common(p)
     p.add_argument("--subnet", default="198.18.0.0/24", help="lab subnet, /25 or larger (default 198.18.0.0/24)")
     p.add_argument("--advert-int", type=float, default=1.0, help="VRRP advert interval in seconds (default 1)")
-    p.add_argument("--directors", choices=("lvs", "haproxy", "auto"), default="haproxy",
+    p.add_argument("--directors", choices=("lvs", "haproxy", "auto"), default="auto",
                    help="lvs: dir1/dir2 are User-Mode Linux guests with keepalived + IPVS (LVS-DR); haproxy: "
                         "keepalived + HAProxy in namespaces; auto: lvs where a guest boots, else haproxy "
-                        "(default haproxy)")
+                        "with the reason in one line (default auto)")
     p.add_argument("--no-lvs-sync", dest="lvs_sync", action="store_false",
                    help="LVS directors without IPVS connection sync (lvs_sync_daemon)")
     p.set_defaults(func=cmd_up)

@@ -29,8 +29,10 @@ from ._topology import VRRP_INSTANCES, LabHost, Topology
 #: the guest's only NIC, as the UML vector driver names it inside the guest
 GUEST_IFACE = "vec0"
 #: IPVS schedulers the configs use: rr (web) and fo (weighted failover, DB single writer)
-# nf_tables: the partition fault drops traffic with an nft table of its own on the director
-GUEST_MODULES: tuple[str, ...] = ("ip_vs", "ip_vs_rr", "ip_vs_fo", "sch_netem", "nf_tables")
+# iptable_filter, ip6table_filter: the partition fault's firewall on a director. This kernel's
+# nf_tables has neither the inet nor the ip family, so the fault falls back to iptables-legacy,
+# which cannot load modules itself in the guest (modprobe from inside iptables fails there).
+GUEST_MODULES: tuple[str, ...] = ("ip_vs", "ip_vs_rr", "ip_vs_fo", "sch_netem", "iptable_filter", "ip6table_filter")
 #: the DB servers' weights under the "fo" scheduler: the live one with the highest weight gets
 #: every new connection, so db1 is the single writer and db2, db3 take over in that order
 DB_WEIGHTS: tuple[int, ...] = (3, 2, 1)
@@ -59,10 +61,11 @@ def render_director_configs(topo: Topology, host: LabHost, paths: LabPaths, adve
     notify = paths.conf(host.name, "keepalived-notify.sh")
     blocks = vrrp_instance_blocks(topo, host, paths, advert_int, iface=GUEST_IFACE)
     web = "".join(render("keepalived-lvs-rs.conf", address=h.address, port=80, weight=1,
-                         path="/login/index.php", check_port=80) for h in topo.with_role("web"))
+                         path="/healthz.php", check_port=80, retry_delay=0.2) for h in topo.with_role("web"))
     dbs = topo.with_role("db")
     db = "".join(render("keepalived-lvs-rs.conf", address=h.address, port=3306,
-                        weight=DB_WEIGHTS[i] if i < len(DB_WEIGHTS) else 1, path="/", check_port=9200)
+                        weight=DB_WEIGHTS[i] if i < len(DB_WEIGHTS) else 1, path="/", check_port=9200,
+                        retry_delay=0.5)
                  for i, h in enumerate(dbs))
     first_vrid = next(iter(VRRP_INSTANCES.values()))[1]
     sync = (f"    lvs_sync_daemon {GUEST_IFACE} VI_WEB id {first_vrid}" if lvs_sync

@@ -29,7 +29,9 @@ def lab_session() -> Iterator[tuple[Lab, bool]]:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    lab = Lab()  # name "default", subnet 198.18.0.0/24
+    # name "default", subnet 198.18.0.0/24; the HAProxy variant (tests/lab/test_lvs.py has the LVS
+    # one on a lab of its own; the acceptance suite later brings "default" up with the default, auto)
+    lab = Lab(directors="haproxy")
     was_up = lab.status().built and (lab.state_dir / "state.json").exists()
     lab.up(progress=lambda m: sys.stderr.write(f"lab: {m}\n"))
     os.environ.setdefault("HARNESS_DB_PASSWORD", lab.db_password())

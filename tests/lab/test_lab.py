@@ -298,9 +298,15 @@ def test_up_twice_is_a_noop(lab: Lab) -> None:
 def test_cli_status_and_domain_list(lab: Lab) -> None:
     run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "lab", *a], capture_output=True,  # noqa: E731
                                     text=True, timeout=60, cwd=REPO)
-    wait_until("lab healthy", lambda: healthy(lab), timeout=30)  # earlier tests restart web nodes
-    res = run("status")
-    assert res.returncode == 0 and "HEALTHY" in res.stdout, res.stdout + res.stderr
+    # Earlier tests restart web nodes, and on a loaded 2-core machine one HAProxy check can still
+    # time out afterwards (a DOWN for ~2 s): wait for the CLI itself to report the lab healthy.
+    seen: list[subprocess.CompletedProcess] = []
+    wait_until("`harness lab status` exits 0 and says HEALTHY",
+               lambda: seen.append(run("status")) or (seen[-1].returncode == 0 and "HEALTHY" in seen[-1].stdout),
+               timeout=30, interval=0.5)
+    res = seen[-1]
+    assert res.stdout.splitlines()[0].endswith(": HEALTHY"), res.stdout
+    assert "dir1" in res.stdout and "VIPs: web@" in res.stdout, res.stdout
     res = run("domain", "list")
     assert res.returncode == 0
     assert sorted(res.stdout.split("\n")[:-1]) == sorted(f"{h} running" for h in lab.topo.hosts)

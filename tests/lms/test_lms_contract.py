@@ -101,6 +101,17 @@ def test_login_page_sets_cookie_and_single_token(lms_stack: LmsStack) -> None:
     assert len(r.content) > 20_000, "pages should be tens of KB like Moodle's"
 
 
+def test_health_check_page_starts_no_session_and_writes_nothing(lms_stack: LmsStack) -> None:
+    """The directors' check: a database write stall must not fail it on every web node at once."""
+    before = lms_stack.query("SELECT COUNT(*) FROM mdl_sessions")
+    r = requests.get(f"{lms_stack.url}/healthz.php", timeout=TIMEOUT)
+    assert r.status_code == 200 and r.text.startswith("ok ")
+    assert "Set-Cookie" not in r.headers
+    assert lms_stack.query("SELECT COUNT(*) FROM mdl_sessions") == before
+    requests.get(f"{lms_stack.url}/login/index.php", timeout=TIMEOUT)  # the test can see a write
+    assert lms_stack.query("SELECT COUNT(*) FROM mdl_sessions") != before
+
+
 def test_login_success_redirects_and_rotates_cookie_and_sesskey(lms_stack: LmsStack) -> None:
     base = lms_stack.url
     s = requests.Session()

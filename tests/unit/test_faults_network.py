@@ -117,9 +117,8 @@ def test_partition_heal_deletes_only_our_table_and_is_idempotent(cluster: Cluste
 
 
 def test_partition_uses_an_ip_table_where_the_kernel_lacks_the_inet_family(cluster: Cluster, fake: FakeCluster) -> None:
-    """The lab's User-Mode Linux directors: `add table inet` fails with ENOENT."""
     for host in ("dir1", "dir2"):
-        fake(host).on(r"harness_partition_probe", (1, "", "Error: Could not process rule: No such file or directory"))
+        fake(host).on(r"table inet harness_partition_probe", (1, "", "Error: Could not process rule: No such file or directory"))
     f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
     f.inject()
     assert fake("dir1").commands[-1].startswith("nft 'add table ip harness_partition; delete table ip harness_partition; ")
@@ -127,6 +126,38 @@ def test_partition_uses_an_ip_table_where_the_kernel_lacks_the_inet_family(clust
     f.heal()
     assert fake("dir2").commands[-1] == "nft 'add table ip harness_partition; delete table ip harness_partition'"
     assert f.describe()["runtime"] == {"backend": {"dir1": "nft-ip", "dir2": "nft-ip"}}
+
+
+def test_partition_uses_iptables_legacy_where_nft_has_no_ip_family(cluster: Cluster, fake: FakeCluster) -> None:
+    """Debian's User-Mode Linux kernel (the lab's LVS directors): nf_tables without the inet and ip
+    families ("Operation not supported"), ip_tables as modules, iptables itself being iptables-nft."""
+    t = fake("dir1")
+    t.on(r"harness_partition_probe", (1, "", "Error: Could not process rule: Operation not supported"))
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
+    f.inject()
+    assert t.commands[-1] == (
+        "iptables-legacy -N HARNESS_PARTITION_IN && iptables-legacy -N HARNESS_PARTITION_OUT && "
+        "iptables-legacy -A HARNESS_PARTITION_IN -s 198.18.0.12 -j DROP && "
+        "iptables-legacy -A HARNESS_PARTITION_OUT -d 198.18.0.12 -j DROP && "
+        "iptables-legacy -I INPUT 1 -j HARNESS_PARTITION_IN && iptables-legacy -I OUTPUT 1 -j HARNESS_PARTITION_OUT"
+    )
+    assert f.describe()["runtime"]["backend"] == {"dir1": "iptables-legacy", "dir2": "nft"}
+    n = len(t.commands)
+    f.heal()
+    assert [c.split(";")[0] for c in t.commands[n:]] == ["command -v iptables-legacy >/dev/null 2>&1 || exit 0",
+                                                         "command -v ip6tables-legacy >/dev/null 2>&1 || exit 0"]
+    assert "iptables-legacy -F $c && iptables-legacy -X $c" in t.commands[n]
+
+
+def test_partition_without_any_usable_firewall_names_the_host(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("dir2")
+    t.on(r"harness_partition_probe", (1, "", "Error: Could not process rule: Operation not supported"))
+    t.on(r"^command -v iptables-legacy", (1, "", ""))
+    f = get_fault("partition")(cluster, a=["dir1"], b=["dir2"])
+    with pytest.raises(UnsupportedFault, match="host dir2: nft has neither the inet nor the ip family"):
+        f.inject()
+    f.heal()  # dir1 was cut before dir2 failed: the heal removes it
+    assert fake("dir1").commands[-1] == "nft 'add table inet harness_partition; delete table inet harness_partition'"
 
 
 def test_partition_iptables_fallback(cluster: Cluster, fake: FakeCluster) -> None:

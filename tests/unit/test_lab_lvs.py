@@ -41,7 +41,7 @@ def test_director_config_is_lvs_dr_with_sync_and_a_single_db_writer() -> None:
     assert "interface vec0" in conf and "198.18.6.100/24 dev vec0" in conf
     assert conf.count("lb_kind DR") == 2
     web, db = conf.split("virtual_server 198.18.6.100 80")[1].split("virtual_server 198.18.6.101 3306")
-    assert "lb_algo rr" in web and web.count("real_server") == 3 and "path /login/index.php" in web
+    assert "lb_algo rr" in web and web.count("real_server") == 3 and "path /healthz.php" in web
     assert "lb_algo fo" in db and "connect_port 9200" in db
     weights = [int(line.split()[1]) for line in db.splitlines() if line.strip().startswith("weight")]
     assert weights == [3, 2, 1]  # db1 the writer, then db2, then db3
@@ -83,3 +83,27 @@ def test_tap_names_derive_from_the_lab_name() -> None:
     assert TOPO.host("dir1").tap == "hlab-lvstu11"
     assert build_topology().host("dir1").tap == "hlab0u11"
     assert all(len(h.tap) <= 15 for h in build_topology("abcdef").hosts.values())
+
+
+def test_web_checks_remove_a_crashed_node_within_a_second_and_the_guest_loads_iptables() -> None:
+    """LVS does not retry elsewhere: every 0.1 s a dead web node stays in the table costs requests."""
+    from harness.lab._lvs import GUEST_MODULES
+    from harness.parsers.keepalived_conf import parse_keepalived_conf
+
+    conf = _conf("dir1")
+    parsed = parse_keepalived_conf(conf, source="dir1")
+    assert [vs.port for vs in parsed.virtual_servers] == [80, 3306]
+    web, db = conf.split("virtual_server 198.18.6.100 80")[1].split("virtual_server 198.18.6.101 3306")
+    assert "delay_loop 0.5" in web and web.count("delay_before_retry 0.2") == 3 and web.count("retry 1") == 3
+    assert "delay_loop 1" in db and db.count("delay_before_retry 0.5") == 3
+    # the partition fault falls back to iptables-legacy in the guest: nf_tables has no IP family there
+    assert {"iptable_filter", "ip6table_filter", "ip_vs"} <= set(GUEST_MODULES)
+
+
+def test_the_lab_promises_less_availability_with_lvs_directors(tmp_path: Path) -> None:
+    from harness.lab import Lab
+
+    slo = {kind: Lab("t", state_dir=tmp_path / kind, directors=kind).inventory_dict()["slo"]
+           for kind in ("lvs", "haproxy")}
+    assert slo["lvs"]["availability_percent"] == 98.0 and slo["haproxy"]["availability_percent"] == 99.0
+    assert slo["lvs"]["web_failover_s"] == slo["haproxy"]["web_failover_s"] == 3.0

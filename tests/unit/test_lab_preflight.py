@@ -91,7 +91,7 @@ def test_director_configs_render_vrrp_and_haproxy_as_specified(tmp_path: Path) -
     assert "198.18.0.100/24 dev eth0" in ka and "198.18.0.101/24 dev eth0" in ka
     assert "priority 100" in c2["keepalived.conf"] and "state BACKUP" in c2["keepalived.conf"]
     hp = c1["haproxy.cfg"]
-    for needle in ("bind 198.18.0.100:80", "bind 198.18.0.101:3306", "option httpchk GET /login/index.php",
+    for needle in ("bind 198.18.0.100:80", "bind 198.18.0.101:3306", "option httpchk GET /healthz.php",
                    "inter 1s fastinter 200ms", "fall 2 rise 2", "retries 3", "option redispatch",
                    "stats socket /run/haproxy/admin.sock mode 600 level admin", "server web3 198.18.0.23:80 check",
                    "port 9200", "server db2 198.18.0.32:3306 check backup"):
@@ -168,3 +168,17 @@ def test_kept_tmp_paths_are_the_topmost_dirs_under_tmp():
     assert kept_tmp_paths(["/tmp/ci/main", "/tmp/ci/main/.venv", "/usr", "/root/.pyenv/versions/3.11.7"]) == ["/tmp/ci/main"]
     assert kept_tmp_paths(["/tmp/a", "/tmp/ab/", "/tmp/a/b"]) == ["/tmp/a", "/tmp/ab"]
     assert kept_tmp_paths(["/work/main", "/usr"]) == []
+
+
+def test_a_down_server_status_says_why_from_haproxys_last_check() -> None:
+    import csv
+    import io
+
+    from harness.lab import _server_status
+
+    text = ("# pxname,svname,status,check_status,last_chk\n"
+            "web,web1,UP,L7OK,HTTP status check validated\n"
+            "web,web3,DOWN,L7TOUT,Layer7 timeout: check duration 1001ms\n"
+            "web,web2,DOWN 1/2,,\n")
+    rows = {r["svname"]: _server_status(r) for r in csv.DictReader(io.StringIO(text.lstrip("# ")))}
+    assert rows == {"web1": "UP", "web3": "DOWN(L7TOUT Layer7 timeout: check duration 1001ms)", "web2": "DOWN 1/2"}
