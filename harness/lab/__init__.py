@@ -1,5 +1,6 @@
-"""The lab: a real three-tier HA cluster (keepalived + HAProxy, Apache + PHP, MariaDB Galera) on
-one machine, every host a set of namespaces with its own init, built and torn down by the harness.
+"""The lab: a real three-tier HA cluster (keepalived + IPVS in User-Mode Linux guests, or + HAProxy;
+Apache + PHP, MariaDB Galera) on one machine, every other host a set of namespaces with its own
+init, built and torn down by the harness.
 
     lab = Lab()                       # name "default", subnet 198.18.0.0/24, directors "auto":
                                       # dir1/dir2 UML guests with IPVS where they boot, else HAProxy
