@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,6 +235,17 @@ class _LatHist:
         self.lo: list[float] = [math.inf] * nbins
         self.hi: list[float] = [-math.inf] * nbins
 
+    def merge(self, other: _LatHist) -> None:
+        """Add another histogram over the same bins (a later byte range of the history)."""
+        counts, theirs = self.counts, other.counts
+        for b, n in enumerate(other.n):
+            if n:
+                s = b * _LAT_NB
+                counts[s : s + _LAT_NB] = [x + y for x, y in zip(counts[s : s + _LAT_NB], theirs[s : s + _LAT_NB])]
+                self.n[b] += n
+                self.lo[b] = min(self.lo[b], other.lo[b])
+                self.hi[b] = max(self.hi[b], other.hi[b])
+
     def add(self, b: int, ms: float) -> None:
         self.counts[b * _LAT_NB + _lat_bucket(ms)] += 1
         self.n[b] += 1
@@ -328,6 +342,7 @@ class _Aggregator:
         self.ledger_ops: list[Op] = []
         self.subset: list[Op] = []  # probe results that can change an outage
         self.pending_ok: dict[str, Callable[[], Op]] = {}
+        self.head_ok: dict[str, Callable[[], Op]] = {}  # a probe's first result, when ok (see _Chunk)
         self.in_run: dict[str, bool] = {}
         self.probe_attempts = 0
         self.probe_ok = 0
@@ -393,6 +408,8 @@ class _Aggregator:
                     self.subset.append(make_op())
                     self.in_run[process] = False
                 else:
+                    if process not in self.in_run and process not in self.head_ok:
+                        self.head_ok[process] = make_op
                     self.pending_ok[process] = make_op
             else:
                 if not self.in_run.get(process):
@@ -533,16 +550,114 @@ def _time_range(path: Path) -> tuple[float, float]:
     return t0, t1
 
 
-def aggregate_file(path: str | Path, *, probe_prefix: str = "vip-probe", keep_ledger: bool = True) -> tuple[Timeline, list[Op]]:
+def aggregate_file(
+    path: str | Path, *, probe_prefix: str = "vip-probe", keep_ledger: bool = True, workers: int | None = None
+) -> tuple[Timeline, list[Op]]:
     """Timeline from a history.jsonl, reading it line by line (the fast path).
 
     Lines written by :class:`harness.history.HistoryRecorder` are recognised by their fixed
     key order and parsed with two regexes; any other line is parsed with ``json`` and checked
     like ``load_history`` does, so a hand-written history works too (only slower). Times
     outside the range of the first and last lines are clamped into the first/last bin.
+
+    A history over :data:`PARALLEL_BYTES` is cut at line boundaries into one byte range per
+    CPU (``workers``: default the CPUs this process may use, at most 4), scanned in worker
+    processes and merged in file order: the scan is pure Python, one core per range is what
+    makes a 24-hour soak's report affordable. The result is the same as one scan's.
     """
     p = Path(path)
     t0, t1 = _time_range(p)
+    size = p.stat().st_size
+    if workers is None:
+        workers = min(4, len(os.sched_getaffinity(0))) if size >= PARALLEL_BYTES else 1
+    ranges = _line_ranges(p, size, max(1, workers))
+    args = (t0, t1, probe_prefix, keep_ledger)
+    chunks: list[_Chunk] | None = None
+    if len(ranges) > 1:
+        try:
+            ctx = multiprocessing.get_context("spawn")  # no fork: the caller may hold SSH threads
+            with ProcessPoolExecutor(max_workers=len(ranges), mp_context=ctx) as pool:
+                futures = [pool.submit(_scan_range, p, a, b, *args) for a, b in ranges]
+                chunks = [f.result() for f in futures]
+        except (HistoryError, OSError, BrokenProcessPool):
+            chunks = None  # one scan below: its error names the exact line; no worker, no problem
+    if chunks is None:
+        chunks = [_scan_range(p, 0, size, *args)]
+    return _merge(chunks, *args).finish(probe_prefix)
+
+
+#: above this size a history is scanned by one process per CPU (see aggregate_file)
+PARALLEL_BYTES = 256 * 1024 * 1024
+#: the scanner reads this many bytes at a time and splits them into lines
+_BLOCK_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class _Chunk:
+    """What one byte range of a history contributes to the timeline (picklable, merged in order).
+
+    ``head_ok``: a probe's first result in the range, when it was ok (it ends an outage that a
+    range before may have left open). ``tail_ok``: a probe's last ok after its last kept
+    result (it starts an outage that begins in the next range). Extra ok results in time order
+    change no outage window, so keeping both always is exact.
+    """
+
+    lanes: dict[str, list[list[int]]]
+    lane_kind: dict[str, str]
+    hists: dict[str, _LatHist]
+    nemesis: list[Op]
+    ledger_ops: list[Op]
+    subset: list[Op]
+    head_ok: dict[str, Op]
+    tail_ok: dict[str, Op]
+    probe_attempts: int
+    probe_ok: int
+    ops: int
+    tmax: float
+
+
+def _line_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
+    """``n`` byte ranges of about equal size covering the file, each starting at a line start."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, n):
+            fh.seek(size * k // n)
+            fh.readline()
+            pos = fh.tell()
+            if cuts[-1] < pos < size:
+                cuts.append(pos)
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] or [(0, size)]
+
+
+def _blocks(path: Path, start: int, end: int) -> Iterator[bytes]:
+    """The bytes ``start`` to ``end`` in blocks of whole lines (the last may lack its newline)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        remaining = end - start
+        rest = b""
+        while remaining > 0:
+            data = fh.read(min(_BLOCK_BYTES, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if remaining > 0 and cut < len(data):
+                rest = data[cut:]
+                data = data[:cut]
+            else:
+                rest = b""
+            if data:
+                yield data
+        if rest:
+            yield rest
+
+
+def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_prefix: str, keep_ledger: bool) -> _Chunk:
+    """Aggregate the lines from byte ``start`` to ``end`` (line starts). Line numbers in errors
+    count from ``start``: aggregate_file rescans the whole file to name the exact line."""
+    p = path
     agg = _Aggregator(t0, t1, probe_prefix, keep_ledger)
     kind_of: dict[bytes, tuple[str, str, str, Any] | None] = {}
     head = _HEAD.match
@@ -564,8 +679,14 @@ def aggregate_file(path: str | Path, *, probe_prefix: str = "vip-probe", keep_le
 
     floor, log2 = math.floor, math.log2
     n = 0
-    with open(p, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
+    lines_before = 0  # of this range, before the block
+    for block in _blocks(p, start, end):
+        lines = block.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        first_lineno = lines_before + 1
+        lines_before += len(lines)
+        for lineno, line in enumerate(lines, first_lineno):
             if inv_tag in line and b'"process": "nemesis' not in line and not (keep_ledger and b'"process": "ledger-' in line):
                 n += 1  # an invocation the timeline does not need (probe, locust, state)
                 continue
@@ -604,9 +725,11 @@ def aggregate_file(path: str | Path, *, probe_prefix: str = "vip-probe", keep_le
                 elif b >= last_bin:
                     b = last_bin
                 lanes = cls[3]
-                if lanes is None:
+                if lanes is None:  # this probe's first ok through the hot path
                     lanes = agg._lane("probe", cls[1])
                     kind_of[bproc] = cls = (cls[0], cls[1], cls[2], lanes)
+                    if proc not in in_run and proc not in agg.head_ok:  # no failure before it here
+                        agg.head_ok[proc] = lambda line=line, lineno=lineno: _parse_line(line, p, lineno)
                 lanes[0][b] += 1
                 n_ok += 1
                 if t > agg.tmax:
@@ -645,10 +768,45 @@ def aggregate_file(path: str | Path, *, probe_prefix: str = "vip-probe", keep_le
                 kind, cls[1], cls[2], float(m.group(1)), _TYPES[typ], m.group(4).decode(), lat,
                 lambda line=line, lineno=lineno: _parse_line(line, p, lineno),
             )
-    agg.ops = n
-    agg.probe_attempts += n_ok
-    agg.probe_ok += n_ok
-    return agg.finish(probe_prefix)
+    flush_pending()
+    return _Chunk(
+        agg.lanes, agg.lane_kind, agg.hists, agg.nemesis, agg.ledger_ops, agg.subset,
+        {proc: make() for proc, make in agg.head_ok.items()},
+        {proc: make() for proc, make in agg.pending_ok.items()},
+        agg.probe_attempts + n_ok, agg.probe_ok + n_ok, n, agg.tmax,
+    )
+
+
+def _merge(chunks: Iterable[_Chunk], t0: float, t1: float, probe_prefix: str, keep_ledger: bool) -> _Aggregator:
+    """One aggregator holding the chunks' sums, in file order (see :class:`_Chunk`)."""
+    agg = _Aggregator(t0, t1, probe_prefix, keep_ledger)
+    for c in chunks:
+        rename: dict[str, str] = {}
+        for name, counts in c.lanes.items():
+            kind = c.lane_kind[name]
+            probes = sum(1 for k in agg.lane_kind.values() if k == "probe")
+            if kind == "probe" and name not in agg.lanes and probes >= MAX_PROBE_LANES:
+                rename[name] = "other probes"  # as classify() does past MAX_PROBE_LANES
+            for dst, src in zip(agg._lane(kind, rename.get(name, name)), counts):
+                for b, v in enumerate(src):
+                    if v:
+                        dst[b] += v
+        for name, h in c.hists.items():
+            name = rename.get(name, name)
+            mine = agg.hists.get(name)
+            if mine is None:
+                h.name = name
+                agg.hists[name] = h
+            else:
+                mine.merge(h)
+        agg.nemesis += c.nemesis
+        agg.ledger_ops += c.ledger_ops
+        agg.subset += [*c.head_ok.values(), *c.subset, *c.tail_ok.values()]
+        agg.probe_attempts += c.probe_attempts
+        agg.probe_ok += c.probe_ok
+        agg.ops += c.ops
+        agg.tmax = max(agg.tmax, c.tmax)
+    return agg
 
 
 # --------------------------------------------------------------------------- run directory

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.checkers import CheckConfig, availability, run_all
+from harness.errors import HistoryError
 from harness.history import Op, load_history, write_history
 from harness.report import ReportError, aggregate_file, aggregate_ops, build_report, load_run, render_report, scrub
 from harness.report import _cli as report_cli
@@ -219,6 +220,73 @@ def test_fast_path_matches_load_history(tmp_path):
     assert fast.faults == slow.faults
     assert len(fast_ledger) == len(slow_ledger)
     assert (fast.probe_attempts, fast.probe_ok) == (slow.probe_attempts, slow.probe_ok) == (101, 76)
+
+
+def two_probe_history():
+    """crash_history plus a DB-VIP probe with outages of its own: one at the very start (no
+    success before it), one overlapping the web outage, one still open at the end."""
+    rows = []
+    for k in range(60):
+        t = round(0.05 + k * 0.17, 6)
+        bad = k < 2 or 20 <= k < 26 or k >= 57
+        rows.append((t, "vip-probe-db", "fail" if bad else "ok", "connect", {"vip": "db"}, None if bad else "ok",
+                     {"error": "refused"} if bad else {"latency_ms": 1.5}))
+    ops = crash_history()
+    ops += [Op(o.index + len(ops), o.time, o.process, o.type, o.f, o.value, o.extra) for o in hist(rows)]
+    return sorted(ops, key=lambda o: (o.time, o.index))
+
+
+def line_starts(path: Path) -> list[int]:
+    data = path.read_bytes()
+    return [i + 1 for i, c in enumerate(data) if c == 0x0A][:-1]
+
+
+def scan_in_ranges(path: Path, cuts: list[int]):
+    """The timeline as aggregate_file builds it from the byte ranges between ``cuts``."""
+    from harness.report._model import _merge, _scan_range, _time_range
+
+    t0, t1 = _time_range(path)
+    bounds = [0, *cuts, path.stat().st_size]
+    chunks = [_scan_range(path, a, b, t0, t1, "vip-probe", True) for a, b in zip(bounds, bounds[1:])]
+    return _merge(chunks, t0, t1, "vip-probe", True).finish("vip-probe")
+
+
+def test_any_cut_of_the_history_gives_the_same_timeline(tmp_path):
+    # a parallel scan cuts the file into byte ranges; an outage may straddle a cut, begin right
+    # after one or end right before one: every cut must still give the one-scan timeline
+    path = tmp_path / "history.jsonl"
+    write_history(two_probe_history(), path)
+    whole, whole_ledger = aggregate_file(path, workers=1)
+    assert len(whole.outages) == 4 and whole.outages[0].start == 0.05 and whole.outages[-1].open
+    starts = line_starts(path)
+    for cut in starts:
+        tl, ledger_ops = scan_in_ranges(path, [cut])
+        assert tl == whole, f"cut at byte {cut}"
+        assert ledger_ops == whole_ledger
+    for a in starts[::41]:
+        for b in starts[::37]:
+            if a < b:
+                assert scan_in_ranges(path, [a, b]) == (whole, whole_ledger), f"cuts at {a}, {b}"
+
+
+def test_parallel_scan_in_worker_processes_matches_one_scan(tmp_path):
+    path = tmp_path / "history.jsonl"
+    write_history(two_probe_history(), path)
+    one = aggregate_file(path, workers=1)
+    three = aggregate_file(path, workers=3)
+    assert three == one
+    assert aggregate_ops(load_history(path))[0] == one[0]
+
+
+def test_parallel_scan_names_the_exact_bad_line(tmp_path):
+    path = tmp_path / "history.jsonl"
+    ops = two_probe_history()
+    write_history(ops, path)
+    lines = path.read_text().splitlines()
+    lines[len(lines) * 3 // 4] = '{"index": 1, "time": 2.5, "process": "vip-probe-web", "type": "oops", "f": "get"}'
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HistoryError, match=rf"history.jsonl:{len(lines) * 3 // 4 + 1}: field 'type'"):
+        aggregate_file(path, workers=2)
 
 
 def test_sub_pixel_outage_still_has_a_visible_mark():
