@@ -123,3 +123,33 @@ def test_pair_operations_leaves_unfinished_invocations_unpaired():
     ops = [Op(0, 0.0, "a", "invoke", "get"), Op(1, 0.1, "b", "invoke", "get"), Op(2, 0.2, "a", "fail", "get")]
     pairs = list(pair_operations(ops))
     assert [(i.process, c.type if c else None) for i, c in pairs] == [("a", "fail"), ("b", None)]
+
+
+def test_load_pauses_the_gc_and_gives_the_callers_state_back(tmp_path, monkeypatch):
+    # load_history pauses the cyclic GC for speed; a caller must never find it changed, not even
+    # after a load that failed half-way
+    import gc
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    write_history([Op(0, 0.0, "p", "invoke", "get"), Op(1, 0.1, "p", "ok", "get", 200)], good)
+    bad.write_text(good.read_text() + '{"index": 2, "time": 0.2, "process": "p", "type": "nope", "f": "get"}\n')
+    seen: list[bool] = []
+    real_op = Op
+
+    def spy(*a, **kw):  # the GC state while the lines are turned into ops
+        seen.append(gc.isenabled())
+        return real_op(*a, **kw)
+
+    monkeypatch.setattr("harness.history.Op", spy)
+    assert gc.isenabled()
+    assert [op.value for op in load_history(good)] == [None, 200]
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(HistoryError, match="field 'type'"):
+        load_history(bad)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_history(good)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
