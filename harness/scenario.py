@@ -66,6 +66,9 @@ class Scenario:
     title: str = ""
     tier: str = ""
     fault_kind: str = ""
+    #: the cluster is broken on purpose and passing means a checker caught it (result.json
+    #: "negative_proof"): the report keeps its figures out of the run's headline figures
+    negative_proof: bool = False
     guard: Guard | None = None
     sampler_options: dict[str, Any] = field(default_factory=dict)
     max_duration_s: float = 600.0
@@ -277,6 +280,7 @@ class Scenario:
             "outcome": self.outcome,
             "tier": self.tier,
             "fault_kind": self.fault_kind,
+            "negative_proof": self.negative_proof,
             "duration_s": round(time.monotonic() - self._started, 3),
             "phases": self.phases,
             "checks": [c.to_dict() for c in self.checks],

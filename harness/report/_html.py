@@ -51,10 +51,12 @@ td.nw{white-space:nowrap}
 .badge.failed,.badge.invalid,.badge.error{background:var(--fail)}
 .badge.unknown{background:var(--info);color:#2b2100}
 .tag{display:inline-block;padding:0 7px;border-radius:4px;background:#eef1f5;color:#3a4653;font-size:12px;margin-right:4px}
+.tag.neg{background:#efe9fb;color:#4b2a8f}
+.nodeid{overflow-wrap:anywhere}
 .tag.fault{background:#ebe8fb;color:var(--fault)}
 .title-row{display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin-bottom:4px}
 .title-row h2{margin:0}
-.node{color:var(--muted);margin-bottom:8px}
+.node{color:var(--muted);margin-bottom:8px;overflow-wrap:anywhere}
 .err{background:#fff3f4;border:1px solid #f3b4bd;color:#8f1526;border-radius:7px;padding:8px 10px;white-space:pre-wrap;margin:8px 0}
 .stats{display:flex;flex-wrap:wrap;gap:22px;margin:6px 0 10px}
 .stat .k{color:var(--muted);font-size:12px}.stat .v{font-size:18px;font-weight:650;font-variant-numeric:tabular-nums}
@@ -162,13 +164,16 @@ def _cards(run: RunModel) -> str:
     cards = [
         f'<div class="card {"bad" if bad else "good"}"><div class="k">Tests</div><div class="v">{n - bad} / {n} ok</div><div class="s">{parts or "no tests"}</div></div>'
     ]
+    # the headline figures are the cluster's: negative proofs (broken on purpose) have a card of their own
+    measured, proofs = run.measured, run.negative_proofs
+    scope = "all tests" if not proofs else f"{len(measured)} test{'s' if len(measured) != 1 else ''}, negative proofs apart"
     pct = run.availability_percent
     cards.append(
         f'<div class="card {"bad" if pct is not None and pct < 99.0 else "good" if pct is not None else ""}"><div class="k">VIP availability</div>'
-        f'<div class="v">{_pct(pct)}</div><div class="s">{run.probe_attempts:,} probes, all tests</div></div>'
+        f'<div class="v">{_pct(pct)}</div><div class="s">{run.probe_attempts:,} probes, {esc(scope)}</div></div>'
     )
     worst: tuple[Outage, TestModel] | None = None
-    for t in run.tests:
+    for t in measured:
         o = _longest(t)
         if o and (worst is None or o.duration_s > worst[0].duration_s):
             worst = (o, t)
@@ -180,17 +185,26 @@ def _cards(run: RunModel) -> str:
         )
     else:
         cards.append('<div class="card good"><div class="k">Longest outage</div><div class="v">none</div><div class="s">no failed probe</div></div>')
-    lost_vals = [x for x in (_lost(t) for t in run.tests) if x is not None]
-    acked = sum(int(t.ledger.get("acknowledged", 0) or 0) for t in run.tests if t.ledger)
+    lost_vals = [x for x in (_lost(t) for t in measured) if x is not None]
+    acked = sum(int(t.ledger.get("acknowledged", 0) or 0) for t in measured if t.ledger)
     if lost_vals:
         lost = sum(lost_vals)
         cards.append(
             f'<div class="card {"bad" if lost else "good"}"><div class="k">Lost writes</div><div class="v">{lost:,}</div>'
             f'<div class="s">of {acked:,} acknowledged</div></div>'
         )
-    faults = sum(len(t.timeline.faults) for t in run.tests if t.timeline)
+    faults = sum(len(t.timeline.faults) for t in measured if t.timeline)
     cards.append(f'<div class="card"><div class="k">Faults injected</div><div class="v">{faults:,}</div><div class="s">{len(run.longest_by_fault())} kinds with outages</div></div>')
+    if proofs:
+        caught = sum(1 for t in proofs if t.outcome == "passed")
+        cards.append(
+            f'<div class="card {"good" if caught == len(proofs) else "bad"}"><div class="k">Negative proofs</div>'
+            f'<div class="v">{caught} / {len(proofs)} caught</div><div class="s">cluster broken on purpose; figures kept apart</div></div>'
+        )
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+_NEG_TAG = " <span class='tag neg' title='the cluster was broken on purpose: passing means the checker caught it'>negative proof</span>"
 
 
 def _tests_table(run: RunModel) -> str:
@@ -205,7 +219,7 @@ def _tests_table(run: RunModel) -> str:
         )
         rows.append(
             f'<tr class="{"hot" if t.outcome in ("failed", "error") else ""}"><td class="num">{i}</td>'
-            f'<td><a href="#{esc(t.slug)}">{esc(t.title)}</a><div class="mono muted">{esc(t.test)}</div></td>'
+            f'<td><a href="#{esc(t.slug)}">{esc(t.title)}</a>{_NEG_TAG if t.negative_proof else ""}<div class="mono muted nodeid">{esc(t.test)}</div></td>'
             f"<td>{esc(t.tier or '')}</td><td>{esc(t.fault_kind or '')}</td><td>{_badge(t.outcome)}</td>"
             f'<td class="num">{_pct(tl.availability_percent) if tl else "–"}</td>'
             f'<td class="num">{esc(fmt_duration(o.duration_s)) if o else "none"}</td>'
@@ -426,6 +440,8 @@ def _test_section(t: TestModel) -> str:
     tags = "".join(f"<span class='tag'>{esc(x)}</span>" for x in (t.tier,) if x)
     if t.fault_kind:
         tags += f"<span class='tag fault'>{esc(t.fault_kind)}</span>"
+    if t.negative_proof:
+        tags += _NEG_TAG
     err = f"<div class='err'>{esc(t.error)}</div>" if t.error else ""
     notes = "".join(f"<p class='muted'>{esc(n)}</p>" for n in t.notes)
     chart = ""

@@ -151,6 +151,8 @@ class TestModel:
     ledger: dict[str, Any] | None = None  # counts of the ledger checker
     notes: list[str] = field(default_factory=list)
     soak: dict[str, Any] | None = None  # result.json "soak" (harness.soak): steps, audits, figures
+    #: the cluster was broken on purpose; "passed" means the checker caught it
+    negative_proof: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,19 +182,31 @@ class RunModel:
     soak_trend: list[TrendPoint] = field(default_factory=list)
 
     @property
+    def measured(self) -> list[TestModel]:
+        """The tests whose figures describe the cluster: all but the negative proofs, whose
+        outages and lost writes were made on purpose (a 27 s outage that proves a checker works
+        is not the cluster's longest outage)."""
+        return [t for t in self.tests if not t.negative_proof]
+
+    @property
+    def negative_proofs(self) -> list[TestModel]:
+        return [t for t in self.tests if t.negative_proof]
+
+    @property
     def probe_attempts(self) -> int:
-        return sum(t.timeline.probe_attempts for t in self.tests if t.timeline)
+        return sum(t.timeline.probe_attempts for t in self.measured if t.timeline)
 
     @property
     def availability_percent(self) -> float | None:
         attempts = self.probe_attempts
-        ok = sum(t.timeline.probe_ok for t in self.tests if t.timeline)
+        ok = sum(t.timeline.probe_ok for t in self.measured if t.timeline)
         return 100.0 * ok / attempts if attempts else None
 
     def longest_by_fault(self) -> dict[str, tuple[Outage, TestModel]]:
-        """The longest outage per fault kind (``(no fault)`` for outages outside any window)."""
+        """The longest outage per fault kind (``(no fault)`` for outages outside any window),
+        over the measured tests."""
         out: dict[str, tuple[Outage, TestModel]] = {}
-        for t in self.tests:
+        for t in self.measured:
             if not t.timeline:
                 continue
             for o in t.timeline.outages:
@@ -889,6 +903,7 @@ def load_test(test_dir: str | Path, *, probe_prefix: str = "vip-probe", fast_pat
         slo=[s for s in (r.get("slo") or []) if isinstance(s, dict)],
         error=r.get("error"),
         soak=r.get("soak") if isinstance(r.get("soak"), dict) else None,
+        negative_proof=r.get("negative_proof") is True,
     )
     hist = d / "history.jsonl"
     ledger_ops: list[Op] = []

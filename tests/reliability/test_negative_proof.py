@@ -23,7 +23,7 @@ def lab_only(cluster_target):
     return cluster_target.lab
 
 
-@pytest.mark.scenario(title="Negative proof: a database that loses acknowledged writes", tier="db", fault="lose-writes")
+@pytest.mark.scenario(title="Negative proof: a database that loses acknowledged writes", tier="db", fault="lose-writes", negative=True)
 def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluster, lab_only):
     deleted: list[str] = []
 
@@ -53,7 +53,6 @@ def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluste
     assert lost_keys <= set(deleted) and lost_keys, ledger.examples
 
 
-@pytest.mark.scenario(title="Negative proof: a director pair without a standby", tier="director", fault="director-failure")
 def _director_outage_fault(cluster) -> str:
     """A fault that stops the VIP holder forwarding. With HAProxy, crashing keepalived + HAProxy
     does; with LVS it does not: the kernel's IPVS table and the VIP outlive a crashed keepalived
@@ -66,6 +65,8 @@ def _director_outage_fault(cluster) -> str:
     pytest.skip("LVS directors that are not domains: no fault here stops the kernel forwarding")
 
 
+# the fault kind depends on the directors (see _director_outage_fault): the test sets it
+@pytest.mark.scenario(title="Negative proof: a director pair without a standby", tier="director", negative=True)
 def test_availability_checker_catches_a_failover_that_never_happens(scenario, cluster, lab_only, load_users):
     budget = director_failover_budget_s(cluster)
     bound = budget + cluster.inventory.slo.failover_margin_s
@@ -81,7 +82,7 @@ def test_availability_checker_catches_a_failover_that_never_happens(scenario, cl
     assert avail.counts["longest_outage_s"] > bound
 
 
-@pytest.mark.scenario(title="Negative proof: sessions lost (forced re-logins)", tier="web", fault="drop-sessions")
+@pytest.mark.scenario(title="Negative proof: sessions lost (forced re-logins)", tier="web", fault="drop-sessions", negative=True)
 def test_forced_relogins_are_caught_when_sessions_are_lost(scenario, cluster, lab_only, load_users):
     db1 = cluster.inventory.with_role("db")[0].name
 

@@ -50,3 +50,30 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester):
     result = pytester.runpytest("--slo", "latency_ms.steady.p42=1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--slo: 'latency_ms.steady.p42=1'*"])
+
+
+def test_scenario_marker_metadata_reaches_result_json(pytester: pytest.Pytester):
+    # a negative proof is flagged through the marker; the report keeps its figures apart by it
+    import json
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cluster-file.md").read_text()
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.scenario(title="Broken on purpose", tier="db", fault="lose-writes", negative=True)
+        def test_negative(scenario):
+            pass
+
+        @pytest.mark.scenario(title="A real one", tier="web", fault="kill-process")
+        def test_real(scenario):
+            pass
+    """)
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    results = {r["title"]: r for r in map(json.loads, map(Path.read_text, (pytester.path / "out").glob("*/*/result.json")))}
+    assert results["Broken on purpose"]["negative_proof"] is True and results["Broken on purpose"]["tier"] == "db"
+    assert results["A real one"]["negative_proof"] is False and results["A real one"]["fault_kind"] == "kill-process"

@@ -171,6 +171,45 @@ def test_run_summary(page):
     assert "198.18.0.11" in head and "198.18.0.100:80" in head  # topology
 
 
+def cards(html: str) -> dict[str, tuple[str, str]]:
+    """The summary cards: title -> (value, subtext)."""
+    found = re.findall(r'<div class="k">([^<]*)</div><div class="v">([^<]*)</div><div class="s">(.*?)</div></div>', html)
+    return {k: (v, re.sub(r"<[^>]+>", "", s)) for k, v, s in found}
+
+
+def test_negative_proofs_stay_out_of_the_headline_figures(tmp_path):
+    # a negative proof breaks the cluster on purpose (here: a 6.1 s outage and 5 lost writes that
+    # a checker caught): the cards and the per-fault-kind bars describe the other tests only
+    root = make_run(tmp_path)
+    rows = [(round(k * 0.1, 6), "vip-probe-web", "fail" if 20 <= k < 80 else "ok", "get", {"vip": "web"}, None, {"error": "refused"})
+            for k in range(100)]
+    rows.append((2.0, "nemesis", "ok", "domain-destroy", {"fault_id": "n1", "targets": ["dir1"]}, {"fault_id": "n1"}, {}))
+    neg = root / "reliability-test_negative_proof-test_no_standby"
+    neg.mkdir()
+    write_history(hist(rows), neg / "history.jsonl")
+    (neg / "result.json").write_text(json.dumps({
+        "test": "tests/reliability/test_negative_proof.py::test_no_standby", "slug": neg.name, "title": "Negative proof: no standby",
+        "outcome": "passed", "tier": "director", "fault_kind": "domain-destroy", "negative_proof": True,
+        "checks": [{"checker": "ledger", "valid": "invalid", "counts": {"acknowledged": 50, "lost": 5}}], "slo": []}), encoding="utf-8")
+    run = json.loads((root / "run.json").read_text())
+    run["tests"].append("tests/reliability/test_negative_proof.py::test_no_standby")
+    (root / "run.json").write_text(json.dumps(run), encoding="utf-8")
+
+    page = build_report(root).read_text(encoding="utf-8")
+    head = page.split('<section class="test', 1)[0]
+    c = cards(head)
+    assert c["Longest outage"][0] == "2.50 s"  # the crash test's, not the proof's 6.10 s
+    assert c["Lost writes"] == ("1", "of 15 acknowledged")  # 10 + 5 of the two tests; not the proof's 50
+    assert c["VIP availability"] == ("84.00%", "150 probes, 2 tests, negative proofs apart")
+    assert c["Faults injected"][0] == "2"
+    assert c["Negative proofs"] == ("1 / 1 caught", "cluster broken on purpose; figures kept apart")
+    by_fault = head.split("Longest outage per fault kind", 1)[1]
+    assert "kill-director" in by_fault and "domain-destroy" not in by_fault
+    assert head.count("negative proof</span>") == 1  # the tests table tags its row
+    s = section(page, neg.name)
+    assert "negative proof</span>" in s and "6.10 s" in s  # its own section keeps its figures
+
+
 def test_no_network_resources(page):
     assert not re.search(r"""(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
     assert "url(" not in page and "@import" not in page and "<script src" not in page
