@@ -12,7 +12,7 @@ from .errors import (
     TransportError,
     UnsupportedFault,
 )
-from .history import HistoryRecorder, Op, load_history
+from .history import HistoryFile, HistoryRecorder, Op, iter_history, load_history
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ __all__ = [
     "FaultError",
     "HarnessError",
     "HistoryError",
+    "HistoryFile",
     "HistoryRecorder",
     "InventoryError",
     "LabError",
@@ -30,5 +31,6 @@ __all__ = [
     "TransportError",
     "UnsupportedFault",
     "__version__",
+    "iter_history",
     "load_history",
 ]

@@ -241,7 +241,7 @@ def fault_under_load(
 
 
 def forced_relogins(scenario: Scenario) -> int:
-    return sum(1 for op in scenario.history.ops() if op.type != "invoke" and op.f == "forced_relogin")
+    return sum(1 for op in scenario.ops() if op.type != "invoke" and op.f == "forced_relogin")
 
 
 def error_rate_percent(scenario: Scenario, *, process_prefix: str = "locust-", phase: str | None = "observe",
@@ -258,7 +258,7 @@ def error_rate_percent(scenario: Scenario, *, process_prefix: str = "locust-", p
         if marks:
             window = (marks[0]["start"], marks[0]["end"] or float("inf"))
     total = failed = 0
-    for op in scenario.history.ops():
+    for op in scenario.ops():
         if op.type == "invoke" or not op.process.startswith(process_prefix) or op.f == "forced_relogin":
             continue
         started = op.extra.get("t_start", op.time)

@@ -274,7 +274,8 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
     sc = Scenario(
         cluster, run_record.run_dir / slugify(item.nodeid), test=item.nodeid,
         title=meta.get("title", item.name), tier=meta.get("tier", ""), fault_kind=meta.get("fault", ""),
-        negative_proof=bool(meta.get("negative", False)), guard=cluster_target.guard,
+        negative_proof=bool(meta.get("negative", False)), history_in_memory=bool(meta.get("history_in_memory", True)),
+        guard=cluster_target.guard,
     )
     item.stash[scenario_key] = sc
     from .report import allure as allure_report  # no-ops without allure-pytest

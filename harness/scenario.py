@@ -12,7 +12,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from .checkers import CheckConfig, CheckResult, Validity, run_all
 from .cluster import Cluster
 from .errors import HarnessError
 from .faults import Journal, Nemesis
-from .history import HistoryRecorder
+from .history import HistoryFile, HistoryRecorder, Op
 from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
 from .probes.vip import VipProbe
@@ -74,10 +74,13 @@ class Scenario:
     max_duration_s: float = 600.0
     #: extra figures of a long run (a soak's schedule, audits, failovers); result.json "soak"
     extra: dict[str, Any] | None = None
+    #: False for long runs: the history only goes to history.jsonl (685 B an op in memory, a
+    #: soak records ~80 ops/s) and ops() streams it from there
+    history_in_memory: bool = True
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.history = HistoryRecorder(self.directory / "history.jsonl")
+        self.history = HistoryRecorder(self.directory / "history.jsonl", keep_in_memory=self.history_in_memory)
         self.journal = Journal(self.directory)
         self.nemesis = Nemesis(self.cluster, self.history, self.journal)
         self.phases: list[dict[str, Any]] = []
@@ -253,10 +256,17 @@ class Scenario:
         return holders[0]
 
     # -- verdicts ----------------------------------------------------------------------------
+    def ops(self) -> Iterable[Op]:
+        """The history so far: a snapshot from memory, or (``history_in_memory=False``) the file,
+        streamed again on each iteration. Either can be iterated several times."""
+        if self.history_in_memory:
+            return self.history.ops()
+        return HistoryFile(self.directory / "history.jsonl")
+
     def check(self, config: CheckConfig | None = None) -> dict[str, CheckResult]:
         """Run the standard checkers on this scenario's history so far."""
         cfg = config or CheckConfig.from_slo(self.cluster.inventory.slo, probe_prefix="vip-probe-web")
-        self.checks = run_all(self.history.ops(), cfg)
+        self.checks = run_all(self.ops(), cfg)
         return {c.checker: c for c in self.checks}
 
     def slo_line(self, name: str, measured: float | None, bound: float | None, unit: str,

@@ -260,7 +260,7 @@ def nines(availability_percent: float | None) -> float | None:
     return -math.log10(min(miss, 1.0))
 
 
-def outages_of(ops: Sequence[Op], prefix: str = "vip-probe-web") -> tuple[CheckResult, list[dict[str, Any]]]:
+def outages_of(ops: Iterable[Op], prefix: str = "vip-probe-web") -> tuple[CheckResult, list[dict[str, Any]]]:
     """The availability check over the whole soak and every outage window it found."""
     res = availability(ops, prefix, max_examples=10**9)
     return res, list(res.examples.get("outages", []))
@@ -548,7 +548,7 @@ def run_soak(
                                   min_availability_percent=None)
     checks = sc.check(config)
 
-    ops = sc.history.ops()
+    ops = sc.ops()
     avail, outages = outages_of(ops)
     end_of_run = sc.history.now()
     for r in results:

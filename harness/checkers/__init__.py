@@ -8,7 +8,7 @@ shell over it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,14 @@ class CheckConfig:
         return cls(**base)
 
 
-def run_all(ops: Sequence[Op], config: CheckConfig | None = None) -> list[CheckResult]:
-    """Run every standard checker; a checker that crashes yields UNKNOWN, never a pass."""
+def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckResult]:
+    """Run every standard checker; a checker that crashes yields UNKNOWN, never a pass.
+
+    ``ops`` is read several times: a list, or a :class:`harness.history.HistoryFile` that
+    streams a long history from disk on each pass; a one-shot iterator is made a list first.
+    """
+    if isinstance(ops, Iterator):
+        ops = list(ops)
     c = config or CheckConfig()
     runs: list[tuple[str, Callable[[], CheckResult]]] = [
         ("availability", lambda: availability(ops, c.probe_prefix, c.max_outage_s, c.min_availability_percent)),

@@ -9,7 +9,7 @@ cannot hide an outage of another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ..history import Op
@@ -19,7 +19,7 @@ NAME = "availability"
 
 
 def availability(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     process_prefix: str = "vip-probe",
     max_outage_s: float | None = None,
     min_availability_percent: float | None = None,
@@ -40,7 +40,7 @@ def availability(
 
 
 def _availability(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     prefix: str,
     max_outage_s: float | None,
     min_pct: float | None,

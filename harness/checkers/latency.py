@@ -49,7 +49,7 @@ def _summary(values: list[float], percentiles: Iterable[float]) -> dict[str, Any
 
 
 def latency(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     bounds: Mapping[str, Mapping[str, float | None]] | None = None,
     recovery_s: float = 60.0,
     *,
@@ -72,7 +72,7 @@ def latency(
 
 
 def _latency(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     bounds: Mapping[str, Mapping[str, float | None]],
     recovery_s: float,
     prefix: str | None,

@@ -19,7 +19,7 @@ write_f="post", key_field="key", read_prefix="posts-read-")``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ..history import Op
@@ -30,7 +30,7 @@ _RANK = {"fail": 0, "info": 1, "ok": 2}
 
 
 def ledger(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     *,
     write_prefix: str = "ledger-",
     write_f: str = "write",
@@ -68,7 +68,7 @@ def _key(inv: Op, comp: Op | None, key_field: str | None) -> Any:
 
 
 def _ledger(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     write_prefix: str,
     write_f: str,
     read_prefix: str,

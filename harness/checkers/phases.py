@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..history import NEMESIS, Op
@@ -61,7 +61,7 @@ def is_nemesis(process: str) -> bool:
     return process == NEMESIS or process.startswith(_NEMESIS_PREFIX)
 
 
-def fault_windows(ops: Sequence[Op]) -> list[FaultWindow]:
+def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
     """Fault windows in order of injection (see the module docstring for the rules)."""
     open_inv: dict[str, tuple[int, Op]] = {}  # nemesis process -> (pos, invoke)
     started: dict[str, dict] = {}  # fault_id -> partial window, in injection order
@@ -144,7 +144,7 @@ class Phases:
         self._labels = labels
 
     @classmethod
-    def from_ops(cls, ops: Sequence[Op], recovery_s: float) -> Phases:
+    def from_ops(cls, ops: Iterable[Op], recovery_s: float) -> Phases:
         return cls(fault_windows(ops), recovery_s)
 
     @property

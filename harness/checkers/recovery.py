@@ -14,12 +14,12 @@ nodes expected are every one that appears in any sample of the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..history import Op
 from ._result import CheckResult, Validity
-from .phases import fault_windows
+from .phases import FaultWindow, fault_windows
 
 NAME = "recovery"
 
@@ -29,7 +29,7 @@ Steady = Callable[[dict], bool]
 class DefaultSteady:
     """The default steady-state predicate, its expectations learnt from the whole history."""
 
-    def __init__(self, ops: Sequence[Op], *, state_process: str = "state", db_cluster_size: int | None = None) -> None:
+    def __init__(self, ops: Iterable[Op], *, state_process: str = "state", db_cluster_size: int | None = None) -> None:
         self.instances: set[str] = set()
         self.vips: set[str] = set()
         self.db_nodes: set[str] = set()
@@ -102,8 +102,23 @@ class DefaultSteady:
         return not self.reasons(state)
 
 
+class _Tracker:
+    """One heal's recovery, followed op by op until steady state or the next fault's start."""
+
+    def __init__(self, w: FaultWindow, fault_starts: Sequence[int]) -> None:
+        self.w = w
+        #: position of the op that starts the next fault (exclusive end of the scan), or None
+        self.stop = next((s for s in fault_starts if s > w.end_pos), None)  # type: ignore[operator]
+        self.last_ok: dict[str, bool] = {}
+        self.n_ok = 0
+        self.state_ok = False
+        self.last_state: dict | None = None
+        self.recovered_at: float | None = None
+        self.horizon: float | None = None  # the time of the op at ``stop``
+
+
 def recovery(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     within_s: float,
     steady: Steady | None = None,
     *,
@@ -125,7 +140,7 @@ def recovery(
 
 
 def _recovery(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     within_s: float,
     steady: Steady | None,
     probe_prefix: str,
@@ -147,62 +162,73 @@ def _recovery(
     probe_procs = {op.process for op in ops if op.type != "invoke" and op.process.startswith(probe_prefix)} if require_probes else set()
     n_probes = len(probe_procs)
     starts = sorted(w.start_pos for w in windows)
-    end_time = ops[-1].time if ops else 0.0
-    n_ops = len(ops)
+
+    # one forward pass (the ops may be a file streamed again for each pass, never indexed): a
+    # tracker per heal follows the ops after it, until steady or until the next fault starts
+    to_open = sorted(healed, key=lambda w: w.end_pos)  # type: ignore[arg-type, return-value]
+    active: list[_Tracker] = []
+    ended: dict[int, _Tracker] = {}  # id(window) -> tracker
+    end_time = 0.0
+    k = 0
+    for pos, op in enumerate(ops):
+        end_time = op.time
+        if active:
+            for tr in [t for t in active if t.stop == pos]:
+                tr.horizon = op.time
+                active.remove(tr)
+                ended[id(tr.w)] = tr
+            if active and op.type != "invoke":
+                proc = op.process
+                is_probe = proc in probe_procs
+                is_state = not is_probe and proc == state_process and op.f == "sample" and op.type == "ok" and isinstance(op.value, dict)
+                if is_probe or is_state:
+                    for tr in list(active):
+                        if is_probe:
+                            good = op.type == "ok"
+                            prev = tr.last_ok.get(proc)
+                            if prev is None:
+                                tr.n_ok += good
+                            elif prev != good:
+                                tr.n_ok += 1 if good else -1
+                            tr.last_ok[proc] = good
+                        else:
+                            tr.last_state = op.value
+                            tr.state_ok = bool(steady(op.value))
+                        if tr.state_ok and tr.n_ok == n_probes:
+                            tr.recovered_at = op.time
+                            active.remove(tr)
+                            ended[id(tr.w)] = tr
+        while k < len(to_open) and to_open[k].end_pos == pos:
+            active.append(_Tracker(to_open[k], starts))  # it follows the ops after its heal
+            k += 1
+    for tr in active + [_Tracker(w, starts) for w in to_open[k:]]:
+        ended[id(tr.w)] = tr
 
     results: list[dict[str, Any]] = []
     for w in healed:
+        tr = ended[id(w)]
         heal_t = w.end
-        pos = w.end_pos + 1  # type: ignore[operator]
-        stop = next((s for s in starts if s > w.end_pos), n_ops)  # type: ignore[operator]
-        last_ok: dict[str, bool] = {}
-        n_ok = 0
-        state_ok = False
-        last_state: dict | None = None
-        recovered_at: float | None = None
-        i = pos
-        while i < stop:
-            op = ops[i]
-            i += 1
-            if op.type == "invoke":
-                continue
-            proc = op.process
-            if proc in probe_procs:
-                good = op.type == "ok"
-                prev = last_ok.get(proc)
-                if prev is None:
-                    n_ok += good
-                elif prev != good:
-                    n_ok += 1 if good else -1
-                last_ok[proc] = good
-            elif proc == state_process and op.f == "sample" and op.type == "ok" and isinstance(op.value, dict):
-                last_state = op.value
-                state_ok = bool(steady(op.value))
-            else:
-                continue
-            if state_ok and n_ok == n_probes:
-                recovered_at = op.time
-                break
         entry: dict[str, Any] = {"fault_id": w.fault_id, "fault": w.fault, "heal_time": heal_t}
-        if recovered_at is not None:
-            took = recovered_at - heal_t
+        if tr.recovered_at is not None:
+            took = tr.recovered_at - heal_t
             entry["recovery_s"] = round(took, 6)
             entry["status"] = "recovered" if took <= within_s else "late"
         else:
-            horizon = ops[stop].time if stop < n_ops else end_time
+            cut = tr.stop is not None
+            horizon = tr.horizon if tr.horizon is not None else end_time
             entry["recovery_s"] = None
             if horizon - heal_t > within_s:
-                entry["status"] = "never" if stop >= n_ops else "late"
+                entry["status"] = "late" if cut else "never"
             else:
-                entry["status"] = "interrupted" if stop < n_ops else "unknown"
+                entry["status"] = "interrupted" if cut else "unknown"
             missing = []
-            if last_state is None:
+            if tr.last_state is None:
                 missing.append("no state sample after the heal")
             elif explain is not None:
-                missing.extend(explain(last_state))
-            elif not state_ok:
+                missing.extend(explain(tr.last_state))
+            elif not tr.state_ok:
                 missing.append("steady() false on the last sample")
-            failing = sorted(p for p in probe_procs if not last_ok.get(p, False))
+            failing = sorted(p for p in probe_procs if not tr.last_ok.get(p, False))
             if failing:
                 missing.append(f"probes not succeeding: {', '.join(failing)}")
             entry["missing"] = missing

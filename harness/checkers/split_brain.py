@@ -10,7 +10,7 @@ acceptance suite's "no split brain after heal".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ..history import Op
@@ -48,7 +48,7 @@ def split_brain_in(state: Any) -> list[dict[str, Any]]:
 
 
 def split_brain(
-    ops: Sequence[Op],
+    ops: Iterable[Op],
     *,
     allow_during_faults: bool = True,
     settle_s: float = 3.0,
@@ -67,7 +67,7 @@ def split_brain(
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 
 
-def _split_brain(ops: Sequence[Op], allow: bool, settle_s: float, process: str, max_examples: int) -> CheckResult:
+def _split_brain(ops: Iterable[Op], allow: bool, settle_s: float, process: str, max_examples: int) -> CheckResult:
     windows = fault_windows(ops)
     tolerated = [(w.start, w.end + settle_s) for w in windows]
     heals = [w.end for w in windows if w.healed]

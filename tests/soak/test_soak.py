@@ -24,7 +24,9 @@ def _ranges(duration_s: float) -> dict[str, tuple[float, float]]:
     return {"steady_s": (30.0, 120.0), "fault_s": (10.0, 30.0)}
 
 
-@pytest.mark.scenario(title="Soak: seeded fault schedule, audits after every fault", tier="soak", fault="soak")
+# hours of history stay on disk, not in memory: the checkers stream history.jsonl
+@pytest.mark.scenario(title="Soak: seeded fault schedule, audits after every fault", tier="soak", fault="soak",
+                      history_in_memory=False)
 def test_soak_schedule_keeps_the_cluster_whole(scenario, cluster, harness_settings, load_users):
     s = harness_settings
     deadline = time.monotonic() + s.soak_duration_s

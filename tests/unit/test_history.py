@@ -153,3 +153,33 @@ def test_load_pauses_the_gc_and_gives_the_callers_state_back(tmp_path, monkeypat
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_history_file_streams_anew_on_every_pass_and_checkers_agree_with_the_list(tmp_path):
+    # a soak's checkers read its history from disk (bounded memory), several passes each: the
+    # verdicts must be those of the same history loaded into memory
+    from harness.checkers import CheckConfig, run_all
+    from harness.history import HistoryFile, iter_history
+    from harness.report._demo import db_partition, director_crash
+
+    for ops, recovery_verdict in ((director_crash(), "valid"), (db_partition(), "unknown")):  # no state samples
+        path = tmp_path / "history.jsonl"
+        write_history(ops, path)
+        on_file = HistoryFile(tmp_path)  # a run directory names its history.jsonl
+        assert list(on_file) == list(on_file) == load_history(path)
+        cfg = CheckConfig(max_outage_s=4.7, min_availability_percent=95.0, recovery_s=10.0, recovery_within_s=10.0)
+        from_file = [r.to_dict() for r in run_all(on_file, cfg)]
+        from_list = [r.to_dict() for r in run_all(load_history(path), cfg)]
+        assert from_file == from_list
+        assert {r["checker"]: r["valid"] for r in from_file}["recovery"] == recovery_verdict
+        # a one-shot iterator is read once, not silently empty on the checkers' second pass
+        assert [r.to_dict() for r in run_all(iter_history(path), cfg)] == from_list
+
+
+def test_history_file_names_a_missing_file(tmp_path):
+    from harness.history import HistoryFile, iter_history
+
+    with pytest.raises(HistoryError, match="no history file"):
+        HistoryFile(tmp_path / "nope.jsonl")
+    with pytest.raises(HistoryError, match="cannot read history"):
+        next(iter_history(tmp_path / "nope.jsonl"))

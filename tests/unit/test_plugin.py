@@ -70,10 +70,15 @@ def test_scenario_marker_metadata_reaches_result_json(pytester: pytest.Pytester)
 
         @pytest.mark.scenario(title="A real one", tier="web", fault="kill-process")
         def test_real(scenario):
-            pass
+            assert scenario.history_in_memory
+
+        @pytest.mark.scenario(title="A long one", history_in_memory=False)
+        def test_long(scenario):
+            scenario.history.record("vip-probe-web", "get", "ok", 200)
+            assert scenario.history.ops() == [] and len(list(scenario.ops())) == 2
     """)
     result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     results = {r["title"]: r for r in map(json.loads, map(Path.read_text, (pytester.path / "out").glob("*/*/result.json")))}
     assert results["Broken on purpose"]["negative_proof"] is True and results["Broken on purpose"]["tier"] == "db"
     assert results["A real one"]["negative_proof"] is False and results["A real one"]["fault_kind"] == "kill-process"
