@@ -168,11 +168,12 @@ def _recovery(
     to_open = sorted(healed, key=lambda w: w.end_pos)  # type: ignore[arg-type, return-value]
     active: list[_Tracker] = []
     ended: dict[int, _Tracker] = {}  # id(window) -> tracker
-    end_time = 0.0
+    end_time = 0.0  # of the last op seen while a tracker was open: all "never"/"unknown" need
     k = 0
+    next_heal = to_open[0].end_pos if to_open else None
     for pos, op in enumerate(ops):
-        end_time = op.time
         if active:
+            end_time = op.time
             for tr in [t for t in active if t.stop == pos]:
                 tr.horizon = op.time
                 active.remove(tr)
@@ -198,9 +199,13 @@ def _recovery(
                             tr.recovered_at = op.time
                             active.remove(tr)
                             ended[id(tr.w)] = tr
-        while k < len(to_open) and to_open[k].end_pos == pos:
-            active.append(_Tracker(to_open[k], starts))  # it follows the ops after its heal
-            k += 1
+        if pos == next_heal:
+            while k < len(to_open) and to_open[k].end_pos == pos:
+                active.append(_Tracker(to_open[k], starts))  # it follows the ops after its heal
+                k += 1
+            next_heal = to_open[k].end_pos if k < len(to_open) else None
+        elif not active and next_heal is None:
+            break  # every heal judged: the rest of the history changes nothing
     for tr in active + [_Tracker(w, starts) for w in to_open[k:]]:
         ended[id(tr.w)] = tr
 
