@@ -132,6 +132,15 @@ def _longest(t: TestModel) -> Outage | None:
     return t.timeline.longest_outage if t.timeline else None
 
 
+def _outage_slo(t: TestModel) -> dict[str, Any] | None:
+    """The test's "longest ... outage" SLO line with a bound (scenario.slo_line), if it has one."""
+    for s in t.slo:
+        name = str(s.get("name", "")).lower()
+        if name.startswith("longest") and "outage" in name and isinstance(s.get("bound"), (int, float)):
+            return s
+    return None
+
+
 # --------------------------------------------------------------------------- run summary
 
 
@@ -179,9 +188,13 @@ def _cards(run: RunModel) -> str:
             worst = (o, t)
     if worst:
         o, t = worst
+        # red only for a broken promise: an outage within its test's bound is what failover costs
+        slo = _outage_slo(t)
+        broken = t.outcome in ("failed", "error") or (slo is not None and str(slo.get("verdict")).lower() == "invalid")
+        bound = f" · bound {esc(fmt_duration(float(slo['bound'])))}" if slo else ""
         cards.append(
-            f'<div class="card bad"><div class="k">Longest outage</div><div class="v">{esc(fmt_duration(o.duration_s))}</div>'
-            f'<div class="s">{esc(o.fault or "no fault")} · <a href="#{esc(t.slug)}">{esc(t.title)}</a></div></div>'
+            f'<div class="card{" bad" if broken else ""}"><div class="k">Longest outage</div><div class="v">{esc(fmt_duration(o.duration_s))}</div>'
+            f'<div class="s">{esc(o.fault or "no fault")}{bound} · <a href="#{esc(t.slug)}">{esc(t.title)}</a></div></div>'
         )
     else:
         cards.append('<div class="card good"><div class="k">Longest outage</div><div class="v">none</div><div class="s">no failed probe</div></div>')

@@ -1003,11 +1003,3 @@ def load_soak_trend(reports_dir: str | Path, *, current: str | None = None, limi
         if p is not None:
             points.append(p)
     return points[::-1]
-
-
-def env_fast_path_bytes() -> int:
-    """Override of the fast-path threshold (``HARNESS_REPORT_FAST_BYTES``), for benchmarks."""
-    try:
-        return int(os.environ.get("HARNESS_REPORT_FAST_BYTES", FAST_PATH_BYTES))
-    except ValueError:
-        return FAST_PATH_BYTES

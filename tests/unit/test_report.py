@@ -210,6 +210,26 @@ def test_negative_proofs_stay_out_of_the_headline_figures(tmp_path):
     assert "negative proof</span>" in s and "6.10 s" in s  # its own section keeps its figures
 
 
+def test_longest_outage_card_is_red_only_for_a_broken_promise(tmp_path):
+    root = make_run(tmp_path)
+    result = root / "availability-test_directors-test_master_director_crash" / "result.json"
+    r = json.loads(result.read_text())
+
+    def card() -> tuple[str, str]:
+        head = build_report(root).read_text(encoding="utf-8").split('<section class="test', 1)[0]
+        m = re.search(r'<div class="card( bad)?"><div class="k">Longest outage</div><div class="v">([^<]*)</div><div class="s">(.*?)</div></div>', head)
+        assert m, "no longest outage card"
+        return ("red" if m.group(1) else "plain"), re.sub(r"<[^>]+>", "", m.group(3))
+
+    assert card()[0] == "red"  # make_run's crash test failed (a lost write)
+    r.update(outcome="passed", slo=[s for s in r["slo"] if s["name"] == "longest VIP outage"])  # 2.5 s, bound 4.7 s
+    result.write_text(json.dumps(r))
+    assert card() == ("plain", "kill-director · bound 4.70 s · MASTER director crash")
+    r["slo"][0].update(bound=2.0, verdict="invalid")
+    result.write_text(json.dumps(r))
+    assert card() == ("red", "kill-director · bound 2.00 s · MASTER director crash")
+
+
 def test_no_network_resources(page):
     assert not re.search(r"""(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
     assert "url(" not in page and "@import" not in page and "<script src" not in page
