@@ -734,7 +734,7 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
             return
         for d in dirs:
             for backend, servers in st.backends.get(d, {}).items():
-                down = [s for s, v in servers.items() if not v.startswith("UP")]
+                down = [f"{s} {v}" for s, v in servers.items() if not v.startswith("UP")]  # v says why
                 if down:
                     st.problems.append(f"{d}: backend {backend}: {', '.join(down)} not UP")
             if not st.backends.get(d):
