@@ -261,7 +261,7 @@ class Scenario:
         streamed again on each iteration. Either can be iterated several times."""
         if self.history_in_memory:
             return self.history.ops()
-        return HistoryFile(self.directory / "history.jsonl")
+        return HistoryFile(self.history.path)  # type: ignore[arg-type]  # always set: __post_init__ gives it a path
 
     def check(self, config: CheckConfig | None = None) -> dict[str, CheckResult]:
         """Run the standard checkers on this scenario's history so far."""
