@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import FaultError
 from ..inventory._model import Service
+from ..parsers.ip_addr import parse_addr_show
 from ..transport.base import quote_command
 from . import service as svc
 from .base import Fault, no_extra, take
@@ -79,13 +80,3 @@ class DirectorFailure(Fault):
         if self.balancer is not None:
             svc.start(t, self.balancer)  # balancer first: ready before keepalived claims the VIP
         svc.start(t, self.keepalived)
-
-
-def parse_addr_show(text: str) -> list[tuple[str, str]]:
-    """``ip -o addr show`` lines -> (interface, address/prefix); ``eth0@if12`` -> ``eth0``."""
-    out: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[2] in ("inet", "inet6"):
-            out.append((parts[1].split("@", 1)[0], parts[3]))
-    return out

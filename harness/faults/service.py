@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from ..errors import FaultError
 from ..inventory._model import Host, Service
+from ..parsers.ps import parse_pids
 from ..transport.base import Transport, quote_command
 
 #: starting a database can include crash recovery; bounded anyway
@@ -120,29 +121,6 @@ def find_pids(transport: Transport, *, process: str | None, pidfile: str | None)
     else:
         raise FaultError(f"{transport.host}: need a process name or a pidfile to find pids")
     return parse_pids(result.stdout)
-
-
-def parse_pids(text: str) -> list[int]:
-    """Whitespace-separated pids, in order, without duplicates."""
-    seen: list[int] = []
-    for word in text.split():
-        if word.isdigit() and int(word) not in seen and int(word) > 1:
-            seen.append(int(word))
-    return seen
-
-
-PS_TREE_COMMAND = "ps -e -o pid= -o ppid="
-
-
-def parse_ps_tree(text: str) -> dict[int, list[int]]:
-    """``ps -e -o pid= -o ppid=`` output -> parent pid -> child pids."""
-    children: dict[int, list[int]] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) != 2 or not (parts[0].isdigit() and parts[1].isdigit()):
-            continue
-        children.setdefault(int(parts[1]), []).append(int(parts[0]))
-    return children
 
 
 def descendants(children: dict[int, list[int]], roots: Iterable[int], *, limit: int = 10000) -> list[int]:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..errors import CommandError, HarnessError, ProbeError, TransportError
 from ..history import HistoryRecorder
 from ..inventory._model import Host, Inventory
+from ..parsers.ip_addr import parse_ip_addr
 from ..transport.base import CommandResult, Transport, quote_command
 from ._base import POLL_SLICE_S, ProbeThread, Schedule, check_bounds
 
@@ -39,7 +40,6 @@ WSREP_KEYS: tuple[str, ...] = (
 )
 SAMPLED_ROLES: tuple[str, ...] = ("director", "web", "db", "mgm")
 
-_INET = re.compile(r"\binet\s+(?P<addr>[0-9.]+)(?:/\d+)?")
 _INT = re.compile(r"^-?\d+$")
 
 PerHost = str | Mapping[str, str]
@@ -52,20 +52,6 @@ class ClusterLike(Protocol):
     def inventory(self) -> Inventory: ...
 
     def transport(self, name: str) -> Transport: ...
-
-
-def parse_ip_addr(text: str) -> dict[str, list[str]]:
-    """``ip -o -4 addr show`` -> interface -> IPv4 addresses (pure; used for VIP holders)."""
-    out: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 4 or not fields[0].endswith(":"):
-            continue
-        ifname = fields[1].split("@", 1)[0]
-        m = _INET.search(line)
-        if m:
-            out.setdefault(ifname, []).append(m.group("addr"))
-    return out
 
 
 def _per_host(value: PerHost, host: str, default: str) -> str:
