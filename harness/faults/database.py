@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import FaultError, HarnessError
 from ..inventory._model import Service
+from ..parsers.ps import PS_TREE_COMMAND, parse_ps_tree
 from ..transport.base import quote_command
 from . import service as svc
 from .base import Fault, no_extra, positive, take
@@ -174,6 +175,6 @@ class DbNodeFailure(Fault):
         pidfile = self.service.pidfile if self.service else None
         pids = svc.find_pids(t, process=self._process(), pidfile=pidfile)
         if pids and with_tree:
-            tree = svc.parse_ps_tree(t.run_expect([0], svc.PS_TREE_COMMAND).stdout)
+            tree = parse_ps_tree(t.run_expect([0], PS_TREE_COMMAND).stdout)
             pids = svc.with_descendants(tree, pids)
         return pids

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import FaultError
 from ..inventory._model import Service
 from ..parsers.ip_addr import parse_addr_show
+from ..parsers.ps import PS_TREE_COMMAND, parse_ps_tree
 from ..transport.base import quote_command
 from . import service as svc
 from .base import Fault, no_extra, take
@@ -61,7 +62,7 @@ class DirectorFailure(Fault):
         if not roots:
             raise FaultError(f"{self.name}: keepalived is not running on host {host!r}")
         balancer_roots = self._pids(self.balancer) if self.balancer else []
-        tree = svc.parse_ps_tree(t.run_expect([0], svc.PS_TREE_COMMAND).stdout)
+        tree = parse_ps_tree(t.run_expect([0], PS_TREE_COMMAND).stdout)
         pids: list[int] = []
         for group in (roots, balancer_roots):  # keepalived's first, children before parents
             pids += [p for p in svc.with_descendants(tree, group) if p not in pids]

@@ -9,7 +9,6 @@ toolstack can list it, so a second heal does not try to create a running domain 
 from __future__ import annotations
 
 import sys
-
 from typing import Any, ClassVar
 
 from ..errors import FaultError

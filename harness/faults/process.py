@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import FaultError
 from ..inventory._model import Service
+from ..parsers.ps import PS_TREE_COMMAND, parse_ps_tree
 from . import service as svc
 from .base import Fault, no_extra, take
 
@@ -59,7 +60,7 @@ class _ProcessFault(Fault):
         t = self.transport(host)
         pids = svc.find_pids(t, process=self.process_name, pidfile=self.pidfile)
         if pids and with_tree:
-            tree = svc.parse_ps_tree(t.run_expect([0], svc.PS_TREE_COMMAND).stdout)
+            tree = parse_ps_tree(t.run_expect([0], PS_TREE_COMMAND).stdout)
             pids = svc.with_descendants(tree, pids)
         return pids
 
