@@ -135,7 +135,7 @@ class Cluster:
         self.close()
 
 
-class _TransportBackend(BaseBackend):  # type: ignore[misc]
+class _TransportBackend(BaseBackend):
     """testinfra backend over one of our transports (fakes, lab namespaces): same connection."""
 
     NAME = "harness"

@@ -14,7 +14,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -128,7 +128,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     rep = yield
     item.stash.setdefault(report_key, {})[rep.when] = rep
     return rep
@@ -184,7 +186,10 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
     from .lab import Lab
 
-    lab = Lab(name=s.lab_name, directors=s.lab_directors, **({"subnet": s.lab_subnet} if s.lab_subnet else {}))
+    if s.lab_subnet:
+        lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet)
+    else:
+        lab = Lab(name=s.lab_name, directors=s.lab_directors)  # the lab's own default subnet
     st = lab.status()
     brought_up = False
     if not st.healthy:

@@ -44,14 +44,13 @@ class FakeTransport(Transport):
         self.commands.append(line)
         for rule in self._rules:
             if rule.pattern.search(line):
-                resp = rule.response
-                if isinstance(resp, Exception):
-                    raise resp
-                if callable(resp):
-                    resp = resp(line)
-                if isinstance(resp, CommandResult):
-                    return resp
-                status, out, err = resp
+                response = rule.response
+                if isinstance(response, Exception):
+                    raise response
+                answer = response(line) if callable(response) else response
+                if isinstance(answer, CommandResult):
+                    return answer
+                status, out, err = answer
                 return CommandResult(self.host, line, status, out, err)
         return CommandResult(self.host, line, 0, "", "")
 

@@ -21,7 +21,7 @@ TRANSPORT_FACTORY: TransportFactory | None = None
 _SEARCH_DEPTH = 3
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "heal",
         help="heal every fault a (crashed) run's journal still lists as in force",

@@ -178,7 +178,7 @@ class Partition(Fault):
             return [quote_command(["nft", "; ".join(parts)])]
         commands: list[str] = []
         chain_in, chain_out = self._chains()
-        for tool, addrs in zip(_iptables_tools(backend), (v4, v6)):
+        for tool, addrs in zip(_iptables_tools(backend), (v4, v6), strict=True):
             if not addrs:
                 continue
             steps: list[list[str]] = [

@@ -23,7 +23,7 @@ class _ProcessFault(Fault):
     """Shared parameter handling: ``host``, ``process``, optional ``pidfile`` and ``tree``."""
 
     _needs_service = True
-    _known = ("host", "process", "pidfile", "tree")
+    _known: tuple[str, ...] = ("host", "process", "pidfile", "tree")
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         out = {

@@ -140,7 +140,7 @@ def descendants(children: dict[int, list[int]], roots: Iterable[int], *, limit: 
 
 
 def signal_command(signal: str, pids: Iterable[int]) -> str:
-    return quote_command(["kill", f"-{signal}", *pids])
+    return quote_command(["kill", f"-{signal}", *map(str, pids)])
 
 
 def crash_command(pids: Iterable[int]) -> str:

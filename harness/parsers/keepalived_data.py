@@ -20,18 +20,19 @@ def parse_keepalived_data(text: str) -> dict[str, str]:
         raise parse_error(_COMMAND, None, None, "no '------< ... >------' section header: not a keepalived dump")
     result: dict[str, str] = {}
     current: str | None = None
-    current_line: tuple[int, str] | None = None
+    current_lineno: int | None = None
+    current_text: str | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
         s = line.strip()
         if s.startswith("VRRP Instance = "):
             if current is not None and current not in result:
-                raise parse_error(_COMMAND, *current_line, f"instance {current!r} has no 'State =' line")  # type: ignore[misc]
+                raise parse_error(_COMMAND, current_lineno, current_text, f"instance {current!r} has no 'State =' line")
             current = s[len("VRRP Instance = ") :].strip()
-            current_line = (lineno, line)
+            current_lineno, current_text = lineno, line
             continue
         if s.startswith("------<"):
             if current is not None and current not in result:
-                raise parse_error(_COMMAND, *current_line, f"instance {current!r} has no 'State =' line")  # type: ignore[misc]
+                raise parse_error(_COMMAND, current_lineno, current_text, f"instance {current!r} has no 'State =' line")
             current = None
             continue
         if current is not None and current not in result and s.startswith("State = "):
@@ -40,5 +41,5 @@ def parse_keepalived_data(text: str) -> dict[str, str]:
                 raise parse_error(_COMMAND, lineno, line, f"empty state for instance {current!r}")
             result[current] = state
     if current is not None and current not in result:
-        raise parse_error(_COMMAND, *current_line, f"instance {current!r} has no 'State =' line")  # type: ignore[misc]
+        raise parse_error(_COMMAND, current_lineno, current_text, f"instance {current!r} has no 'State =' line")
     return result

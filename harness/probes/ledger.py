@@ -305,7 +305,7 @@ class Ledger(ProbeThread):
             if conn is None:
                 conn = self._connect(self.host, self.port, register=w)
             else:
-                self._inflight[w] = conn._sock  # type: ignore[assignment]
+                self._inflight[w] = conn._sock
             sent = True
             with conn.cursor() as cur:
                 cur.execute(f"INSERT INTO `{self.table}` (k, run_id) VALUES (%s, %s)", (key, self.run_id))

@@ -40,8 +40,8 @@ def connect(host: Host) -> Transport:
     backend = get_backend(host.transport)
     from_host = getattr(backend, "from_host", None)
     if from_host is not None:
-        return from_host(host)  # type: ignore[no-any-return]
-    return backend(host.name)  # type: ignore[call-arg]
+        return from_host(host)
+    return backend(host.name)
 
 
 __all__ = [

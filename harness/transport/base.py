@@ -83,4 +83,6 @@ class Transport(ABC):
         return self.run_expect([0], command, *args, timeout=timeout).stdout.rstrip("\n")
 
     def close(self) -> None:
-        """Release the connection (idempotent)."""
+        """Release the connection (idempotent); a concrete no-op, not abstract, because a
+        transport without a connection (``LocalTransport``) has nothing to release."""
+        return None

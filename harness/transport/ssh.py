@@ -138,7 +138,7 @@ def open_client(name: str, address: str, ssh: SshConfig) -> paramiko.SSHClient:
     transport = client.get_transport()
     assert transport is not None
     if ssh.keepalive_s > 0:
-        transport.set_keepalive(ssh.keepalive_s)  # type: ignore[arg-type]  # float works
+        transport.set_keepalive(ssh.keepalive_s)  # float works
     return client
 
 
@@ -274,7 +274,7 @@ class SshTransport(Transport):
             client.close()
 
 
-class HarnessParamikoBackend(ParamikoBackend):  # type: ignore[misc]
+class HarnessParamikoBackend(ParamikoBackend):
     """testinfra's paramiko backend, connected by ``open_client``.
 
     testinfra's own backend never loads known_hosts and accepts unknown keys with a warning

@@ -12,8 +12,7 @@ import pytest
 
 from harness.cluster import Cluster
 from harness.errors import FaultError, TransportError
-from harness.faults import FAULTS, Journal, Nemesis, Terminated, get_fault, heal_journal
-from harness.faults import _cli
+from harness.faults import FAULTS, Journal, Nemesis, Terminated, _cli, get_fault, heal_journal
 from harness.history import HistoryRecorder, load_history
 from harness.inventory._model import Host, Inventory, Service
 from harness.testing import FakeCluster
@@ -122,7 +121,7 @@ def test_keyboard_interrupt_inside_fault_heals_and_propagates(nemesis: Nemesis, 
 def test_failing_assertion_inside_fault_still_heals(nemesis: Nemesis, fake: FakeCluster) -> None:
     with pytest.raises(AssertionError):
         with nemesis.fault("link-down", host="dir1", interface="eth1"):
-            assert False, "VIP lost"
+            raise AssertionError("VIP lost")
     assert fake("dir1").commands[-1] == "ip link set eth1 up"
 
 

@@ -101,9 +101,9 @@ class _MariaDB:
                 c = pymysql.connect(unix_socket=self.sock, user="root", connect_timeout=1)
                 c.close()
                 return
-            except pymysql.err.MySQLError:
+            except pymysql.err.MySQLError as exc:
                 if self.proc.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError("mariadbd did not start: " + (self.root / "error.log").read_text()[-2000:])
+                    raise RuntimeError("mariadbd did not start: " + (self.root / "error.log").read_text()[-2000:]) from exc
                 time.sleep(0.05)
 
     def kill(self) -> None:
