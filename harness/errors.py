@@ -2,6 +2,40 @@
 
 Every error says which file, field, host or command is at fault: an SRE reading a red CI job
 should know where to look without a debugger.
+
+The tree (a class defined in another module names it; every other class is defined here)::
+
+    HarnessError
+    ├── InventoryError
+    │   └── InventoryProblems ....... harness.inventory._load
+    ├── TransportError
+    │   └── CommandError
+    ├── UnknownTransport              (also a LookupError)
+    ├── FaultError
+    │   ├── UnsupportedFault
+    │   └── UnknownFault              (also a KeyError)
+    ├── ProbeError
+    ├── HistoryError
+    ├── ParseError
+    ├── LabError
+    │   ├── UmlError ................ harness.lab._uml
+    │   └── GuestBootError .......... harness.lab._lvs
+    ├── LoadError ................... harness.load.locust_runner
+    ├── ReportError ................. harness.report._model
+    ├── ScenarioError ............... harness.scenario
+    └── SoakError ................... harness.soak
+
+Outside the tree, on purpose:
+
+- harness.faults.nemesis ``Terminated`` is a KeyboardInterrupt: SIGTERM must unwind a run
+  exactly as Ctrl-C does, past every *except Exception*, so that the faults heal.
+- Private signals (a leading underscore), raised and caught inside one module, never seen by
+  callers: harness.probes.vip ``_Failed``, ``_Unknown``, ``_Stopped``, ``_Stale``,
+  ``_Timeout``; harness.probes.ledger ``_Stopped``; harness.probes.state ``_HostGone``,
+  ``_Aborted``; harness.transport.ssh ``_UnknownHostKey`` (a paramiko.SSHException, because
+  paramiko's host-key policy must raise one), ``_NotStarted``.
+
+tests/unit/test_errors.py walks the package and fails when this drawing and the code disagree.
 """
 
 from __future__ import annotations
@@ -53,12 +87,23 @@ class CommandError(TransportError):
         self.expected = tuple(expected)
 
 
+class UnknownTransport(HarnessError, LookupError):
+    """No transport backend is registered under this name."""
+
+
 class FaultError(HarnessError):
     """A fault could not be injected or healed, or was asked for a host it may not touch."""
 
 
 class UnsupportedFault(FaultError):
     """The fault cannot run on this host (e.g. netem missing from the kernel)."""
+
+
+class UnknownFault(FaultError, KeyError):
+    """No fault of that name (a KeyError too, so ``FAULTS.get(name)`` works)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
 
 
 class ProbeError(HarnessError):

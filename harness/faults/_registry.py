@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from ..errors import FaultError
+from ..errors import UnknownFault
 
 if TYPE_CHECKING:
     from .base import Fault
@@ -31,13 +31,6 @@ _PATHS: dict[str, str] = {
     "domain-shutdown": "harness.faults.domain:DomainShutdown",
     "domain-start": "harness.faults.domain:DomainStart",
 }
-
-
-class UnknownFault(FaultError, KeyError):
-    """No fault of that name (a KeyError too, so ``FAULTS.get(name)`` works)."""
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
 
 
 class FaultRegistry(Mapping[str, "type[Fault]"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import HarnessError
+from ..errors import UnknownTransport
 from ..inventory._model import Host
 from .base import CommandResult, Transport, quote_command
 
@@ -16,10 +16,6 @@ BACKENDS: dict[str, str] = {
     "local": "harness.transport.local.LocalTransport",
     "fake": "harness.testing.FakeTransport",
 }
-
-
-class UnknownTransport(HarnessError, LookupError):
-    """No backend is registered under this name."""
 
 
 def get_backend(name: str) -> type[Transport]:
