@@ -15,12 +15,14 @@ import re
 import secrets
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .inventory._model import LatencyBound
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -155,21 +157,17 @@ class ClusterTarget:
 
 
 def _apply_slo_overrides(inventory: Any, overrides: list[tuple[tuple[str, ...], float]]) -> Any:
-    import dataclasses
-
-    from .inventory._model import LatencyBound
-
     slo = inventory.slo
     for path, value in overrides:
         if len(path) == 1:
-            slo = dataclasses.replace(slo, **{path[0]: value})
+            slo = replace(slo, **{path[0]: value})
         else:
             _, phase, pct = path
             bounds = dict(slo.latency_ms)
             old = bounds.get(phase, LatencyBound())
-            bounds[phase] = dataclasses.replace(old, **{pct: value})
-            slo = dataclasses.replace(slo, latency_ms=bounds)
-    return dataclasses.replace(inventory, slo=slo)
+            bounds[phase] = replace(old, **{pct: value})
+            slo = replace(slo, latency_ms=bounds)
+    return replace(inventory, slo=slo)
 
 
 @pytest.fixture(scope="session")

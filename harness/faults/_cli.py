@@ -75,6 +75,8 @@ def cmd_heal(args: argparse.Namespace) -> int:
 
 def open_cluster(cluster_file: str) -> Cluster:
     """Load the cluster file and connect (through ``TRANSPORT_FACTORY`` when set)."""
+    # imported here, not at the top: `harness faults` lists the catalogue without paying for
+    # testinfra and paramiko (no import circle is involved)
     from ..cluster import Cluster
     from ..inventory import load_inventory
 

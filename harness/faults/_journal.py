@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FaultError
+from ..history import NEMESIS
+from ._registry import get_fault
+from .base import error_text
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -177,10 +180,6 @@ def heal_journal(journal: Journal, cluster: Cluster, *, history: HistoryRecorder
 
     ``history``, when given, receives the ``nemesis``/``heal`` operations like a live run's.
     """
-    from ..history import NEMESIS
-    from ._registry import get_fault
-    from .base import error_text
-
     outcomes: list[HealOutcome] = []
     for rec in reversed(journal.pending()):
         fid = str(rec.get("fault_id"))

@@ -15,7 +15,9 @@ from typing import Any
 
 from ..errors import FaultError, HarnessError
 from ..inventory._model import Service
+from ..parsers.ndb_mgm import parse_all_status
 from ..parsers.ps import PS_TREE_COMMAND, parse_ps_tree
+from ..parsers.wsrep import parse_wsrep_status
 from ..transport.base import quote_command
 from . import service as svc
 from .base import Fault, no_extra, positive, take
@@ -139,14 +141,10 @@ class DbNodeFailure(Fault):
             self._sleep(self.params["poll_s"])
 
     def _galera_state(self) -> str:
-        from ..parsers.wsrep import parse_wsrep_status
-
         result = self.run_expect(self.params["host"], [0], self.wsrep_command())
         return parse_wsrep_status(result.stdout).get("wsrep_local_state_comment", "unknown")
 
     def _ndb_state(self) -> str:
-        from ..parsers.ndb_mgm import parse_all_status
-
         result = self.run_expect(self.params["mgm"], [0], self.ndb_mgm_command("ALL STATUS"))
         node = parse_all_status(result.stdout).get(self.node_id)
         return node.status if node is not None else "absent from ALL STATUS"

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from ..errors import FaultError
 from ..inventory._model import Host
+from ..parsers.domains import parse_virsh_list, parse_xl_list, parse_xm_list
 from ..transport.base import quote_command
 from .base import Fault, no_extra, take
 
@@ -70,8 +71,6 @@ class _DomainFault(Fault):
 
     def domain_state(self) -> str | None:
         """Normalised state (running, paused, shutoff, ...); None when the toolstack cannot say."""
-        from ..parsers.domains import parse_virsh_list, parse_xl_list, parse_xm_list
-
         if self.kind == "lab":
             return None
         listing = {"xl": ("xl list", parse_xl_list), "xm": ("xm list", parse_xm_list),

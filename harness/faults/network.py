@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from ..errors import CommandError, FaultError, TransportError, UnsupportedFault
+from ..parsers.tc import has_root_qdisc, qdisc_kind_unknown
 from ..transport.base import quote_command
 from .base import Fault, check_iface, no_extra, positive, take
 
@@ -304,7 +305,7 @@ class Latency(Fault):
     def _netem_supported(self, host: str, stderr: str) -> bool:
         """tc's own verdict first ("Specified qdisc kind is unknown" = no sch_netem in the
         kernel), else ask the module tree and the kernel config."""
-        if "qdisc kind is unknown" in stderr or "Unknown qdisc" in stderr:
+        if qdisc_kind_unknown(stderr):
             return False
         probe = (
             "modinfo sch_netem >/dev/null 2>&1 || "
@@ -323,18 +324,9 @@ def _delete_our_qdisc(fault: Fault, host: str, iface: str) -> None:
     if shown.exit_status != 0:
         # "Cannot find device": nothing of ours can be on it
         return
-    if not has_our_qdisc(shown.stdout):
+    if not has_root_qdisc(shown.stdout, QDISC_HANDLE):
         return
     fault.run_expect(host, [0], quote_command(["tc", "qdisc", "del", "dev", iface, "root", "handle", QDISC_HANDLE]))
-
-
-def has_our_qdisc(tc_show: str) -> bool:
-    """``tc qdisc show dev X root`` lists a root qdisc with our handle."""
-    for line in tc_show.splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] == "qdisc" and parts[2] == QDISC_HANDLE and "root" in parts:
-            return True
-    return False
 
 
 def _iptables_tools(backend: str) -> tuple[str, str]:

@@ -68,6 +68,17 @@ def parse_wsrep_status(text: str) -> dict[str, str]:
     return result
 
 
+_INTEGER = re.compile(r"^-?\d+$")
+#: digits that are an identifier, not a count (a UUID of all digits is possible in principle)
+_NOT_NUMBERS = frozenset({"wsrep_cluster_state_uuid"})
+
+
+def typed_wsrep_status(status: dict[str, str]) -> dict[str, int | str]:
+    """Integers as ints (``wsrep_cluster_size`` 3, not "3"), everything else as reported: the
+    form a state sample records, so checkers compare sizes as numbers."""
+    return {k: int(v) if _INTEGER.match(v) and k not in _NOT_NUMBERS else v for k, v in status.items()}
+
+
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
@@ -108,8 +119,8 @@ def galera_stall_budget_s(options: dict[str, str]) -> float:
 
     The survivors suspect the node after ``evs.suspect_timeout`` without traffic from it,
     noticed at the next ``evs.inactive_check_period``; the last keepalive may have arrived
-    up to ``evs.keepalive_period`` before the death. (LAB_NOTES measured 3.1 s with suspect
-    PT2S and 6.3 s with the default PT5S: within this budget.)
+    up to ``evs.keepalive_period`` before the death. (docs/lab-measurements.md: writes stalled
+    3.1 s with suspect PT2S and 6.3 s with the default PT5S, both within this budget.)
     """
     def timer(name: str) -> float:
         return iso8601_duration_s(options.get(name) or GALERA_TIMER_DEFAULTS[name])

@@ -12,7 +12,6 @@ up the others. Parsing is delegated to the pure functions in harness.parsers.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,7 +20,12 @@ from typing import Any, Protocol
 from ..errors import CommandError, HarnessError, ProbeError, TransportError
 from ..history import HistoryRecorder
 from ..inventory._model import Host, Inventory
+from ..parsers.haproxy_stat import parse_show_stat, server_states
 from ..parsers.ip_addr import parse_ip_addr
+from ..parsers.ipvsadm import parse_ipvsadm_list
+from ..parsers.keepalived_data import parse_keepalived_data
+from ..parsers.ndb_mgm import parse_show
+from ..parsers.wsrep import parse_wsrep_status, typed_wsrep_status
 from ..transport.base import CommandResult, Transport, quote_command
 from ._base import POLL_SLICE_S, ProbeThread, Schedule, check_bounds
 
@@ -40,7 +44,6 @@ WSREP_KEYS: tuple[str, ...] = (
 )
 SAMPLED_ROLES: tuple[str, ...] = ("director", "web", "db", "mgm")
 
-_INT = re.compile(r"^-?\d+$")
 
 PerHost = str | Mapping[str, str]
 
@@ -312,8 +315,6 @@ class StateSampler(ProbeThread):
         )
 
     def _vrrp(self, host: Host, transport: Transport, deadline: float) -> dict[str, str]:
-        from ..parsers.keepalived_data import parse_keepalived_data
-
         path = _per_host(self.keepalived_data_path, host.name, KEEPALIVED_DATA)
         polls = max(1, int(self.keepalived_wait_s / 0.02))
         # one round trip: signal the parent, wait (bounded) for a fresh and settled dump, print it
@@ -342,15 +343,11 @@ class StateSampler(ProbeThread):
 
     def _backends(self, host: Host, transport: Transport, deadline: float) -> dict[str, dict[str, str]]:
         if self._uses_haproxy(host):
-            from ..parsers.haproxy_stat import parse_show_stat, server_states
-
             sock = _per_host(self.haproxy_socket, host.name, HAPROXY_SOCKET)
             result = self._run(transport, deadline, quote_command("echo 'show stat' | socat stdio %s",
                                                                   f"UNIX:{sock}"))
             _require(result, host.name)
             return server_states(parse_show_stat(result.stdout))
-        from ..parsers.ipvsadm import parse_ipvsadm_list
-
         result = self._run(transport, deadline, "ipvsadm -Ln")
         _require(result, host.name)
         by_vip: dict[tuple[str, int | None], str] = {(v.address, v.port): n for n, v in self.inventory.vips.items()}
@@ -364,19 +361,15 @@ class StateSampler(ProbeThread):
         return out
 
     def _wsrep(self, host: Host, transport: Transport, deadline: float) -> dict[str, Any]:
-        from ..parsers.wsrep import parse_wsrep_status
-
         mysql = _per_host(self.mysql_command, host.name, "mysql")
         result = self._run(transport, deadline, mysql + " -N -B -e \"SHOW STATUS LIKE 'wsrep%'\"")
         _require(result, host.name)
         status = parse_wsrep_status(result.stdout)
         if self.wsrep_keys is not None:
             status = {k: status[k] for k in self.wsrep_keys if k in status}
-        return {k: int(v) if _INT.match(v) and k != "wsrep_cluster_state_uuid" else v for k, v in status.items()}
+        return typed_wsrep_status(status)
 
     def _ndb(self, transport: Transport, deadline: float) -> dict[str, Any]:
-        from ..parsers.ndb_mgm import parse_show
-
         result = self._run(transport, deadline, "ndb_mgm -e show")
         _require(result, transport.host)
         return {

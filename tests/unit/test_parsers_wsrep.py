@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ParseError
-from harness.parsers.wsrep import parse_wsrep_status
+from harness.parsers.wsrep import parse_wsrep_status, typed_wsrep_status
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -70,3 +70,13 @@ def test_provider_options_and_stall_budget():
 def test_provider_options_without_equals_is_a_parse_error():
     with pytest.raises(ParseError, match="not 'name = value'"):
         parse_provider_options("gcache.size = 1M; nonsense")
+
+
+def test_typed_status_makes_counts_ints_and_keeps_text_and_the_uuid() -> None:
+    status = parse_wsrep_status((SAMPLES / "wsrep_batch.txt").read_text())
+    status["wsrep_cluster_state_uuid"] = "1234"  # all digits: still an identifier
+    typed = typed_wsrep_status(status)
+    assert typed["wsrep_cluster_size"] == 3 and typed["wsrep_local_state_comment"] == "Synced"
+    assert typed["wsrep_cluster_state_uuid"] == "1234"
+    assert typed_wsrep_status({"wsrep_last_committed": "-1", "wsrep_ready": "ON"}) == {
+        "wsrep_last_committed": -1, "wsrep_ready": "ON"}
