@@ -1,6 +1,6 @@
 """Director failure: keepalived and the balancer crash together, as when a director dies.
 
-A real crash is ``kill -STOP`` of every process first, then ``kill -9`` (LAB_NOTES: otherwise
+A real crash is ``kill -STOP`` of every process first, then ``kill -9`` (docs/lab-measurements.md: otherwise
 keepalived's parent respawns its VRRP child, or the child sends priority 0 and the failover is
 a clean handover, not a crash). A crashed keepalived leaves the VIP on its interface (two
 MACs answer ARP for it), so heal removes such leftover VIPs before restarting the daemons.

@@ -1,7 +1,7 @@
 """Process faults: kill -9 (a crash), a clean service stop, SIGSTOP (a hang).
 
 Processes are found by pidfile when one is known (exact even where lab hosts share a PID
-table, LAB_NOTES) or by name with ``pidof`` / ``pgrep -x``. ``process`` may name a service of
+table, docs/lab-measurements.md) or by name with ``pidof`` / ``pgrep -x``. ``process`` may name a service of
 the host (its key in the cluster file) or a process name a service declares.
 """
 

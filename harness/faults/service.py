@@ -144,7 +144,7 @@ def signal_command(signal: str, pids: Iterable[int]) -> str:
 
 
 def crash_command(pids: Iterable[int]) -> str:
-    """Freeze all, then kill all: no parent sees a child die and respawns it (LAB_NOTES)."""
+    """Freeze all, then kill all: no parent sees a child die and respawns it (docs/lab-measurements.md)."""
     pids = list(pids)
     return signal_command("STOP", pids) + "; " + signal_command("KILL", pids)
 
@@ -158,7 +158,7 @@ def _need(service: Service, field: str, value: str | None) -> str:
 def children_first(children: dict[int, list[int]], pids: Iterable[int]) -> list[int]:
     """Order ``pids`` deepest first (a child before its parent), stable otherwise.
 
-    pidof lists a parent and its children in no useful order; LAB_NOTES' crash is
+    pidof lists a parent and its children in no useful order; the measured crash is
     ``kill -STOP child parent; kill -9 child parent``.
     """
     parent = {c: p for p, cs in children.items() for c in cs}

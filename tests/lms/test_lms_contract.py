@@ -1,4 +1,4 @@
-"""The lab LMS honours the Moodle HTTP contract (/work/shared/MOODLE_HTTP.md) a load-test user meets.
+"""The lab LMS honours the Moodle HTTP contract (docs/moodle-http.md) a load-test user meets.
 
 Runs against a real Apache prefork + mod_php and a throwaway MariaDB (fixture in conftest.py).
 """
