@@ -10,6 +10,8 @@ from .errors import (
     ParseError,
     ProbeError,
     TransportError,
+    UnknownFault,
+    UnknownTransport,
     UnsupportedFault,
 )
 from .history import HistoryFile, HistoryRecorder, Op, iter_history, load_history
@@ -29,6 +31,8 @@ __all__ = [
     "ParseError",
     "ProbeError",
     "TransportError",
+    "UnknownFault",
+    "UnknownTransport",
     "UnsupportedFault",
     "__version__",
     "iter_history",

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import harness
 import harness.errors
 from harness.errors import CommandError, HarnessError, TransportError, UnknownFault, UnknownTransport
 from harness.faults import UnknownFault as FaultsUnknownFault
@@ -150,3 +151,10 @@ def test_command_error_names_host_command_status_and_the_stderr_tail() -> None:
     assert text.startswith("web1: command 'apachectl start' exited 1, expected one of [0]")
     assert "AH00558: could not bind" in text and "\n    a\n" not in text  # only the last five lines
     assert (err.host, err.exit_status, err.expected) == ("web1", 1, (0,))
+
+
+def test_every_class_in_errors_py_is_exported_from_the_package_root() -> None:
+    classes = {name for name, obj in vars(harness.errors).items()
+               if isinstance(obj, type) and obj.__module__ == "harness.errors"}
+    assert classes <= set(harness.__all__)
+    assert all(getattr(harness, name) is getattr(harness.errors, name) for name in classes)
