@@ -17,8 +17,9 @@ from typing import IO
 from ..errors import HarnessError
 from ..history import HistoryRecorder
 
+#: both files ship in the package, so an installed wheel finds them without a checkout
 RECORDER = Path(__file__).with_name("_recorder.py")
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "moodle.py"
+DEFAULT_LOCUSTFILE = Path(__file__).with_name("moodle_locustfile.py")
 
 
 class LoadError(HarnessError):
