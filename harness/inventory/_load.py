@@ -1,6 +1,6 @@
 """Load and validate cluster files (docs/cluster-file.md): YAML in, one frozen Inventory out.
 
-Each section has its reader (``_hosts``, ``_sections``); this module parses the YAML strictly
+Each section has its reader (``_hosts``, ``_sections``, ``_moodle``); this module parses the YAML strictly
 (duplicate keys are errors), runs the readers, then the rules that span hosts, and raises one
 InventoryError listing every problem (``_checks``).
 """
@@ -17,7 +17,8 @@ import yaml
 from ..errors import InventoryError
 from ._checks import MISSING, Checker, InventoryProblems, known_names
 from ._hosts import read_host, read_ssh
-from ._model import Database, Host, Inventory, Slo, SshConfig, Vip
+from ._model import Database, Host, Inventory, Moodle, Slo, SshConfig, Vip
+from ._moodle import read_moodle
 from ._sections import read_database, read_slo, read_vip
 
 __all__ = ["InventoryProblems", "inventory_from_dict", "load_inventory"]
@@ -82,7 +83,7 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
     if top is None:
         c.raise_if_any()
     assert top is not None
-    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo"))
+    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo", "moodle"))
     name = c.string(top, "name", "", Path(source).stem if source != "<memory>" else "cluster")
 
     ssh_defaults = asdict(SshConfig())
@@ -91,6 +92,7 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
 
     database = read_database(c, top["database"], "database") if top.get("database") is not None else Database()
     slo = read_slo(c, top["slo"], "slo") if top.get("slo") is not None else Slo()
+    moodle = read_moodle(c, top["moodle"], "moodle") if top.get("moodle") is not None else Moodle()
 
     vips: dict[str, Vip] = {}
     if top.get("vips") is not None:
@@ -114,8 +116,8 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
 
     _cross_checks(c, hosts, declared, vips, database)
     c.raise_if_any()
-    assert database is not None and slo is not None and name is not MISSING
-    return Inventory(name=name, hosts=hosts, vips=vips, database=database, slo=slo, source=source)
+    assert database is not None and slo is not None and moodle is not None and name is not MISSING
+    return Inventory(name=name, hosts=hosts, vips=vips, database=database, slo=slo, source=source, moodle=moodle)
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ._model import Inventory, SshConfig
+from ._model import Inventory, Moodle, SshConfig
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +64,21 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
         "web_failover_s": inv.slo.web_failover_s,
         "latency_ms": {p: _drop_none(asdict(b)) for p, b in inv.slo.latency_ms.items()},
     }
+    out["moodle"] = _moodle(inv.moodle)
     return out
+
+
+def _moodle(m: Moodle) -> dict[str, Any]:
+    a = m.accounts
+    accounts: dict[str, Any] = (
+        {"usernames": list(a.usernames)} if a.usernames
+        else {"prefix": a.prefix, "digits": a.digits, "first": a.first, "count": a.count}
+    )
+    return _drop_none({
+        "accounts": accounts, "password_env": m.password_env, "course_id": m.course_id, "forum_cmid": m.forum_cmid,
+        "database": m.database, "table_prefix": m.table_prefix, "wait_s": {"min": m.wait_min_s, "max": m.wait_max_s},
+        "timeout_s": m.timeout_s,
+    })
 
 
 def inventory_to_yaml(inv: Inventory) -> str:

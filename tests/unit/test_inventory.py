@@ -124,7 +124,7 @@ _DELETE = object()
 
 ERROR_CASES = [
     # (field path, new value, expected line after "cluster.yml: ")
-    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, name, slo, ssh, vips)"),
+    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, moodle, name, slo, ssh, vips)"),
     ("hosts", _DELETE, "hosts: missing required field"),
     ("hosts", [], "hosts: expected a mapping, got a list"),
     ("hosts.web1", "198.18.0.21", "hosts.web1: expected a mapping, got str '198.18.0.21'"),
