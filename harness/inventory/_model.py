@@ -180,6 +180,10 @@ class Moodle:
         """Where posted discussions land; the posts read-back selects their subjects here."""
         return self.table("forum_posts")
 
+    def password(self, source: str = "<memory>") -> str | None:
+        """The accounts' password from ``password_env``; None when the file names no variable."""
+        return _password_from_env(source, "moodle.password_env", self.password_env)
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -215,19 +219,21 @@ class Inventory:
 
     def db_password(self) -> str | None:
         """The database password from the environment variable the file names."""
-        return self._password("database.password_env", self.database.password_env)
+        return _password_from_env(self.source, "database.password_env", self.database.password_env)
 
     def moodle_password(self) -> str | None:
         """The Moodle accounts' password from the environment variable the file names.
 
         None when the file names none (the locustfile then uses its own default, the lab's).
         """
-        return self._password("moodle.password_env", self.moodle.password_env)
+        return self.moodle.password(self.source)
 
-    def _password(self, field_path: str, variable: str | None) -> str | None:
-        if variable is None:
-            return None
-        value = os.environ.get(variable)
-        if value is None:
-            raise InventoryError(f"{self.source}: {field_path}: environment variable {variable!r} is not set")
-        return value
+
+def _password_from_env(source: str, field_path: str, variable: str | None) -> str | None:
+    """Passwords live only in the environment; the error names the file, the field and the variable."""
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if value is None:
+        raise InventoryError(f"{source}: {field_path}: environment variable {variable!r} is not set")
+    return value
