@@ -121,13 +121,19 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that records duplicate mapping keys (PyYAML silently keeps the last one)."""
+    """SafeLoader that records duplicate mapping keys (PyYAML silently keeps the last one).
+
+    Merge keys (``<<: *anchor``) are not duplicates: keys written next to one override the
+    merged ones, as YAML means them to.
+    """
 
     duplicates: list[str]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 dup = key in seen

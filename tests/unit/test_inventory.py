@@ -239,6 +239,25 @@ def test_duplicate_yaml_keys_are_errors_not_silently_merged(tmp_path: Path) -> N
     assert str(info.value) == f"{path}: line 3: duplicate key 'web1'"
 
 
+def test_merge_keys_are_not_duplicates_but_a_repeated_key_next_to_one_is(tmp_path: Path) -> None:
+    path = tmp_path / "anchors.yml"
+    path.write_text(
+        "hosts:\n"
+        "  web1: &web {address: 10.0.0.1, roles: [web]}\n"
+        "  web2: {<<: *web, address: 10.0.0.2}\n"
+    )
+    inv = load_inventory(path)
+    assert inv.host("web2").address == "10.0.0.2" and inv.host("web2").roles == ("web",)
+    path.write_text(
+        "hosts:\n"
+        "  web1: &web {address: 10.0.0.1, roles: [web]}\n"
+        "  web2: {<<: *web, address: 10.0.0.2, address: 10.0.0.3}\n"
+    )
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert str(info.value) == f"{path}: line 3: duplicate key 'address'"
+
+
 def test_error_on_relative_path_shows_the_name_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     Path("cluster.yml").write_text("hosts:\n  web1: {address: 10.0.0.1, roles: [webserver]}\n")

@@ -142,3 +142,41 @@ def test_round_trip_keeps_the_section(tmp_path: Path) -> None:
         inv = inventory_from_dict(_with_moodle(section), source=str(tmp_path / "cluster.yml"))
         assert inventory_from_dict(dump_inventory(inv), source=inv.source) == inv
         assert load_inventory(write_inventory(inv, tmp_path / "cluster.yml")) == inv
+
+
+README = DOC.parents[1] / "README.md"
+
+
+def _readme_block(lang: str, first_line: str) -> str:
+    blocks = re.findall(rf"```{lang}\n(.*?)```", README.read_text(), re.S)
+    found = [b for b in blocks if b.startswith(first_line)]
+    assert found, f"README.md lost its {lang} block starting {first_line!r}"
+    return found[0]
+
+
+def test_readme_cluster_file_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster file of README's "Use it from your own repo" is valid as printed."""
+    path = tmp_path / "cluster.yml"
+    path.write_text(_readme_block("yaml", "# cluster.yml"))
+    inv = load_inventory(path)
+    assert [h.name for h in inv.with_role("db")] == ["db1", "db2", "db3"]
+    assert inv.host("dir2").service("keepalived").config == "/etc/keepalived/keepalived.conf"
+    assert inv.host("web2").address == "10.0.0.22" and inv.host("web1").service("apache").process == "apache2"
+    assert inv.moodle.accounts.names()[0] == "loadtest01" and len(inv.moodle.accounts.names()) == 20
+    assert (inv.moodle.course_id, inv.moodle.forum_cmid, inv.moodle.forum_posts_table) == (12, 345, "mdl_forum_posts")
+    monkeypatch.setenv("MOODLE_PASSWORD", "pw")
+    assert inv.moodle_password() == "pw"
+
+
+def test_readme_own_test_uses_real_fixtures() -> None:
+    """The README's own-test example names fixtures the plugin defines."""
+    import ast
+
+    import harness.plugin
+
+    tree = ast.parse(_readme_block("python", "import pytest"))
+    tests = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert tests
+    for fn in tests:
+        for arg in fn.args.args:
+            assert callable(getattr(harness.plugin, arg.arg, None)), f"README example: no fixture {arg.arg!r}"
