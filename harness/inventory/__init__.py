@@ -1,14 +1,8 @@
 """The cluster inventory: load a cluster file, or convert an Ansible inventory or
 `vagrant ssh-config` output, into one validated, frozen model (docs/inventory.md)."""
 
-from ._load import (
-    InventoryProblems,
-    dump_inventory,
-    inventory_from_dict,
-    inventory_to_yaml,
-    load_inventory,
-    write_inventory,
-)
+from ._checks import InventoryProblems
+from ._load import inventory_from_dict, load_inventory
 from ._model import (
     DATABASE_KINDS,
     HYPERVISOR_KINDS,
@@ -22,11 +16,14 @@ from ._model import (
     Hypervisor,
     Inventory,
     LatencyBound,
+    Moodle,
+    MoodleAccounts,
     Service,
     Slo,
     SshConfig,
     Vip,
 )
+from ._write import dump_inventory, inventory_to_yaml, write_inventory
 from .ansible import DEFAULT_ROLE_MAP, from_ansible
 from .vagrant import from_vagrant_ssh_config, guess_roles
 
@@ -45,6 +42,8 @@ __all__ = [
     "Inventory",
     "InventoryProblems",
     "LatencyBound",
+    "Moodle",
+    "MoodleAccounts",
     "Service",
     "Slo",
     "SshConfig",

@@ -1,4 +1,4 @@
-"""The cluster model every part of the harness reads: hosts, roles, VIPs, services, SLOs.
+"""The cluster model every part of the harness reads: hosts, roles, VIPs, services, SLOs, Moodle.
 
 Built from a cluster file (docs/cluster-file.md), an Ansible inventory, `vagrant ssh-config`
 output, or written by the lab. Frozen dataclasses: a loaded inventory never changes under a run.
@@ -6,6 +6,7 @@ output, or written by the lab. Frozen dataclasses: a loaded inventory never chan
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -126,6 +127,65 @@ class Slo:
 
 
 @dataclass(frozen=True)
+class MoodleAccounts:
+    """The accounts Moodle load users log in as (one each): a numbered series, or a list.
+
+    A user's requests are serialised by Moodle's session lock, so two users never share one;
+    the defaults are the lab LMS's student001 .. student200.
+    """
+
+    prefix: str = "student"
+    digits: int = 3
+    first: int = 1
+    count: int = 200
+    #: when given, exactly these accounts instead of the numbered series
+    usernames: tuple[str, ...] = ()
+
+    def names(self) -> list[str]:
+        """Every username, in the order the load hands them out."""
+        if self.usernames:
+            return list(self.usernames)
+        return [f"{self.prefix}{n:0{self.digits}d}" for n in range(self.first, self.first + self.count)]
+
+
+@dataclass(frozen=True)
+class Moodle:
+    """The Moodle the load drives and where its forum posts are read back (``moodle:``).
+
+    Defaults are the lab LMS's values and the locustfile's own defaults, so a cluster file
+    without this section behaves as before.
+    """
+
+    accounts: MoodleAccounts = field(default_factory=MoodleAccounts)
+    #: environment variable holding the accounts' password; None: the locustfile's default
+    password_env: str | None = None
+    course_id: int = 2
+    #: course-module id of the forum (``/mod/forum/view.php?id=``)
+    forum_cmid: int = 1
+    #: Moodle's database schema and table prefix (``$CFG->dbname``, ``$CFG->prefix``)
+    database: str = "moodle"
+    table_prefix: str = "mdl_"
+    #: each user waits a uniform random time in [wait_min_s, wait_max_s] between actions
+    wait_min_s: float = 1.0
+    wait_max_s: float = 3.0
+    #: per-request timeout
+    timeout_s: float = 30.0
+
+    def table(self, name: str) -> str:
+        """A Moodle table's real name: ``table("forum_posts")`` is ``mdl_forum_posts``."""
+        return f"{self.table_prefix}{name}"
+
+    @property
+    def forum_posts_table(self) -> str:
+        """Where posted discussions land; the posts read-back selects their subjects here."""
+        return self.table("forum_posts")
+
+    def password(self, source: str = "<memory>") -> str | None:
+        """The accounts' password from ``password_env``; None when the file names no variable."""
+        return _password_from_env(source, "moodle.password_env", self.password_env)
+
+
+@dataclass(frozen=True)
 class Inventory:
     name: str
     hosts: dict[str, Host]
@@ -133,6 +193,7 @@ class Inventory:
     database: Database = field(default_factory=Database)
     slo: Slo = field(default_factory=Slo)
     source: str = "<memory>"
+    moodle: Moodle = field(default_factory=Moodle)
 
     def host(self, name: str) -> Host:
         """The host called ``name``; faults use this to refuse hosts not in the inventory."""
@@ -158,14 +219,21 @@ class Inventory:
 
     def db_password(self) -> str | None:
         """The database password from the environment variable the file names."""
-        import os
+        return _password_from_env(self.source, "database.password_env", self.database.password_env)
 
-        if self.database.password_env is None:
-            return None
-        value = os.environ.get(self.database.password_env)
-        if value is None:
-            raise InventoryError(
-                f"{self.source}: database.password_env: environment variable "
-                f"{self.database.password_env!r} is not set"
-            )
-        return value
+    def moodle_password(self) -> str | None:
+        """The Moodle accounts' password from the environment variable the file names.
+
+        None when the file names none (the locustfile then uses its own default, the lab's).
+        """
+        return self.moodle.password(self.source)
+
+
+def _password_from_env(source: str, field_path: str, variable: str | None) -> str | None:
+    """Passwords live only in the environment; the error names the file, the field and the variable."""
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if value is None:
+        raise InventoryError(f"{source}: {field_path}: environment variable {variable!r} is not set")
+    return value

@@ -51,13 +51,19 @@ def check_ssh_defaults(defaults: Mapping[str, Any], source: str) -> dict[str, An
     return {k: v for k, v in defaults.items() if v is not None or k in ("key_file", "known_hosts")}
 
 
+#: the sections ``extra=`` may add: everything a cluster file has but hosts and ssh
+EXTRA_SECTIONS: frozenset[str] = frozenset({"name", "vips", "database", "slo", "moodle"})
+
+
 def merge_extra(data: dict[str, Any], extra: Mapping[str, Any] | None, source: str) -> dict[str, Any]:
-    """Add cluster-file sections a converter cannot know (name, vips, database, slo)."""
+    """Add cluster-file sections a converter cannot know (name, vips, database, slo, moodle)."""
     if not extra:
         return data
-    bad = sorted(set(extra) - {"name", "vips", "database", "slo"})
+    bad = sorted(set(extra) - EXTRA_SECTIONS)
     if bad:
-        raise InventoryError(f"{source}: extra: unknown section(s) {', '.join(bad)} (known: database, name, slo, vips)")
+        raise InventoryError(
+            f"{source}: extra: unknown section(s) {', '.join(bad)} (known: {', '.join(sorted(EXTRA_SECTIONS))})"
+        )
     return {**data, **extra}
 
 
@@ -303,7 +309,7 @@ def from_ansible(
     ``role_map`` adds to or overrides ``DEFAULT_ROLE_MAP`` (map a group to ``None`` to ignore it).
     ``defaults`` are SSH settings for every host (``known_hosts=``, ``command_timeout_s=``, ...);
     host and group variables win over them. ``extra`` adds sections Ansible cannot know
-    (``vips``, ``database``, ``slo``, ``name``). ``ansible_host_key_checking=false`` set in the
+    (``vips``, ``database``, ``slo``, ``moodle``, ``name``). ``ansible_host_key_checking=false`` set in the
     inventory is taken as the explicit opt-out of host-key checking.
     """
     source = os.fspath(path)

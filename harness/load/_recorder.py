@@ -19,7 +19,7 @@ _fh = open(_path, "a", buffering=1, encoding="utf-8") if _path else None
 
 @events.request.add_listener
 def _on_request(request_type, name, response_time, response_length, response=None, context=None,
-                exception=None, start_time=None, url=None, **_kw):  # type: ignore[no-untyped-def]
+                exception=None, start_time=None, url=None, **_kw):
     if _fh is None:
         return
     ctx = context or {}

@@ -16,9 +16,12 @@ from typing import IO
 
 from ..errors import HarnessError
 from ..history import HistoryRecorder
+from ..inventory import Moodle
+from .moodle_env import moodle_environment
 
+#: both files ship in the package, so an installed wheel finds them without a checkout
 RECORDER = Path(__file__).with_name("_recorder.py")
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "moodle.py"
+DEFAULT_LOCUSTFILE = Path(__file__).with_name("moodle_locustfile.py")
 
 
 class LoadError(HarnessError):
@@ -31,6 +34,10 @@ class LocustLoad:
     Each sample becomes an invoke + completion of process ``locust-<user>`` with ``f`` = the
     request name (docs/history.md). Bounded: Locust's own ``--run-time`` plus a hard kill at
     ``run_time_s + grace_s``.
+
+    ``moodle`` (the cluster file's section, ``inventory.moodle``; ``moodle_source`` is the file,
+    for errors) becomes the locustfile's ``MOODLE_*`` variables; ``env`` is applied over them,
+    so a caller's per-run settings (post-key prefix, short waits) win.
     """
 
     def __init__(
@@ -45,6 +52,8 @@ class LocustLoad:
         env: Mapping[str, str] | None = None,
         workdir: str | Path | None = None,
         grace_s: float = 15.0,
+        moodle: Moodle | None = None,
+        moodle_source: str = "<memory>",
     ) -> None:
         if users < 1:
             raise LoadError(f"users must be >= 1, not {users}")
@@ -57,6 +66,8 @@ class LocustLoad:
         self.run_time_s = run_time_s
         self.locustfile = Path(locustfile)
         self.env = dict(env or {})
+        self.moodle = moodle
+        self.moodle_source = moodle_source
         self.grace_s = grace_s
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-locust-"))
         self.samples_path = self.workdir / "locust-samples.jsonl"
@@ -80,14 +91,21 @@ class LocustLoad:
             "--host", self.host_url,
         ]
 
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The subprocess's environment: ``base`` (default: ours), the Moodle settings, ``env``."""
+        env = dict(os.environ if base is None else base)
+        if self.moodle is not None:
+            env.update(moodle_environment(self.moodle, source=self.moodle_source))
+        env.update(self.env)
+        env["HARNESS_LOCUST_SAMPLES"] = str(self.samples_path)
+        return env
+
     def start(self) -> LocustLoad:
         if not self.locustfile.exists():
             raise LoadError(f"locustfile {self.locustfile} does not exist")
+        env = self.environment()  # first: an unset password variable fails before anything starts
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.samples_path.write_text("")
-        env = dict(os.environ)
-        env.update(self.env)
-        env["HARNESS_LOCUST_SAMPLES"] = str(self.samples_path)
         self._wall0 = time.time()
         self._hist0 = self.history.now()
         log: IO[bytes] = open(self.log_path, "wb")

@@ -124,7 +124,7 @@ _DELETE = object()
 
 ERROR_CASES = [
     # (field path, new value, expected line after "cluster.yml: ")
-    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, name, slo, ssh, vips)"),
+    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, moodle, name, slo, ssh, vips)"),
     ("hosts", _DELETE, "hosts: missing required field"),
     ("hosts", [], "hosts: expected a mapping, got a list"),
     ("hosts.web1", "198.18.0.21", "hosts.web1: expected a mapping, got str '198.18.0.21'"),
@@ -237,6 +237,25 @@ def test_duplicate_yaml_keys_are_errors_not_silently_merged(tmp_path: Path) -> N
     with pytest.raises(InventoryError) as info:
         load_inventory(path)
     assert str(info.value) == f"{path}: line 3: duplicate key 'web1'"
+
+
+def test_merge_keys_are_not_duplicates_but_a_repeated_key_next_to_one_is(tmp_path: Path) -> None:
+    path = tmp_path / "anchors.yml"
+    path.write_text(
+        "hosts:\n"
+        "  web1: &web {address: 10.0.0.1, roles: [web]}\n"
+        "  web2: {<<: *web, address: 10.0.0.2}\n"
+    )
+    inv = load_inventory(path)
+    assert inv.host("web2").address == "10.0.0.2" and inv.host("web2").roles == ("web",)
+    path.write_text(
+        "hosts:\n"
+        "  web1: &web {address: 10.0.0.1, roles: [web]}\n"
+        "  web2: {<<: *web, address: 10.0.0.2, address: 10.0.0.3}\n"
+    )
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert str(info.value) == f"{path}: line 3: duplicate key 'address'"
 
 
 def test_error_on_relative_path_shows_the_name_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -173,6 +173,14 @@ def test_extra_sections(tmp_path: Path) -> None:
     assert inv.name == "prod" and inv.vip("web").port == 80
 
 
+def test_extra_adds_the_moodle_section_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    path = _write(tmp_path, "i.ini", "[web]\nw1 ansible_host=10.0.0.5\n")
+    inv = from_ansible(path, extra={"moodle": {"database": "moodle_prod", "table_prefix": "m4_"}})
+    assert inv.moodle.database == "moodle_prod" and inv.moodle.forum_posts_table == "m4_forum_posts"
+    with pytest.raises(InventoryError, match=r"extra: unknown section\(s\) lms \(known: database, moodle, name, slo, vips\)"):
+        from_ansible(path, extra={"lms": {}})
+
+
 # `vagrant ssh-config` of a 4-machine Vagrantfile (VirtualBox, default insecure key handling)
 VAGRANT = """\
 Host dir1

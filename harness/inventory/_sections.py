@@ -1,0 +1,93 @@
+"""The cluster-wide sections of a cluster file: ``vips``, ``database`` and ``slo``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import MISSING, Checker, join_path
+from ._model import DATABASE_KINDS, PHASES, Database, LatencyBound, Slo, Vip
+
+VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql"})
+
+
+def read_vip(c: Checker, name: str, raw: Any, path: str) -> Vip | None:
+    data = c.mapping(raw, path)
+    if data is None:
+        return None
+    c.keys(data, path, ("address", "port"), ("protocol", "path"))
+    address = c.string(data, "address", path)
+    port = c.integer(data, "port", path, low=1, high=65535)
+    protocol = c.choice(data, "protocol", path, VIP_PROTOCOLS, "protocol", "tcp")
+    vpath = c.string(data, "path", path, "/")
+    if vpath is not MISSING and not vpath.startswith("/"):
+        c.error(join_path(path, "path"), f"must start with '/', got {vpath!r}")
+        return None
+    if MISSING in (address, port, protocol, vpath):
+        return None
+    return Vip(name=name, address=address, port=port, protocol=protocol, path=vpath)
+
+
+def read_database(c: Checker, raw: Any, path: str) -> Database | None:
+    data = c.mapping(raw, path)
+    if data is None:
+        return None
+    if "password" in data:
+        c.error(join_path(path, "password"), "passwords never appear in the file: name an environment variable with password_env")
+        data = {k: v for k, v in data.items() if k != "password"}
+    c.keys(data, path, (), ("kind", "user", "password_env", "name", "port"))
+    d = Database()
+    values = {
+        "kind": c.choice(data, "kind", path, DATABASE_KINDS, "database kind", d.kind),
+        "user": c.string(data, "user", path, d.user),
+        "password_env": c.string(data, "password_env", path, None) if data.get("password_env") is not None else None,
+        "name": c.string(data, "name", path, d.name),
+        "port": c.integer(data, "port", path, d.port, low=1, high=65535),
+    }
+    if MISSING in values.values():
+        return None
+    return Database(**values)
+
+
+def read_slo(c: Checker, raw: Any, path: str) -> Slo | None:
+    data = c.mapping(raw, path)
+    if data is None:
+        return None
+    c.keys(
+        data, path, (),
+        ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s",
+         "latency_ms"),
+    )
+    d = Slo()
+    values: dict[str, Any] = {
+        "availability_percent": c.number(data, "availability_percent", path, d.availability_percent, 0, 100),
+        "failover_margin_s": c.number(data, "failover_margin_s", path, d.failover_margin_s, 0),
+        "max_error_rate_percent": c.number(data, "max_error_rate_percent", path, d.max_error_rate_percent, 0, 100),
+        "recovery_s": c.number(data, "recovery_s", path, d.recovery_s, 0),
+        "web_failover_s": c.number(data, "web_failover_s", path, d.web_failover_s, 0),
+    }
+    latency = dict(d.latency_ms)
+    if "latency_ms" in data:
+        lpath = join_path(path, "latency_ms")
+        ldata = c.mapping(data["latency_ms"], lpath)
+        if ldata is None:
+            return None
+        c.keys(ldata, lpath, (), PHASES)
+        for phase in PHASES:
+            if phase not in ldata:
+                continue
+            ppath = join_path(lpath, phase)
+            pdata = c.mapping(ldata[phase], ppath)
+            if pdata is None:
+                return None
+            c.keys(pdata, ppath, (), ("p95", "p99"))
+            p95 = c.number(pdata, "p95", ppath, None, 0) if pdata.get("p95") is not None else None
+            p99 = c.number(pdata, "p99", ppath, None, 0) if pdata.get("p99") is not None else None
+            if MISSING in (p95, p99):
+                return None
+            if p95 is not None and p99 is not None and p95 > p99:
+                c.error(ppath, f"p95 ({p95:g}) is above p99 ({p99:g})")
+            latency[phase] = LatencyBound(p95=p95, p99=p99)
+    if MISSING in values.values():
+        return None
+    return Slo(latency_ms=latency, **values)
+
