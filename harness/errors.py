@@ -21,6 +21,7 @@ The tree (a class defined in another module names it; every other class is defin
     │   ├── UmlError ................ harness.lab._uml
     │   └── GuestBootError .......... harness.lab._lvs
     ├── LoadError ................... harness.load.locust_runner
+    ├── MoodleConfigError ........... harness.load.moodle_locustfile
     ├── ReportError ................. harness.report._model
     ├── ScenarioError ............... harness.scenario
     └── SoakError ................... harness.soak
