@@ -7,7 +7,7 @@ The tree (a class defined in another module names it; every other class is defin
 
     HarnessError
     ├── InventoryError
-    │   └── InventoryProblems ....... harness.inventory._load
+    │   └── InventoryProblems ....... harness.inventory._checks
     ├── TransportError
     │   └── CommandError
     ├── UnknownTransport              (also a LookupError)
