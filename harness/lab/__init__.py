@@ -30,13 +30,41 @@ This module only re-exports. The parts (private modules; docs/lab.md draws the l
                   templates, in-host process control, threads
     _daemons, _galera, _hostctl, _init, _clustercheck   what runs inside a host
     _netns, _lvs, _uml*, _state, _topology, _preflight  hardware, guests, records, names, checks
+
+The names are re-exported lazily (PEP 562 ``__getattr__``): the commands that run inside a
+host (``python -m harness.lab._hostctl``, on every service start, stop and heal) import this
+package first, and need none of the Lab's machinery; a plain re-export doubled their start-up
+(~0.45 s instead of ~0.2 s, most of it harness.transport and harness.inventory).
 """
+
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ..errors import LabError
-from ._directors import haproxy_command
-from ._lab import DOMAIN_ACTIONS, PASSWORD_ENV, Lab
-from ._records import DirectorStatus, LabStatus
+
+if TYPE_CHECKING:
+    from ._directors import haproxy_command
+    from ._lab import DOMAIN_ACTIONS, PASSWORD_ENV, Lab
+    from ._records import DirectorStatus, LabStatus
 
 __all__ = ["DOMAIN_ACTIONS", "PASSWORD_ENV", "DirectorStatus", "Lab", "LabError", "LabStatus", "haproxy_command"]
+
+#: public name -> the private module defining it
+_EXPORTS = {
+    "Lab": "._lab", "DOMAIN_ACTIONS": "._lab", "PASSWORD_ENV": "._lab",
+    "LabStatus": "._records", "DirectorStatus": "._records",
+    "haproxy_command": "._directors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

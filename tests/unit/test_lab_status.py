@@ -104,3 +104,15 @@ def test_hostctl_runs_the_installed_package_without_pythonpath() -> None:
     assert "PYTHONPATH" not in script
     assert script.splitlines()[-1] == ('exec /opt/venv/bin/python -m harness.lab._hostctl '
                                        '--state-dir /var/lib/harness-lab/t "$@"')
+
+
+def test_the_in_host_command_loads_none_of_the_labs_machinery() -> None:
+    """hostctl runs on every service start, stop and heal: it must stay a light import."""
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.lab._hostctl; "
+            "print(sorted(m for m in sys.modules if m.startswith(('harness.lab._lab', 'harness.transport', "
+            "'harness.inventory', 'harness.lab._uml', 'pymysql'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
