@@ -91,7 +91,7 @@ def make_handler(prober: _Prober, node: str) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_HEAD = do_GET  # noqa: N815
+        do_HEAD = do_GET  # noqa: N815 (http.server's naming)
 
         def log_message(self, format: str, *args: object) -> None:  # silence per-request logs
             return

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from harness.lab import DirectorStatus, Lab, LabStatus
 from harness.lab._directors import HAProxyDirectors, LVSDirectors, directors_for
 from harness.lab._files import hostctl_script
+from harness.lab._interfaces import HostDomain, LabContext
 from harness.lab._paths import LabPaths
 from harness.lab._records import HttpAnswer
+from harness.lab._state import LabState
 from harness.lab._status import add_db, add_director, add_web, judge_directors
 from harness.lab._topology import build_topology
 
@@ -108,7 +113,6 @@ def test_hostctl_runs_the_installed_package_without_pythonpath() -> None:
 
 def test_the_in_host_command_loads_none_of_the_labs_machinery() -> None:
     """hostctl runs on every service start, stop and heal: it must stay a light import."""
-    import subprocess
     import sys
 
     code = ("import sys, harness.lab._hostctl; "
@@ -116,3 +120,57 @@ def test_the_in_host_command_loads_none_of_the_labs_machinery() -> None:
             "'harness.inventory', 'harness.lab._uml', 'pymysql'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+class _Recorder(HostDomain):
+    """A HostDomain in a given state whose steps only record themselves (no lab needed for act)."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(cast(LabContext, None), TOPO.host("web1"))
+        self.current = current
+        self.steps: list[str] = []
+
+    def state(self, state: LabState) -> str:
+        return self.current
+
+    def _destroy(self, state: LabState) -> None:
+        self.steps.append("destroy")
+
+    def _shutdown(self, state: LabState, current: str) -> str:
+        self.steps.append(f"shutdown from {current}")
+        return " (how)"
+
+    def _freeze(self, state: LabState, frozen: bool) -> None:
+        self.steps.append(f"freeze {frozen}")
+
+    def _boot(self, state: LabState) -> None:
+        self.steps.append("boot")
+
+    def hostctl(self, action: str, daemon: str = "all", wait: float = 90.0) -> str:
+        raise AssertionError("not used")
+
+    def exec(self, argv: Sequence[str], *, timeout: float = 60.0, input: str | None = None,
+             check: bool = False) -> subprocess.CompletedProcess[str]:
+        raise AssertionError("not used")
+
+    def services(self) -> dict[str, Any]:
+        return {}
+
+def test_domain_actions_share_one_set_of_rules() -> None:
+    cases = {
+        ("destroy", "running"): ("web1 destroyed", ["destroy"]),
+        ("destroy", "shutoff"): ("web1 already shut off", []),
+        ("shutdown", "paused"): ("web1 shut down (how)", ["shutdown from paused"]),
+        ("shutdown", "shutoff"): ("web1 already shut off", []),
+        ("pause", "running"): ("web1 paused", ["freeze True"]),
+        ("pause", "shutoff"): ("web1 is shutoff", []),
+        ("unpause", "paused"): ("web1 running", ["freeze False"]),
+        ("unpause", "running"): ("web1 is running", []),
+        ("start", "running"): ("web1 already running", []),
+        ("start", "paused"): ("web1 was paused: resumed", ["freeze False"]),
+        ("start", "shutoff"): ("web1 started", ["boot"]),
+    }
+    for (action, current), (summary, steps) in cases.items():
+        rec = _Recorder(current)
+        assert rec.act(action, LabState(Path("/nonexistent/state.json"))) == summary, (action, current)
+        assert rec.steps == steps, (action, current)
