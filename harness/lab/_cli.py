@@ -47,7 +47,7 @@ def format_status(st: LabStatus) -> str:
             d = st.db[host]
             details.append(f"wsrep {d.get('wsrep_local_state_comment', '?')} size={d.get('wsrep_cluster_size', '?')} "
                            f"{d.get('wsrep_cluster_status', '?')} ready={d.get('wsrep_ready', '?')}")
-        ssh = {True: "ok", False: "DOWN"}.get(st.ssh.get(host), "-") if host in st.ssh else "-"
+        ssh = ("ok" if st.ssh[host] else "DOWN") if host in st.ssh else "-"
         lines.append(f"  {host:<7} {state:<8} {ssh:<4} {'  '.join(details)}")
         if st.ipvs.get(host):  # LVS director: its kernel's table of virtual services and real servers
             lines.extend(f"            {line}" for line in st.ipvs[host].splitlines())
@@ -95,7 +95,7 @@ def cmd_domain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lab = subparsers.add_parser("lab", help="build, inspect and tear down the embedded lab cluster")
     sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
 

@@ -2,7 +2,7 @@
 
 HAProxy's DB backend checks port 9200 of each node: 200 only when the local mariadbd says
 `wsrep_local_state_comment = Synced` and `wsrep_ready = ON`, else 503. A plain mysql-check kept
-a non-Primary node in rotation (LAB_NOTES). The body is JSON with the wsrep figures, which the
+a non-Primary node in rotation (docs/lab-measurements.md). The body is JSON with the wsrep figures, which the
 lab's status and readiness waits read too. It asks the local server over its unix socket with
 the `mariadb` client (root by socket authentication), with short timeouts.
 """
@@ -91,7 +91,7 @@ def make_handler(prober: _Prober, node: str) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_HEAD = do_GET  # noqa: N815
+        do_HEAD = do_GET  # noqa: N815 (http.server's naming)
 
         def log_message(self, format: str, *args: object) -> None:  # silence per-request logs
             return

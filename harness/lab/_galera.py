@@ -5,7 +5,7 @@
 - After a crash (grastate seqno -1) run `mariadbd --wsrep-recover` first and start with
   `--wsrep-start-position=uuid:seqno`: an incremental transfer (3-4 s) instead of a full SST.
 - A joiner that dies before Synced is retried (parallel joins sometimes fail to reach the
-  primary view, LAB_NOTES); callers join nodes one at a time.
+  primary view, docs/lab-measurements.md); callers join nodes one at a time.
 So "heal = run the service's start command" does the right recovery.
 """
 
@@ -19,34 +19,22 @@ import time
 from pathlib import Path
 
 from ..errors import LabError
+from ..parsers.grastate import ZERO_UUID, parse_grastate, parse_recovered_position
 from ._clustercheck import parse_status
-from ._daemons import DAEMONS, LabPaths, port_open, running_pid, spawn, tail
+from ._paths import LabPaths
+from ._proc import port_open, running_pid, spawn, tail
+from ._services import DAEMONS
 from ._topology import LabHost, Topology
 
-_RECOVERED = re.compile(r"WSREP: Recovered position:\s*([0-9a-f-]{36}:-?\d+)")
-ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+__all__ = ["ZERO_UUID", "parse_recovered_position", "read_grastate", "start_mariadb", "wsrep_status"]
 
 
 def read_grastate(datadir: Path) -> dict[str, str]:
     """grastate.dat as a dict (uuid, seqno, safe_to_bootstrap); empty if absent."""
     try:
-        text = (datadir / "grastate.dat").read_text()
+        return parse_grastate((datadir / "grastate.dat").read_text())
     except OSError:
         return {}
-    out = {}
-    for line in text.splitlines():
-        if ":" in line and not line.startswith("#"):
-            key, _, value = line.partition(":")
-            out[key.strip()] = value.strip()
-    return out
-
-
-def parse_recovered_position(log_text: str) -> str | None:
-    found = _RECOVERED.findall(log_text)
-    if not found:
-        return None
-    pos = found[-1]
-    return None if pos.startswith(ZERO_UUID) or pos.endswith(":-1") else pos
 
 
 def wsrep_status(timeout: float = 2.0) -> dict[str, str]:

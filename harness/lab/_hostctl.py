@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 from ..errors import HarnessError, LabError
-from ._daemons import DAEMONS, LabPaths, host_daemons, running_pid, start_daemon, stop_daemon
+from ._daemons import start_daemon, stop_daemon
+from ._paths import LabPaths
+from ._proc import running_pid
+from ._services import DAEMONS, host_daemons
 from ._topology import build_topology
 
 

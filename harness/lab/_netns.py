@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import LabError
+from ._paths import INIT_SCRIPT
 from ._state import LabState, pid_alive, proc_starttime
 from ._topology import LabHost, Topology
 
-INIT_SCRIPT = Path(__file__).with_name("_init.py")
+#: the directory holding the ``harness`` package (a checkout, or site-packages for a wheel)
+PACKAGE_HOME = Path(__file__).resolve().parents[2]
 FREEZER_ROOT = Path("/sys/fs/cgroup/freezer")
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CLEAN_ENV = {"PATH": HOST_PATH, "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
@@ -121,11 +123,12 @@ def init_pid(state: LabState, host: str) -> int | None:
 
 
 def kept_tmp_paths(candidates: Sequence[str] | None = None) -> list[str]:
-    """Directories under /tmp that a host must still see through its private /tmp: this
-    checkout (service scripts, the LMS) and the Python running the harness (a CI clone and its
-    venv may well live under /tmp). The topmost ones only."""
+    """Directories under /tmp that a host must still see through its private /tmp: where the
+    harness package lives (service scripts, templates, the LMS: a checkout for an editable
+    install, site-packages for a wheel) and the Python running the harness, which runs hostctl
+    (a CI clone and its venv may well live under /tmp). The topmost ones only."""
     if candidates is None:
-        candidates = [str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix,
+        candidates = [str(PACKAGE_HOME), sys.prefix, sys.base_prefix,
                       str(Path(os.path.realpath(sys.executable)).parent.parent)]
     under = sorted({p.rstrip("/") for p in candidates if p.startswith("/tmp/")})
     return [p for p in under if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in under)]
@@ -243,6 +246,25 @@ def namespace_pids(init: int) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def namespace_daemon_alive(init: int, pidfile: str, process: str) -> bool:
+    """Is the daemon of a host's pidfile (read through /proc/INIT/root) running? Root-ns PIDs
+    differ, so look the namespace PID up among the host's processes by name."""
+    try:
+        ns_pid = int((Path(f"/proc/{init}/root") / pidfile.lstrip("/")).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    for pid in namespace_pids(init):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        nspids = fields.get("NSpid", "").split()
+        if nspids and int(nspids[-1]) == ns_pid:
+            return fields.get("Name", "").strip() == process and fields.get("State", "").strip()[:1] != "Z"
+    return False
 
 
 def kill_init(state: LabState, host: LabHost, timeout_s: float = 10.0) -> None:

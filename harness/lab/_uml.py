@@ -12,59 +12,52 @@ The pieces, in the order a guest's life uses them:
   console to ``<state>/guests/<name>/console.log``; returns a ``Guest``.
 - ``Guest``: ``wait_ready``, ``run`` (over SSH), ``pause``/``unpause``, ``shutdown``,
   ``destroy``, ``is_running``, ``rss_kib``.
+
+Split by concern: ``_uml_spec`` (GuestSpec, config, kernel command line: pure), ``_uml_net``
+(tap, mconsole, ping), ``_uml_proc`` (process groups from /proc); this module checks the
+machine, builds the launcher, boots and drives a ``Guest``, and re-exports the others' names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import ipaddress
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import LabError
 from ..transport.base import CommandResult
+from ._uml_net import _checksum, create_tap, icmp_ping, ip, link_exists, mconsole, remove_tap, tap_is_free, tcp_answers
+from ._uml_proc import group_members, pss_kib, read_stat, same_mm, status_kib, tracer_pid
+from ._uml_spec import (
+    DEFAULT_MODULES,
+    DEV_TUN,
+    GUEST_CPU_ENV,
+    GUEST_INIT,
+    LAUNCHER_SOURCE,
+    LINUX_UML,
+    READY_MARKER,
+    SUN_PATH_MAX,
+    UML_MODULES,
+    GuestSpec,
+    UmlError,
+    guest_config,
+    kernel_command_line,
+    mac_for_address,
+)
 
-LINUX_UML = Path("/usr/bin/linux.uml")
-UML_MODULES = Path("/usr/lib/uml/modules")
-DEV_TUN = Path("/dev/net/tun")
-_HERE = Path(__file__).resolve().parent / "uml"
-LAUNCHER_SOURCE = _HERE / "launcher.c"
-GUEST_INIT = _HERE / "guest-init.sh"
-
-#: Kernel command-line environment for init (and so every guest program): no AVX code paths.
-#: UML saves only the FXSAVE area across its traps (the launcher hides XSAVE), so the upper
-#: halves of YMM/ZMM registers are not preserved. glibc 2.36 still picks AVX memcpy through the
-#: "preferred" bit AVX_Fast_Unaligned_Load even with AVX2 masked: it must be masked as well
-#: (without it tc printed "%s" literally and sshd failed with "incomplete message").
-GUEST_CPU_ENV: dict[str, str] = {
-    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX2,-AVX,"
-    "-FMA,-RTM,-AVX_Fast_Unaligned_Load",
-    "OPENSSL_ia32cap": "~0x1000000000000000:0",
-}
-#: Modules init loads when present (IPVS with the usual schedulers, netem for delay faults).
-DEFAULT_MODULES: tuple[str, ...] = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_wlc", "ip_vs_sh", "sch_netem")
-READY_MARKER = "huml-init: HUML-READY"
-_IFNAMSIZ = 15
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SUN_PATH_MAX = 107
-
-
-class UmlError(LabError):
-    """A UML guest could not be booted, reached or stopped (names the guest and what to do)."""
+__all__ = [
+    "DEFAULT_MODULES", "DEV_TUN", "GUEST_CPU_ENV", "GUEST_INIT", "LAUNCHER_SOURCE", "LINUX_UML", "READY_MARKER",
+    "UML_MODULES", "Guest", "GuestSpec", "UmlError", "boot_guest", "build_launcher", "create_tap", "group_members",
+    "guest_config", "icmp_ping", "ip", "kernel_command_line", "link_exists", "mac_for_address", "mconsole",
+    "remove_tap", "tap_is_free", "tcp_answers", "uml_available", "_checksum",
+]
 
 
 # --------------------------------------------------------------------------------------- checks
@@ -142,333 +135,6 @@ def build_launcher(state_dir: Path | str) -> Path:
     return out
 
 
-# ----------------------------------------------------------------------------------------- spec
-
-
-def mac_for_address(address: str) -> str:
-    """A stable, locally administered MAC from an IPv4 address: 02:48:4c + its last three bytes.
-
-    Stable on purpose: a new random MAC per boot left the host's ARP entry stale for ~22 s.
-    ("HL", 48:4c, marks it as the harness lab's.)
-    """
-    ip = ipaddress.IPv4Address(address)
-    b = ip.packed
-    return "02:48:4c:%02x:%02x:%02x" % (b[1], b[2], b[3])
-
-
-@dataclass(frozen=True)
-class GuestSpec:
-    """What one guest is: identity, network attachment, memory, and what init should start."""
-
-    name: str
-    address: str
-    prefix_len: int
-    tap: str
-    bridge: str
-    gateway: str | None = None
-    mem: str = "256M"
-    init_script: Path = GUEST_INIT
-    env: Mapping[str, str] = field(default_factory=dict)
-    ip_forward: bool = False
-    sshd: bool = True
-    user_script: Path | None = None
-    modules: tuple[str, ...] = DEFAULT_MODULES
-    mac_override: str | None = None
-
-    def __post_init__(self) -> None:
-        where = f"UML guest {self.name!r}"
-        if not _NAME_RE.match(self.name):
-            raise UmlError(f"{where}: name must be 1-32 of [A-Za-z0-9_.-], starting alphanumeric")
-        try:
-            ip = ipaddress.IPv4Address(self.address)
-        except ValueError:
-            raise UmlError(f"{where}: address {self.address!r} is not an IPv4 address") from None
-        if not 1 <= self.prefix_len <= 32:
-            raise UmlError(f"{where}: prefix_len {self.prefix_len} is not in 1..32")
-        if self.gateway is not None:
-            net = ipaddress.IPv4Network(f"{ip}/{self.prefix_len}", strict=False)
-            try:
-                gw = ipaddress.IPv4Address(self.gateway)
-            except ValueError:
-                raise UmlError(f"{where}: gateway {self.gateway!r} is not an IPv4 address") from None
-            if gw not in net:
-                raise UmlError(f"{where}: gateway {gw} is outside {net}")
-        for label, ifname in (("tap", self.tap), ("bridge", self.bridge)):
-            if not ifname or len(ifname) > _IFNAMSIZ or "/" in ifname or ifname.strip() != ifname:
-                raise UmlError(f"{where}: {label} {ifname!r} is not a valid interface name (max 15)")
-        if not re.fullmatch(r"[0-9]+[KMG]?", self.mem):
-            raise UmlError(f"{where}: mem {self.mem!r} must look like 256M")
-        for key in self.env:
-            if not _ENV_RE.match(key):
-                raise UmlError(f"{where}: env key {key!r} is not a shell variable name")
-        for m in self.modules:
-            if not re.fullmatch(r"[A-Za-z0-9_-]+", m):
-                raise UmlError(f"{where}: module name {m!r} is not valid")
-
-    @property
-    def mac(self) -> str:
-        return self.mac_override or mac_for_address(self.address)
-
-
-def guest_config(spec: GuestSpec, ssh_dir: Path | None) -> str:
-    """The shell file init sources (HUML_CONF): every value quoted, so nothing is interpreted."""
-    values: dict[str, str] = {
-        "HUML_HOSTNAME": spec.name,
-        "HUML_IFACE": "vec0",  # the UML vector driver's name for vec0:..., seen inside the guest
-        "HUML_ADDRESS": spec.address,
-        "HUML_PREFIX": str(spec.prefix_len),
-        "HUML_GATEWAY": spec.gateway or "",
-        "HUML_FORWARD": "1" if spec.ip_forward else "0",
-        "HUML_MODULES": " ".join(spec.modules),
-        "HUML_SSHD": "1" if spec.sshd and ssh_dir is not None else "0",
-        "HUML_SSH_DIR": str(ssh_dir) if ssh_dir is not None else "",
-        "HUML_USER_SCRIPT": str(spec.user_script) if spec.user_script else "",
-    }
-    lines = ["# written by harness.lab._uml; sourced by guest-init.sh"]
-    lines += [f"{k}={shlex.quote(v)}" for k, v in values.items()]
-    lines += [f"export {k}={shlex.quote(v)}" for k, v in spec.env.items()]
-    return "\n".join(lines) + "\n"
-
-
-def kernel_command_line(spec: GuestSpec, *, conf_path: Path, uml_dir: Path) -> list[str]:
-    """linux.uml's arguments (docs/uml.md explains each one).
-
-    Unknown ``NAME=value`` words (HUML_CONF and the CPU settings) are handed to init as
-    environment by the kernel; they must contain no spaces.
-    """
-    args = [
-        f"umid={spec.name}",
-        f"uml_dir={uml_dir}",
-        f"mem={spec.mem}",
-        "root=/dev/root",
-        "rootfstype=hostfs",
-        "rootflags=/",
-        "ro",
-        f"init={spec.init_script}",
-        # console 0 on stdin/stdout (the log file); no other consoles or serial lines, which
-        # would otherwise try to start xterms.
-        "con=null",
-        "ssl=null",
-        "con0=fd:0,fd:1",
-        f"vec0:transport=tap,ifname={spec.tap},mac={spec.mac}",
-        f"HUML_CONF={conf_path}",
-    ]
-    args += [f"{k}={v}" for k, v in GUEST_CPU_ENV.items()]
-    for a in args:
-        if any(c.isspace() for c in a):
-            raise UmlError(f"UML guest {spec.name!r}: kernel argument {a!r} contains whitespace")
-    return args
-
-
-# -------------------------------------------------------------------------------- host network
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
-    if check and res.returncode != 0:
-        raise UmlError(f"command 'ip {' '.join(args)}' exited {res.returncode}: {res.stderr.strip()}")
-    return res
-
-
-def _link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def create_tap(tap: str, bridge: str) -> None:
-    """A persistent tap in ``bridge``, up; reused if it exists (a second boot on the same tap)."""
-    if not _link_exists(bridge):
-        raise UmlError(f"bridge {bridge!r} does not exist: create it before booting guests")
-    if _link_exists(tap):
-        if not Path("/sys/class/net", tap, "tun_flags").exists():
-            raise UmlError(f"interface {tap!r} exists and is not a tap")
-    else:
-        _ip("tuntap", "add", tap, "mode", "tap")
-    _ip("link", "set", tap, "master", bridge)
-    _ip("link", "set", tap, "up")
-
-
-def remove_tap(tap: str) -> None:
-    """Delete a tap (idempotent). Its guest must be gone first: a held tap cannot be deleted."""
-    if _link_exists(tap):
-        _ip("tuntap", "del", tap, "mode", "tap")
-
-
-_TUNSETIFF = 0x400454CA
-_IFF_TAP = 0x0002
-_IFF_NO_PI = 0x1000
-
-
-def tap_is_free(tap: str) -> bool:
-    """True when no process holds ``tap``: attaching to it succeeds (EBUSY while a guest has it).
-
-    The same test the next boot makes, so "free" means exactly "a new guest can open it".
-    """
-    try:
-        fd = os.open(DEV_TUN, os.O_RDWR)
-    except OSError as exc:
-        raise UmlError(f"cannot open {DEV_TUN}: {exc}") from exc
-    try:
-        ifr = struct.pack("16sH22x", tap.encode(), _IFF_TAP | _IFF_NO_PI)
-        fcntl.ioctl(fd, _TUNSETIFF, ifr)
-        return True
-    except OSError as exc:
-        if exc.errno == errno.EBUSY:
-            return False
-        raise UmlError(f"tap {tap!r}: TUNSETIFF failed: {exc}") from exc
-    finally:
-        os.close(fd)
-
-
-# ------------------------------------------------------------------------------ process groups
-
-
-def _read_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgid, starttime) from /proc/PID/stat, or None if the process is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rest = raw[raw.rindex(")") + 2 :].split()  # comm may contain spaces and parentheses
-    return rest[0], int(rest[1]), int(rest[2]), int(rest[19])
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) PIDs of process group ``pgid``."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        st = _read_stat(int(entry.name))
-        if st and st[2] == pgid and st[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return sorted(members)
-
-
-def _tracer_pid(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("TracerPid:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-_SYS_KCMP = 312  # x86-64
-_KCMP_VM = 1
-
-
-def _same_mm(pid1: int, pid2: int) -> bool:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.syscall(_SYS_KCMP, pid1, pid2, _KCMP_VM, 0, 0) == 0
-
-
-def _status_kib(pid: int, key: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-# ------------------------------------------------------------------------------------ mconsole
-
-_MCONSOLE_MAGIC = 0xCAFEBABE
-_MCONSOLE_VERSION = 2
-
-
-def mconsole(socket_path: Path, command: str, timeout: float = 3.0) -> str:
-    """Send one command to a guest's management console (what ``uml_mconsole`` does).
-
-    The protocol is a datagram ``{u32 magic, u32 version, u32 len, char data[512]}`` answered
-    by ``{u32 err, u32 more, u32 len, char data[512]}``; done here so uml-utilities is optional.
-    The reply socket is abstract (no file to clean up).
-    """
-    data = command.encode()
-    if len(data) >= 512:
-        raise UmlError(f"mconsole command too long: {command[:40]!r}...")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        s.bind(f"\0huml-mconsole-{os.getpid()}-{time.monotonic_ns()}")
-        s.settimeout(timeout)
-        s.sendto(struct.pack("<III", _MCONSOLE_MAGIC, _MCONSOLE_VERSION, len(data)) + data.ljust(512, b"\0"),
-                 str(socket_path))
-        parts = []
-        while True:
-            reply = s.recv(12 + 512)
-            err, more, length = struct.unpack("<III", reply[:12])
-            parts.append(reply[12 : 12 + length].decode(errors="replace"))
-            if err:
-                raise UmlError(f"mconsole {socket_path}: {command!r} failed: {''.join(parts).strip()}")
-            if not more:
-                return "".join(parts)
-    except OSError as exc:
-        raise UmlError(f"mconsole {socket_path}: {command!r}: {exc}") from exc
-    finally:
-        s.close()
-
-
-# ----------------------------------------------------------------------------------------- ping
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
-def icmp_ping(address: str, timeout: float = 1.0) -> bool:
-    """One ICMP echo over a raw socket (root): True if ``address`` answered within ``timeout``.
-
-    Here because the host may have no ``ping`` binary (iputils-ping is not installed by default).
-    """
-    ident = os.getpid() & 0xFFFF
-    seq = time.monotonic_ns() & 0xFFFF
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    payload = b"huml-ping"
-    packet = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, seq) + payload
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
-        s.sendto(packet, (address, 0))
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            s.settimeout(left)
-            try:
-                data, (src, _) = s.recvfrom(2048)
-            except (socket.timeout, TimeoutError):
-                return False
-            ihl = (data[0] & 0x0F) * 4
-            typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl : ihl + 8])
-            if src == address and typ == 0 and rid == ident and rseq == seq:
-                return True
-    return False
-
-
-def tcp_answers(address: str, port: int, timeout: float = 1.0) -> bool:
-    """True if a TCP connect to address:port completes (the guest kernel and the daemon are up)."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------------------------------- guest
 
 
@@ -499,7 +165,7 @@ class Guest:
         """True while linux.uml (the same process: pid and start time match) has not exited."""
         if self._proc is not None and self._proc.poll() is not None:
             return False
-        st = _read_stat(self.pid)
+        st = read_stat(self.pid)
         return st is not None and st[0] not in ("Z", "X") and st[3] == self.start_ticks
 
     def members(self) -> list[int]:
@@ -585,7 +251,7 @@ class Guest:
         them is reported to UML as an unexpected signal and kills the guest program (init too:
         a kernel panic). Measured: stopping the whole group panicked the guest on SIGCONT.
         """
-        return [p for p in group_members(self.pgid) if _tracer_pid(p) == 0]
+        return [p for p in group_members(self.pgid) if tracer_pid(p) == 0]
 
     def pause(self) -> None:
         """Freeze the guest (like ``xl pause``): SIGSTOP the kernel side of its process group.
@@ -622,7 +288,7 @@ class Guest:
             if self._proc is not None:
                 self._proc.poll()  # reap our child, else it lingers as a zombie
             alive = self._group_alive()
-            free = not alive and (not _link_exists(self.spec.tap) or tap_is_free(self.spec.tap))
+            free = not alive and (not link_exists(self.spec.tap) or tap_is_free(self.spec.tap))
             if free:
                 return
             if time.monotonic() >= deadline:
@@ -672,12 +338,12 @@ class Guest:
         distinct: list[int] = []
         naive = 0
         for pid in group_members(self.pgid):
-            naive += _status_kib(pid, "VmRSS")
-            if not any(_same_mm(pid, other) for other in distinct):
+            naive += status_kib(pid, "VmRSS")
+            if not any(same_mm(pid, other) for other in distinct):
                 distinct.append(pid)
         return {
-            "rss": sum(_status_kib(p, "VmRSS") for p in distinct),
-            "pss": sum(_pss_kib(p) for p in distinct),
+            "rss": sum(status_kib(p, "VmRSS") for p in distinct),
+            "pss": sum(pss_kib(p) for p in distinct),
             "rss_naive": naive,
             "processes": len(group_members(self.pgid)),
             "address_spaces": len(distinct),
@@ -772,14 +438,14 @@ def boot_guest(spec: GuestSpec, state_dir: Path | str, *, linux: Path = LINUX_UM
     uml_dir = state / "uml"
     uml_dir.mkdir(exist_ok=True)
     mconsole_path = uml_dir / spec.name / "mconsole"
-    if len(str(mconsole_path)) > _SUN_PATH_MAX:
+    if len(str(mconsole_path)) > SUN_PATH_MAX:
         raise UmlError(f"state dir {state} is too long: {mconsole_path} exceeds a socket path's 107 bytes")
     for hidden in ("/run", "/proc", "/sys", "/dev"):
         if str(state) == hidden or str(state).startswith(hidden + "/"):
             raise UmlError(f"state dir {state} is under {hidden}, which the guest replaces: use another")
     if (uml_dir / spec.name / "pid").exists():
         old = (uml_dir / spec.name / "pid").read_text().strip()
-        if old.isdigit() and _read_stat(int(old)) is not None and Path(f"/proc/{old}/exe").exists():
+        if old.isdigit() and read_stat(int(old)) is not None and Path(f"/proc/{old}/exe").exists():
             raise UmlError(f"UML guest {spec.name!r} already runs (pid {old}): destroy it first")
         shutil.rmtree(uml_dir / spec.name, ignore_errors=True)
 
@@ -802,7 +468,7 @@ def boot_guest(spec: GuestSpec, state_dir: Path | str, *, linux: Path = LINUX_UM
             argv, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=str(gdir),
         )  # fmt: skip
-    st = _read_stat(proc.pid)
+    st = read_stat(proc.pid)
     guest = Guest(
         spec=spec, state_dir=state, pid=proc.pid, pgid=proc.pid,
         start_ticks=st[3] if st else 0, started_at=time.time(), launched_monotonic=t0,

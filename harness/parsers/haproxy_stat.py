@@ -33,6 +33,7 @@ class ServerStat:
     transitional: bool = False
     weight: int | None = None
     check_status: str | None = None
+    last_check: str | None = None  # the last check's own words ("Layer7 timeout: ...")
     address: str | None = None
     downtime_s: int | None = None
 
@@ -102,6 +103,7 @@ def parse_show_stat(text: str) -> list[ServerStat]:
                 transitional=transitional,
                 weight=_opt_int(get("weight")),
                 check_status=check or None,
+                last_check=get("last_chk") or None,
                 address=get("addr") or None,
                 downtime_s=_opt_int(get("downtime")),
             )
@@ -115,4 +117,24 @@ def server_states(stats: list[ServerStat]) -> dict[str, dict[str, str]]:
     for s in stats:
         if s.is_server:
             out.setdefault(s.proxy, {})[s.name] = s.state
+    return out
+
+
+def status_with_reason(stat: ServerStat) -> str:
+    """The raw status; when not UP, followed by the last check's verdict (why it is down):
+    ``UP``, ``UP 1/2``, ``DOWN(L7TOUT Layer7 timeout: check duration 1001ms)``, ``DOWN 1/2``."""
+    status = stat.status or "?"
+    if status.startswith("UP"):
+        return status
+    why = " ".join(v for v in (stat.check_status, stat.last_check) if v)
+    return f"{status}({why})" if why else status
+
+
+def backend_servers(stats: list[ServerStat]) -> dict[str, dict[str, str]]:
+    """Proxy -> server -> ``status_with_reason``: what ``harness lab status`` shows per director
+    (every row but a proxy's FRONTEND and BACKEND aggregates)."""
+    out: dict[str, dict[str, str]] = {}
+    for s in stats:
+        if s.name not in ("FRONTEND", "BACKEND") and s.proxy:
+            out.setdefault(s.proxy, {})[s.name] = status_with_reason(s)
     return out

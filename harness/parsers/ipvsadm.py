@@ -7,7 +7,9 @@ numeric forms (``-n``) are supported: resolved names would make addresses ambigu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from . import parse_error
 
@@ -134,7 +136,7 @@ def parse_ipvsadm_list(text: str) -> list[VirtualService]:
     if "IP Virtual Server" not in text:
         raise parse_error(command, None, None, "no 'IP Virtual Server' banner: not ipvsadm -Ln output")
     services: list[VirtualService] = []
-    current: dict | None = None
+    current: dict[str, Any] | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
         if _is_header(line):
             continue
@@ -158,7 +160,7 @@ def parse_ipvsadm_list(text: str) -> list[VirtualService]:
             continue
         if fields[0] not in _PROTOCOLS or len(fields) < 3:
             raise parse_error(command, lineno, line, "expected 'PROTO ADDR:PORT SCHEDULER [flags]'")
-        proto, addr, port = _service_head(command, lineno, line, fields)
+        proto, vaddr, vport = _service_head(command, lineno, line, fields)
         flags = fields[3:]
         persistent: int | None = None
         if "persistent" in flags:
@@ -169,8 +171,8 @@ def parse_ipvsadm_list(text: str) -> list[VirtualService]:
             services.append(_freeze(current))
         current = {
             "protocol": proto,
-            "address": addr,
-            "port": port,
+            "address": vaddr,
+            "port": vport,
             "scheduler": fields[2],
             "flags": tuple(flags),
             "persistent_s": persistent,
@@ -181,7 +183,7 @@ def parse_ipvsadm_list(text: str) -> list[VirtualService]:
     return services
 
 
-def _freeze(d: dict) -> VirtualService:
+def _freeze(d: dict[str, Any]) -> VirtualService:
     return VirtualService(**{**d, "real_servers": tuple(d["real_servers"])})
 
 
@@ -191,7 +193,7 @@ def parse_ipvsadm_stats(text: str) -> list[VirtualServiceStats]:
     if "IP Virtual Server" not in text and "Prot LocalAddress" not in text:
         raise parse_error(command, None, None, "no ipvsadm header: not ipvsadm -Ln --stats output")
     out: list[VirtualServiceStats] = []
-    head: list | None = None
+    head: list[Any] | None = None
     reals: list[RealServerStats] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         s = line.strip()
@@ -212,13 +214,19 @@ def parse_ipvsadm_stats(text: str) -> list[VirtualServiceStats]:
         if len(fields) < 7:
             raise parse_error(command, lineno, line, "expected five counters after the service")
         if head is not None:
-            out.append(VirtualServiceStats(*head, real_servers=tuple(reals)))
-        proto, addr, port = _service_head(command, lineno, line, fields)
-        head = [proto, addr, port, *(_int(command, lineno, line, x) for x in numbers)]
+            out.append(_service_stats(head, reals))
+        proto, vaddr, vport = _service_head(command, lineno, line, fields)
+        head = [proto, vaddr, vport, *(_int(command, lineno, line, x) for x in numbers)]
         reals = []
     if head is not None:
-        out.append(VirtualServiceStats(*head, real_servers=tuple(reals)))
+        out.append(_service_stats(head, reals))
     return out
+
+
+def _service_stats(head: list[Any], reals: list[RealServerStats]) -> VirtualServiceStats:
+    """[proto, address, port, conns, inpkts, outpkts, inbytes, outbytes] + its real servers."""
+    return VirtualServiceStats(head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+                               real_servers=tuple(reals))
 
 
 def _expire(command: str, lineno: int, line: str, text: str) -> int:
@@ -247,4 +255,20 @@ def parse_ipvsadm_connections(text: str) -> list[Connection]:
         out.append(
             Connection(fields[0], _expire(command, lineno, line, fields[1]), fields[2], fields[3], fields[4], fields[5])
         )
+    return out
+
+
+def real_server_states(text: str, services: Mapping[tuple[str, int | None], str],
+                       hosts: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``ipvsadm -Ln`` -> service name -> real server name -> ``UP`` (weight > 0) | ``DRAIN``.
+
+    ``services`` names virtual services by (address, port), ``hosts`` real servers by address;
+    anything unnamed keeps its ``PROTO addr:port`` / ``addr:port`` spelling.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for vs in parse_ipvsadm_list(text):
+        key = services.get((vs.address, vs.port), f"{vs.protocol} {vs.endpoint}")
+        servers = out.setdefault(key, {})
+        for rs in vs.real_servers:
+            servers[hosts.get(rs.address, f"{rs.address}:{rs.port}")] = "UP" if rs.weight > 0 else "DRAIN"
     return out

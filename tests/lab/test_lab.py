@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from harness.lab import Lab
-from harness.lab._daemons import LMS_DIR
 from harness.lab._netns import init_pid
+from harness.lab._paths import LMS_DIR
 
 from .conftest import wait_until
 
@@ -148,7 +148,7 @@ def test_keepalived_crash_moves_vip_and_restart_restores(lab: Lab) -> None:
                     check=True).stdout.split()
     parent, child = pids[0], pids[1]
     try:
-        # a real crash: stop both first, then kill (LAB_NOTES: otherwise the parent respawns the child)
+        # a real crash: stop both first, then kill (docs/lab-measurements.md: a parent left running respawns its child)
         lab.exec(master, ["sh", "-c", f"kill -STOP {child} {parent}; kill -9 {child} {parent}"], check=True)
         t0 = time.monotonic()
         wait_until("backup director becomes MASTER",

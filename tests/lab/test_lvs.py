@@ -19,7 +19,7 @@ import pytest
 from harness.checkers.availability import availability
 from harness.history import HistoryRecorder
 from harness.lab import Lab
-from harness.lab._lvs import ipvs_backends
+from harness.lab._directors import ipvs_backends
 from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.lab._uml import uml_available
 from harness.parsers.ipvsadm import parse_ipvsadm_connections, parse_ipvsadm_list, parse_ipvsadm_stats
@@ -205,7 +205,7 @@ def test_director_failure_fault_on_a_guest(lvs_lab: Lab) -> None:
         fault.inject()
         def dir2_serves() -> bool:
             st = lab.status()
-            # a crashed keepalived leaves its VIPs on dir1's interface (LAB_NOTES): dir2 holds them too
+            # a crashed keepalived leaves its VIPs on dir1's interface (docs/lab-measurements.md): dir2 holds them too
             return ("dir2" in st.vip_holders.get("web", []) and "dir2" in st.vip_holders.get("db", [])
                     and st.vrrp.get("dir2") == {"VI_WEB": "MASTER", "VI_DB": "MASTER"})
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.lab._daemons import LabPaths, render_host_configs
-from harness.lab._lvs import expected_backends, ipvs_backends, parse_guest_status
-from harness.lab._topology import build_topology
+from harness.lab._configs import render_host_configs
+from harness.lab._directors import expected_backends, ipvs_backends
+from harness.lab._paths import LabPaths
+from harness.lab._topology import VRRP_INSTANCES, build_topology
+from harness.parsers.guest_status import parse_guest_status
 
 TOPO = build_topology("lvst", "198.18.6.0/24")
 PATHS = LabPaths(Path("/var/lib/harness-lab/lvst"))
@@ -65,7 +67,7 @@ def test_real_servers_listen_on_the_vip_only_in_lvs_mode() -> None:
 
 
 def test_guest_status_parsed() -> None:
-    st = parse_guest_status(STATUS)
+    st = parse_guest_status(STATUS, VRRP_INSTANCES)
     assert st.keepalived_alive and st.vrrp == {"VI_WEB": "MASTER", "VI_DB": "BACKUP"}
     assert st.addresses == {"198.18.6.11", "198.18.6.100"}
     backends = ipvs_backends(st.ipvs_table, TOPO)
@@ -75,7 +77,7 @@ def test_guest_status_parsed() -> None:
 
 
 def test_dead_keepalived_reads_dead_whatever_its_state_files_say() -> None:
-    st = parse_guest_status(STATUS.replace("keepalived alive", "keepalived dead"))
+    st = parse_guest_status(STATUS.replace("keepalived alive", "keepalived dead"), VRRP_INSTANCES)
     assert st.vrrp == {"VI_WEB": "DEAD", "VI_DB": "DEAD"}
 
 

@@ -11,11 +11,15 @@ import pytest
 
 from harness.errors import LabError
 from harness.lab._clustercheck import is_healthy, parse_status
-from harness.lab._daemons import LabPaths, host_daemons, render, render_host_configs
-from harness.lab._galera import parse_recovered_position, read_grastate
+from harness.lab._configs import render_host_configs
+from harness.lab._galera import read_grastate
+from harness.lab._paths import LabPaths
 from harness.lab._preflight import REQUIRED_FILES, missing_packages, missing_packages_message, overlapping_routes
+from harness.lab._render import render
+from harness.lab._services import host_daemons
 from harness.lab._state import LabState
 from harness.lab._topology import build_topology
+from harness.parsers.grastate import parse_recovered_position
 
 # `ip -j route show table main` captured on this kind of machine, plus a lab already up
 ROUTES = [
@@ -167,18 +171,15 @@ def test_kept_tmp_paths_are_the_topmost_dirs_under_tmp():
 
     assert kept_tmp_paths(["/tmp/ci/main", "/tmp/ci/main/.venv", "/usr", "/root/.pyenv/versions/3.11.7"]) == ["/tmp/ci/main"]
     assert kept_tmp_paths(["/tmp/a", "/tmp/ab/", "/tmp/a/b"]) == ["/tmp/a", "/tmp/ab"]
-    assert kept_tmp_paths(["/work/main", "/usr"]) == []
+    assert kept_tmp_paths(["/srv/checkout", "/usr"]) == []
 
 
 def test_a_down_server_status_says_why_from_haproxys_last_check() -> None:
-    import csv
-    import io
-
-    from harness.lab import _server_status
+    from harness.parsers.haproxy_stat import backend_servers, parse_show_stat
 
     text = ("# pxname,svname,status,check_status,last_chk\n"
             "web,web1,UP,L7OK,HTTP status check validated\n"
             "web,web3,DOWN,L7TOUT,Layer7 timeout: check duration 1001ms\n"
             "web,web2,DOWN 1/2,,\n")
-    rows = {r["svname"]: _server_status(r) for r in csv.DictReader(io.StringIO(text.lstrip("# ")))}
+    rows = backend_servers(parse_show_stat(text))["web"]
     assert rows == {"web1": "UP", "web3": "DOWN(L7TOUT Layer7 timeout: check duration 1001ms)", "web2": "DOWN 1/2"}

@@ -33,3 +33,15 @@ def test_errors():
         parse_show_stat("Unknown command. Please enter one of the following commands only :\n")
     with pytest.raises(ParseError, match="line 2: 2 fields"):
         parse_show_stat("# pxname,svname,status\nbk,web1\n")
+
+
+def test_backend_servers_say_why_a_server_is_down_from_the_captured_sample():
+    from harness.parsers.haproxy_stat import backend_servers
+
+    rows = parse_show_stat((SAMPLES / "haproxy_show_stat_2.6.csv").read_text())
+    assert backend_servers(rows) == {
+        "bk_web": {"web1": "UP", "web2": "DOWN(L4CON Connection refused)", "web3": "MAINT"},
+        "bk_db": {"db1": "DOWN(L4CON Connection refused)", "db2": "no check"},
+    }
+    web2 = next(r for r in rows if r.name == "web2")
+    assert web2.last_check == "Connection refused"

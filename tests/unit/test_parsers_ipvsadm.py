@@ -65,3 +65,15 @@ def test_connections():
     assert c[0].expire_s == 10798
     with pytest.raises(ParseError, match="line 3"):
         parse_ipvsadm_connections("IPVS connection entries\npro expire state\nTCP 01:00 garbage\n")
+
+
+def test_real_server_states_name_services_and_hosts_and_keep_unknown_ones_spelled_out():
+    from harness.parsers.ipvsadm import real_server_states
+
+    text = (SAMPLES / "ipvsadm_Ln.txt").read_text()
+    states = real_server_states(text, {("198.18.0.100", 80): "web"},
+                                {"198.18.0.21": "web1", "198.18.0.22": "web2", "198.18.0.31": "db1"})
+    assert states["web"] == {"web1": "UP", "web2": "UP", "198.18.0.23:80": "DRAIN"}
+    assert states["TCP 198.18.0.101:3306"] == {"db1": "UP", "198.18.0.32:3306": "UP"}
+    assert states["FWM 1"] == {"web1": "UP"}
+    assert list(states) == ["web", "TCP 198.18.0.101:3306", "UDP 2001:db8::100:53", "FWM 1"]

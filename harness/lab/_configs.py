@@ -1,0 +1,54 @@
+"""Every config file of one lab host, rendered (pure): sshd, the role daemons, the directors'.
+
+The directors' files come from their strategy; LVS-DR also changes the real servers' (they
+listen on the VIP they hold on lo, and keep idle connections long enough to see a failover).
+"""
+
+from __future__ import annotations
+
+from ._directors import directors_for
+from ._interfaces import Files
+from ._paths import LabPaths
+from ._render import render
+from ._topology import LabHost, Topology
+
+#: evs timers (docs/lab-measurements.md): the measured PT0.5S/PT2S/PT3S once left nodes
+#: non-Primary on 2 busy cores; these halve the default stall after a node kill (~4 s instead
+#: of 6.3 s) with margin against a CPU-starved but healthy node being evicted.
+EVS_TIMERS = ("evs.keepalive_period=PT1S; evs.suspect_timeout=PT3S; evs.inactive_timeout=PT6S; "
+              "evs.install_timeout=PT6S")
+
+
+def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
+                        lms_password: str, directors: str = "haproxy", lvs_sync: bool = True) -> Files:
+    """path -> (content, mode) of every config file of ``host``.
+
+    ``directors`` is ``haproxy`` (namespaces) or ``lvs`` (UML guests, LVS-DR: then the real
+    servers also listen on the VIP they hold on lo).
+    """
+    strategy = directors_for(directors)
+    dr = strategy.real_servers_hold_vips
+    log_dir = paths.log(host.name)
+    files: Files = {
+        paths.conf(host.name, "sshd_config"): (render(
+            "sshd_config", host=host.name, address=host.address,
+            host_key=paths.host_key(host.name), authorized_keys=paths.authorized_keys), 0o644),
+    }
+    if host.has_role("director"):
+        files.update(strategy.render_director_configs(topo, host, paths, advert_int, lvs_sync))
+    if host.has_role("web"):
+        files[paths.conf(host.name, "apache2.conf")] = (render(
+            "apache2.conf", host=host.name, address=host.address, server_root=paths.host_dir(host.name),
+            log_dir=log_dir, docroot=paths.docroot(), db_vip=topo.vips["db"], lms_user="lms",
+            lms_password=lms_password, web_vip=topo.vips["web"],
+            extra_listen=f"Listen {topo.vips['web']}:80" if dr else "",
+            # LVS: an idle keep-alive connection must outlive a director failover (~3-4 s at
+            # advert_int 1) for connection sync to be observable at all; 5 s raced it
+            keepalive_timeout=15 if dr else 5), 0o600)
+    if host.has_role("db"):
+        peers = ",".join(h.address for h in topo.with_role("db"))
+        files[paths.conf(host.name, "galera.cnf")] = (render(
+            "galera.cnf", host=host.name, address=host.address, datadir=paths.datadir(host.name),
+            bind_address="0.0.0.0" if dr else host.address,  # LVS-DR: also the DB VIP on lo
+            log_dir=log_dir, cluster_name=f"hlab-{topo.lab_name}", peers=peers, evs_timers=EVS_TIMERS), 0o644)
+    return files
