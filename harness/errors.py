@@ -18,8 +18,7 @@ The tree (a class defined in another module names it; every other class is defin
     ├── HistoryError
     ├── ParseError
     ├── LabError
-    │   ├── UmlError ................ harness.lab._uml
-    │   └── GuestBootError .......... harness.lab._lvs
+    │   └── UmlError ................ harness.lab._uml_spec
     ├── LoadError ................... harness.load.locust_runner
     ├── MoodleConfigError ........... harness.load.moodle_locustfile
     ├── ReportError ................. harness.report._model

@@ -95,7 +95,7 @@ def test_the_drawing_parses_into_a_tree_rooted_at_harness_error() -> None:
     assert rows[0] == Drawn("HarnessError", None, "harness.errors")
     by_name = {row.name: row for row in rows}
     assert by_name["CommandError"].parent == "TransportError"
-    assert by_name["GuestBootError"] == Drawn("GuestBootError", "LabError", "harness.lab._lvs")
+    assert by_name["UmlError"] == Drawn("UmlError", "LabError", "harness.lab._uml_spec")
     assert len(by_name) == len(rows), "a class is drawn twice"
 
 
