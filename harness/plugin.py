@@ -182,7 +182,7 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         return
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
-    from .lab import Lab
+    from .lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab
 
     if s.lab_subnet:
         lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet)
@@ -198,6 +198,7 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
         print(f"harness: lab up in {time.monotonic() - t0:.1f}s", flush=True)
     # the lab's password is authoritative (a lab rebuilt in this session has a new one)
     os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
+    os.environ.setdefault(MOODLE_PASSWORD_ENV, LMS_STUDENT_PASSWORD)  # the load logs in as the LMS's students
     inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
     try:
         yield ClusterTarget(inv, str(lab.inventory_path), guard=lab.guard, lab=lab, brought_up=brought_up)

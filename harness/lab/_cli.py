@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..errors import LabError
-from . import DOMAIN_ACTIONS, Lab, LabStatus
+from . import DOMAIN_ACTIONS, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab, LabStatus
 
 
 def _progress(msg: str) -> None:
@@ -61,7 +61,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     lab = _lab(args)
     st = lab.up(progress=_progress)
     print(format_status(st))
-    print(f"inventory: {lab.inventory_path}\nexport HARNESS_DB_PASSWORD=$(cat {lab.paths.harness_password_file})")
+    print(f"inventory: {lab.inventory_path}\nexport HARNESS_DB_PASSWORD=$(cat {lab.paths.harness_password_file})\n"
+          f"export {MOODLE_PASSWORD_ENV}={LMS_STUDENT_PASSWORD}")
     return 0 if st.healthy else 1
 
 

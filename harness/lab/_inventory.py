@@ -11,6 +11,10 @@ from ..inventory import load_inventory
 from ._interfaces import LabContext
 
 PASSWORD_ENV = "HARNESS_DB_PASSWORD"
+#: where the lab LMS's students' password is handed to the load (never written in cluster.yml)
+MOODLE_PASSWORD_ENV = "HARNESS_MOODLE_PASSWORD"
+#: the password lms/seed.sql gives student001 .. student200
+LMS_STUDENT_PASSWORD = "LabStudent-1"
 
 
 def inventory_dict(lab: LabContext) -> dict[str, Any]:
@@ -31,6 +35,10 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
                 "keepalive_s": 2},
         "database": {"kind": "galera", "user": "harness", "password_env": PASSWORD_ENV, "name": "harness",
                      "port": 3306},
+        # the lab LMS's accounts, course and forum (lms/seed.sql) and Moodle's own schema names
+        "moodle": {"accounts": {"prefix": "student", "digits": 3, "first": 1, "count": 200},
+                   "password_env": MOODLE_PASSWORD_ENV, "course_id": 2, "forum_cmid": 1,
+                   "database": "moodle", "table_prefix": "mdl_"},
         "vips": {
             "web": {"address": topo.vips["web"], "port": 80, "protocol": "http", "path": "/login/index.php"},
             "db": {"address": topo.vips["db"], "port": 3306, "protocol": "mysql"},
@@ -57,7 +65,9 @@ def write_inventory(lab: LabContext) -> None:
     paths = lab.paths
     header = (f"# Written by `harness lab up` for lab {lab.name!r}; regenerated on every up.\n"
               f"# The harness DB password is in {paths.harness_password_file}:\n"
-              f"#   export {PASSWORD_ENV}=$(cat {paths.harness_password_file})\n")
+              f"#   export {PASSWORD_ENV}=$(cat {paths.harness_password_file})\n"
+              f"# The lab LMS's students all have the password of lms/seed.sql:\n"
+              f"#   export {MOODLE_PASSWORD_ENV}={LMS_STUDENT_PASSWORD}\n")
     text = header + yaml.safe_dump(inventory_dict(lab), sort_keys=False, default_flow_style=False)
     paths.inventory.write_text(text)
     load_inventory(paths.inventory)  # validates against docs/cluster-file.md

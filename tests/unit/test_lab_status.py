@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from harness.lab import DirectorStatus, Lab, LabStatus
+from harness.inventory import inventory_from_dict
+from harness.lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, DirectorStatus, Lab, LabStatus
 from harness.lab._directors import HAProxyDirectors, LVSDirectors, directors_for
 from harness.lab._files import hostctl_script
 from harness.lab._interfaces import HostDomain, LabContext
@@ -174,3 +175,14 @@ def test_domain_actions_share_one_set_of_rules() -> None:
         rec = _Recorder(current)
         assert rec.act(action, LabState(Path("/nonexistent/state.json"))) == summary, (action, current)
         assert rec.steps == steps, (action, current)
+
+
+def test_the_lab_cluster_file_names_its_moodle_and_keeps_the_password_out(tmp_path: Path, monkeypatch: Any) -> None:
+    doc = Lab("t", "198.18.9.0/24", state_dir=tmp_path, directors="haproxy").inventory_dict()
+    assert LMS_STUDENT_PASSWORD not in repr(doc)
+    monkeypatch.setenv(MOODLE_PASSWORD_ENV, LMS_STUDENT_PASSWORD)
+    moodle = inventory_from_dict(doc, source="lab").moodle
+    assert moodle.password_env == MOODLE_PASSWORD_ENV and moodle.password() == LMS_STUDENT_PASSWORD
+    assert (moodle.database, moodle.forum_posts_table, moodle.course_id, moodle.forum_cmid) == \
+        ("moodle", "mdl_forum_posts", 2, 1)
+    assert moodle.accounts.names()[0] == "student001" and len(moodle.accounts.names()) == 200
