@@ -9,13 +9,12 @@ that vanished from every answer is still missed. The invariants themselves live 
 
 from __future__ import annotations
 
-from typing import Any
-
 from .invariants import (
     NO_STATUS,
     SIZE,
     DbFinding,
     Expectations,
+    Sample,
     galera_findings,
     pool_gaps,
     unreachable_hosts,
@@ -36,7 +35,7 @@ def _db_problem(f: DbFinding) -> str:
     return f"db {f.node}: {f.key}={f.value}"  # STATE, CLUSTER_STATUS or READY
 
 
-def audit_state(sample: dict[str, Any], inventory: Inventory, *, require_backends: bool = True) -> list[str]:
+def audit_state(sample: Sample, inventory: Inventory, *, require_backends: bool = True) -> list[str]:
     """Problems in ``sample`` (a StateSampler sample, docs/history.md); empty means steady.
 
     - every host answered; one VRRP MASTER per instance; each VIP on exactly one director;

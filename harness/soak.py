@@ -17,20 +17,25 @@ the journal) is recorded in the history as process ``audit`` and in the scenario
 
 from __future__ import annotations
 
+import enum
 import math
 import random
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .audit import audit_state, vip_holders
-from .checkers import CheckConfig, CheckResult
+from . import fault_effects
+from .acceptance import database_stall_budget_s, director_failover_budget_s
+from .audit import audit_state
+from .checkers import CheckResult
 from .checkers.availability import availability
 from .errors import FaultError, HarnessError
 from .history import Op
+from .invariants import Sample
 from .inventory._model import Inventory
+from .scenario import Scenario
+from .workload import WorkloadSpec, start_workload
 
 #: the service keys a web node's Apache may carry in a cluster file
 APACHE_KEYS = ("apache", "apache2", "httpd")
@@ -54,6 +59,9 @@ class Plan:
     params: dict[str, Any]
 
 
+Effect = Callable[["SoakStep", str, Sample, Inventory], list[str]]
+
+
 @dataclass(frozen=True)
 class FaultKind:
     """One entry of the soak catalogue: a harness.faults fault aimed at a kind of host."""
@@ -66,6 +74,9 @@ class FaultKind:
     candidates: Callable[[Inventory], list[str]]
     #: a Plan for one step, from the eligible hosts and the schedule's generator
     plan: Callable[[Inventory, list[str], random.Random], Plan]
+    #: why the fault of a step has not visibly taken effect yet (harness.fault_effects), from
+    #: the step, the web VIP holder before it, a state sample and the inventory
+    effect: Effect
     #: resolved at run time ("vip-holder": the director holding the web VIP), else None
     resolve: str | None = None
 
@@ -124,16 +135,35 @@ def _partition_plan(inv: Inventory, hosts: list[str], rng: random.Random) -> Pla
     return Plan(None, f"{', '.join(a)} | {', '.join(b)}", {"a": a, "b": b})
 
 
+def _vip_moved(step: SoakStep, holder_before: str, sample: Sample, inv: Inventory) -> list[str]:
+    return fault_effects.vip_moved_away(sample, holder_before)
+
+
+def _backend_out(step: SoakStep, holder_before: str, sample: Sample, inv: Inventory) -> list[str]:
+    return fault_effects.backend_out_of_pool(sample, step.target or "", holder_before)
+
+
+def _db_node_left(step: SoakStep, holder_before: str, sample: Sample, inv: Inventory) -> list[str]:
+    return fault_effects.db_node_left(sample, step.target or "", len(inv.with_role("db")))
+
+
+def _directors_split(step: SoakStep, holder_before: str, sample: Sample, inv: Inventory) -> list[str]:
+    return fault_effects.directors_split(sample)
+
+
 CATALOGUE: dict[str, FaultKind] = {
     k.name: k
     for k in (
-        FaultKind("director-failure", "director-failure", "director", "director", _directors_pair, _vip_holder_plan, "vip-holder"),
-        FaultKind("kill-apache", "kill-process", "web", "web", _web_with_apache, _apache_plan),
-        FaultKind("db-node-failure", "db-node-failure", "db", "db", _galera_nodes, _host_plan),
-        FaultKind("partition-directors", "partition", "network", "director", _directors_pair, _partition_plan),
-        FaultKind("domain-destroy-web", "domain-destroy", "web", "web", _web_domains, _host_plan),
-        FaultKind("domain-destroy-director", "domain-destroy", "director", "director", _director_domains, _vip_holder_plan, "vip-holder"),
-        FaultKind("freeze-apache", "freeze", "web", "web", _web_with_apache, _apache_plan),
+        FaultKind("director-failure", "director-failure", "director", "director", _directors_pair, _vip_holder_plan,
+                  _vip_moved, "vip-holder"),
+        FaultKind("kill-apache", "kill-process", "web", "web", _web_with_apache, _apache_plan, _backend_out),
+        FaultKind("db-node-failure", "db-node-failure", "db", "db", _galera_nodes, _host_plan, _db_node_left),
+        FaultKind("partition-directors", "partition", "network", "director", _directors_pair, _partition_plan,
+                  _directors_split),
+        FaultKind("domain-destroy-web", "domain-destroy", "web", "web", _web_domains, _host_plan, _backend_out),
+        FaultKind("domain-destroy-director", "domain-destroy", "director", "director", _director_domains,
+                  _vip_holder_plan, _vip_moved, "vip-holder"),
+        FaultKind("freeze-apache", "freeze", "web", "web", _web_with_apache, _apache_plan, _backend_out),
     )
 }
 DEFAULT_CATALOGUE: tuple[str, ...] = tuple(CATALOGUE)
@@ -273,37 +303,11 @@ def step_failover_s(outages: Iterable[dict[str, Any]], start: float, end: float)
 
 # --------------------------------------------------------------------------- run time
 
-Sample = dict[str, Any]
-
 
 def effect_problems(step: SoakStep, holder_before: str, sample: Sample, inventory: Inventory) -> list[str]:
     """Why the fault of ``step`` has not visibly taken effect yet (empty: it has)."""
-    kind = step.kind
-    if kind in ("director-failure", "domain-destroy-director"):
-        holders = vip_holders(sample)
-        if any(h != holder_before for h in holders):
-            return []
-        return [f"web VIP held by {holders or 'nobody'} (was {holder_before})"]
-    if kind in ("kill-apache", "freeze-apache", "domain-destroy-web"):
-        node = step.target or ""
-        pools = (sample.get("backends") or {}).get(holder_before) or {}
-        states = [p.get(node) for p in pools.values() if isinstance(p, dict) and node in p]
-        if states and all(not str(s).upper().startswith("UP") for s in states):
-            return []
-        return [f"{node} still {states or 'unknown'} on {holder_before}"]
-    if kind == "db-node-failure":
-        node = step.target
-        db = sample.get("db") or {}
-        n_db = len(inventory.with_role("db"))
-        sizes = {int(d.get("wsrep_cluster_size", 0) or 0) for n, d in db.items() if n != node and isinstance(d, dict)}
-        if sizes and max(sizes) < n_db:
-            return []
-        return [f"the other nodes still report cluster size {sorted(sizes)}"]
-    if kind == "partition-directors":
-        vrrp = sample.get("vrrp") or {}
-        masters = {h for h, i in vrrp.items() if isinstance(i, dict) and "MASTER" in i.values()}
-        return [] if len(masters) >= 2 else [f"MASTER on {sorted(masters)} only"]
-    return []
+    kind = CATALOGUE.get(step.kind)
+    return kind.effect(step, holder_before, sample, inventory) if kind is not None else []
 
 
 @dataclass
@@ -341,6 +345,9 @@ class StepResult:
             "failover_s": self.failover_s, "budget_s": self.budget_s,
         }
 
+    def add_error(self, text: str) -> None:
+        self.error = ((self.error + "; ") if self.error else "") + text
+
 
 @dataclass
 class SoakRun:
@@ -362,11 +369,42 @@ class SoakRun:
             raise HarnessError(f"no checker result {name!r} (have: {', '.join(self.checks)})") from None
 
 
-def failover_budgets(scenario: Any) -> dict[str, float | None]:
+@dataclass
+class SoakPlan:
+    """A soak to run: the schedule, the deadline that ends it, the workload, each step's bounds."""
+
+    schedule: Sequence[SoakStep]
+    #: a ``time.monotonic()`` instant: no step starts its fault after it
+    deadline: float
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec.soak)
+    seed: int | None = None
+    #: longest wait for a fault to take effect (a step waits at most its fault time + 15 s)
+    observe_timeout_s: float = 30.0
+    #: longest wait for steady state after a heal (None: the SLO's ``recovery_s``)
+    audit_timeout_s: float | None = None
+    settle_s: float = 3.0
+
+    def audit_bound_s(self, recovery_s: float) -> float:
+        return self.audit_timeout_s if self.audit_timeout_s is not None else recovery_s
+
+    def time_left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def past_deadline(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+class StepOutcome(enum.Enum):
+    """How a step ended, for the schedule: go on, stop at the deadline, stop on a stuck fault."""
+
+    DONE = "done"
+    DEADLINE = "deadline"
+    STUCK = "stuck"
+
+
+def failover_budgets(scenario: Scenario) -> dict[str, float | None]:
     """Longest VIP outage allowed per tier, from keepalived's and Galera's own timers and the
     SLOs; a budget that cannot be read is None (the SLO line then says unknown)."""
-    from .acceptance import database_stall_budget_s, director_failover_budget_s
-
     slo = scenario.cluster.inventory.slo
     out: dict[str, float | None] = {"web": slo.web_failover_s}
     try:
@@ -381,7 +419,7 @@ def failover_budgets(scenario: Any) -> dict[str, float | None]:
     return out
 
 
-def _audit(scenario: Any, timeout_s: float) -> tuple[list[str], float]:
+def _audit(scenario: Scenario, timeout_s: float) -> tuple[list[str], float]:
     """Wait (bounded) for every invariant; the problems left, and the seconds it took."""
     inv = scenario.cluster.inventory
     last: list[str] = []
@@ -400,167 +438,176 @@ def _audit(scenario: Any, timeout_s: float) -> tuple[list[str], float]:
     return leftovers, time.monotonic() - t0
 
 
-def _record_audit(scenario: Any, value: dict[str, Any], problems: list[str], recovery_s: float) -> float:
+def _record_audit(scenario: Scenario, summary: dict[str, Any], value: dict[str, Any], problems: list[str],
+                  recovery_s: float) -> float:
+    """The audit as a history op (process ``audit``) and in the summary; the op's end time."""
     op = scenario.history.invoke("audit", "audit", value)
     done = {"problems": problems, "recovery_s": round(recovery_s, 3), **value}
     if problems:
         op.fail(done)
     else:
         op.ok(done)
+    summary["audits"].append({**value, "ok": not problems, "problems": problems, "recovery_s": round(recovery_s, 3)})
     return op.completion.time if op.completion else scenario.history.now()
 
 
-def run_soak(
-    scenario: Any,
-    schedule: Sequence[SoakStep],
-    *,
-    load_users: int,
-    deadline: float,
-    seed: int | None = None,
-    probe_rate_hz: float = 20.0,
-    probe_timeout_s: float = 0.5,
-    ledger_rate_hz: float = 10.0,
-    observe_timeout_s: float = 30.0,
-    audit_timeout_s: float | None = None,
-    settle_s: float = 3.0,
-) -> SoakRun:
-    """Run ``schedule`` until it ends or ``deadline`` (a ``time.monotonic()`` instant) passes.
+def run_soak(scenario: Scenario, plan: SoakPlan) -> SoakRun:
+    """Run ``plan.schedule`` until it ends or ``plan.deadline`` passes.
 
-    Probes, ledger and load run for the whole soak, bounded by the time left plus a margin for
-    the last heal and audit. Steps that could not start before the deadline are ``not run``.
-    The nemesis heals on any exit (the scenario's); audits never raise, they are recorded.
+    The workload runs for the whole soak, bounded by the time left plus a margin for the last
+    heal and audit. Steps that could not start before the deadline are ``not run``. The
+    nemesis heals on any exit (the scenario's); audits never raise, they are recorded.
     """
-    from .acceptance import read_post_keys
-
     sc = scenario
-    inv = sc.cluster.inventory
-    slo = inv.slo
-    audit_bound = audit_timeout_s if audit_timeout_s is not None else slo.recovery_s
-    results = [StepResult(s) for s in schedule]
+    slo = sc.cluster.inventory.slo
+    audit_bound = plan.audit_bound_s(slo.recovery_s)
+    results = [StepResult(s) for s in plan.schedule]
     summary: dict[str, Any] = {
-        "seed": seed, "planned_steps": len(schedule), "catalogue": sorted({s.kind for s in schedule}),
+        "seed": plan.seed, "planned_steps": len(plan.schedule), "catalogue": sorted({s.kind for s in plan.schedule}),
         "steps": [], "audits": [],
     }
     sc.extra = summary  # result.json carries it even if the run dies half way
-
-    def publish() -> None:
-        summary["steps"] = [r.to_dict() for r in results]
-
-    publish()
+    _publish(summary, results)
     t_begin = time.monotonic()
-    # the baseline: the cluster must be whole before the first fault
-    baseline, took = _audit(sc, max(60.0, slo.recovery_s))
-    _record_audit(sc, {"step": 0, "fault": "baseline", "target": "whole cluster"}, baseline, took)
-    summary["audits"].append({"step": 0, "fault": "baseline", "target": "whole cluster", "ok": not baseline,
-                              "problems": baseline, "recovery_s": round(took, 3)})
-    if baseline:
-        raise HarnessError(f"soak: the cluster is not steady before the first fault: {'; '.join(baseline[:6])}")
-    budgets = failover_budgets(sc)
-    summary["budgets_s"] = budgets
-
-    margin_s = observe_timeout_s + audit_bound + settle_s + 60.0
-    bound_s = max(30.0, deadline - time.monotonic()) + margin_s
-    post_prefix = f"s{secrets.token_hex(4)}"
-    sc.vip_probe("web", rate_hz=probe_rate_hz, max_duration_s=bound_s, timeout_s=probe_timeout_s)
-    if "db" in inv.vips:
-        sc.vip_probe("db", rate_hz=5.0, max_duration_s=bound_s, mode="tcp", timeout_s=probe_timeout_s)
-    ledger = sc.ledger(workers=2, rate_hz=ledger_rate_hz, max_duration_s=bound_s)
-    load = sc.load(users=load_users, spawn_rate=load_users, run_time_s=bound_s,
-                   env={"MOODLE_POST_KEY_PREFIX": post_prefix, "MOODLE_WAIT_MIN": "0.5", "MOODLE_WAIT_MAX": "2",
-                        "MOODLE_TIMEOUT": "10"})
+    baseline = _baseline(sc, summary)
+    budgets = summary["budgets_s"] = failover_budgets(sc)
+    margin_s = plan.observe_timeout_s + audit_bound + plan.settle_s + 60.0
+    workload = start_workload(sc, plan.workload, max(30.0, plan.time_left_s()) + margin_s)
 
     stopped_by_deadline = False
     for r in results:
-        step = r.step
-        if time.monotonic() >= deadline:
+        outcome = _run_step(sc, plan, r, audit_bound, summary)
+        if outcome is StepOutcome.DEADLINE:
             stopped_by_deadline = True
             break
-        r.started_at = round(sc.history.now(), 3)
-        with sc.phase("steady"):
-            sc.hold(min(step.steady_s, deadline - time.monotonic()))
-        if time.monotonic() >= deadline:
-            r.started_at = None
-            stopped_by_deadline = True
-            break
-        try:
-            holder = sc.vip_holder("web")
-        except HarnessError as exc:
-            holder = None
-            if step.resolve == "vip-holder":
-                r.status, r.error = "inject failed", f"no single web VIP holder: {exc}"
-        fault_id = None
-        if r.status == "not run":
-            r.resolved_target = holder if step.resolve == "vip-holder" else step.target
-            with sc.phase("inject"):
-                r.injected_at = round(sc.history.now(), 3)
-                try:
-                    fault_id = sc.nemesis.inject(step.fault, **step.fault_params(holder))
-                    r.status, r.fault_id = "ran", fault_id
-                except HarnessError as exc:  # the nemesis already healed what it started
-                    r.status, r.error = "inject failed", str(exc)
-        if fault_id is not None:
-            t_inject = time.monotonic()
-            with sc.phase("observe"):
-                try:
-                    sc.wait_until(f"{step.kind} took effect",
-                                  lambda s: effect_problems(step, holder or "", s, inv),
-                                  timeout_s=min(observe_timeout_s, max(step.fault_s, 5.0) + 15.0), interval_s=0.25)
-                    r.took_effect, r.effect_s = True, round(time.monotonic() - t_inject, 3)
-                except HarnessError as exc:
-                    r.took_effect, r.error = False, str(exc)
-                rest = min(step.fault_s - (time.monotonic() - t_inject), deadline - time.monotonic())
-                sc.hold(rest)
-            with sc.phase("heal"):
-                try:
-                    sc.nemesis.heal(fault_id)
-                except FaultError as exc:
-                    r.error = ((r.error + "; ") if r.error else "") + f"heal: {exc}"
-                r.healed_at = round(sc.history.now(), 3)
-        with sc.phase("recover"):
-            problems, took = _audit(sc, audit_bound)
-        r.audit_ok, r.audit_problems, r.recovery_s = not problems, problems, round(took, 3)
-        value = {"step": step.index, "fault": step.kind, "target": r.resolved_target or step.target_text,
-                 "fault_id": fault_id}
-        r.audited_at = round(_record_audit(sc, value, problems, took), 3)
-        summary["audits"].append({**value, "ok": not problems, "problems": problems, "recovery_s": round(took, 3)})
-        publish()
-        if problems and sc.nemesis.active:
+        _publish(summary, results)
+        if outcome is StepOutcome.STUCK:
             # a fault that would not heal poisons every later step: stop here, say why
-            stopped_by_deadline = False
-            summary["stopped"] = f"step {step.index}: faults still active after the audit"
+            summary["stopped"] = f"step {r.step.index}: faults still active after the audit"
             break
     summary["stopped_by_deadline"] = stopped_by_deadline
-    # the schedule plans generous heal/audit time: keep the cluster under load until the
-    # deadline, so a soak lasts what it was asked to and its availability covers that time
-    if "stopped" not in summary and time.monotonic() < deadline:
-        with sc.phase("steady"):
-            sc.hold(deadline - time.monotonic())
+    _hold_until_deadline(sc, plan, summary)
     with sc.phase("settle"):
-        sc.hold(settle_s)
-    load.stop()
-    load_figures = {"samples": load.samples, "failures": load.failures}
-    sc.stop_probes()
-    sc.finish_ledger(ledger)
-    read_post_keys(sc, post_prefix)
+        sc.hold(plan.settle_s)
+    load_figures = workload.finish()
     # availability over a schedule dense with faults is reported, not judged against the SLO
     # meant for production months; the failover budgets per fault are the soak's verdicts
-    config = CheckConfig.from_slo(slo, probe_prefix="vip-probe-web", posts_read_prefix="posts-read-",
-                                  min_availability_percent=None)
-    checks = sc.check(config)
+    checks = sc.check(workload.check_config(min_availability_percent=None))
+    _judge(sc, results, budgets, summary, t_begin=t_begin, load_figures=load_figures)
+    return SoakRun(results, checks, baseline, summary)
 
-    ops = sc.ops()
-    avail, outages = outages_of(ops)
+
+def _publish(summary: dict[str, Any], results: Sequence[StepResult]) -> None:
+    summary["steps"] = [r.to_dict() for r in results]
+
+
+def _baseline(sc: Scenario, summary: dict[str, Any]) -> list[str]:
+    """The cluster must be whole before the first fault: audit it (recorded as step 0)."""
+    baseline, took = _audit(sc, max(60.0, sc.cluster.inventory.slo.recovery_s))
+    _record_audit(sc, summary, {"step": 0, "fault": "baseline", "target": "whole cluster"}, baseline, took)
+    if baseline:
+        raise HarnessError(f"soak: the cluster is not steady before the first fault: {'; '.join(baseline[:6])}")
+    return baseline
+
+
+def _run_step(sc: Scenario, plan: SoakPlan, r: StepResult, audit_bound_s: float, summary: dict[str, Any]) -> StepOutcome:
+    """steady -> resolve the target -> inject -> observe -> heal -> audit, for one step."""
+    step = r.step
+    if plan.past_deadline():
+        return StepOutcome.DEADLINE
+    r.started_at = round(sc.history.now(), 3)
+    with sc.phase("steady"):
+        sc.hold(min(step.steady_s, plan.time_left_s()))
+    if plan.past_deadline():
+        r.started_at = None
+        return StepOutcome.DEADLINE
+    holder = _resolve_holder(sc, r)
+    fault_id = _inject_step(sc, r, holder) if r.status == "not run" else None
+    if fault_id is not None:
+        _observe_step(sc, plan, r, holder)
+        _heal_step(sc, r, fault_id)
+    with sc.phase("recover"):
+        problems, took = _audit(sc, audit_bound_s)
+    r.audit_ok, r.audit_problems, r.recovery_s = not problems, problems, round(took, 3)
+    value = {"step": step.index, "fault": step.kind, "target": r.resolved_target or step.target_text,
+             "fault_id": fault_id}
+    r.audited_at = round(_record_audit(sc, summary, value, problems, took), 3)
+    return StepOutcome.STUCK if problems and sc.nemesis.active else StepOutcome.DONE
+
+
+def _resolve_holder(sc: Scenario, r: StepResult) -> str | None:
+    """The web VIP holder now; a step aimed at it fails to inject when there is not one."""
+    try:
+        return sc.vip_holder("web")
+    except HarnessError as exc:
+        if r.step.resolve == "vip-holder":
+            r.status, r.error = "inject failed", f"no single web VIP holder: {exc}"
+        return None
+
+
+def _inject_step(sc: Scenario, r: StepResult, holder: str | None) -> str | None:
+    """Inject the step's fault; its id, or None when the nemesis refused (it healed what it started)."""
+    step = r.step
+    r.resolved_target = holder if step.resolve == "vip-holder" else step.target
+    with sc.phase("inject"):
+        r.injected_at = round(sc.history.now(), 3)
+        try:
+            fault_id = sc.nemesis.inject(step.fault, **step.fault_params(holder))
+        except HarnessError as exc:
+            r.status, r.error = "inject failed", str(exc)
+            return None
+        r.status, r.fault_id = "ran", fault_id
+        return fault_id
+
+
+def _observe_step(sc: Scenario, plan: SoakPlan, r: StepResult, holder: str | None) -> None:
+    """Wait (bounded) until the fault visibly took effect, then hold the rest of its time."""
+    step = r.step
+    inv = sc.cluster.inventory
+    t_inject = time.monotonic()
+    with sc.phase("observe"):
+        try:
+            sc.wait_until(f"{step.kind} took effect", lambda s: effect_problems(step, holder or "", s, inv),
+                          timeout_s=min(plan.observe_timeout_s, max(step.fault_s, 5.0) + 15.0), interval_s=0.25)
+            r.took_effect, r.effect_s = True, round(time.monotonic() - t_inject, 3)
+        except HarnessError as exc:
+            r.took_effect, r.error = False, str(exc)
+        sc.hold(min(step.fault_s - (time.monotonic() - t_inject), plan.time_left_s()))
+
+
+def _heal_step(sc: Scenario, r: StepResult, fault_id: str) -> None:
+    with sc.phase("heal"):
+        try:
+            sc.nemesis.heal(fault_id)
+        except FaultError as exc:
+            r.add_error(f"heal: {exc}")
+        r.healed_at = round(sc.history.now(), 3)
+
+
+def _hold_until_deadline(sc: Scenario, plan: SoakPlan, summary: dict[str, Any]) -> None:
+    """The schedule plans generous heal/audit time: keep the cluster under load until the
+    deadline, so a soak lasts what it was asked to and its availability covers that time."""
+    if "stopped" not in summary and not plan.past_deadline():
+        with sc.phase("steady"):
+            sc.hold(plan.time_left_s())
+
+
+def _judge(sc: Scenario, results: Sequence[StepResult], budgets: dict[str, float | None],
+           summary: dict[str, Any], *, t_begin: float, load_figures: dict[str, int]) -> None:
+    """Each step's failover time against its tier's budget, and the soak's figures."""
+    avail, outages = outages_of(sc.ops())
     end_of_run = sc.history.now()
     for r in results:
         if r.status == "ran" and r.injected_at is not None:
             r.failover_s = round(step_failover_s(outages, r.injected_at, r.audited_at or end_of_run), 3)
             r.budget_s = budgets.get(r.step.tier)
-    publish()
+    _publish(summary, results)
     pct = avail.counts.get("availability_percent")
+    n = nines(pct)
     summary.update({
         "duration_s": round(time.monotonic() - t_begin, 3),
         "availability_percent": pct,
-        "nines": None if nines(pct) is None or nines(pct) == math.inf else round(nines(pct) or 0.0, 3),
+        "nines": None if n is None or n == math.inf else round(n, 3),
         "probes": avail.counts.get("attempts"),
         "outages": len(outages),
         "longest_outage_s": avail.counts.get("longest_outage_s"),
@@ -568,4 +615,3 @@ def run_soak(
         "steps_run": sum(1 for r in results if r.status != "not run"),
         "audits_failed": sum(1 for a in summary["audits"] if not a["ok"]),
     })
-    return SoakRun(results, checks, baseline, summary)
