@@ -185,17 +185,23 @@ class PoolGap:
     missing: tuple[str, ...]
 
 
-def pool_gaps(sample: Sample, tier_members: Mapping[str, Iterable[str]], *, director: str | None = None) -> list[PoolGap]:
+def pool_gaps(sample: Sample, tier_members: Mapping[str, Iterable[str]], *, director: str | None = None,
+              require_pools: bool = False) -> list[PoolGap]:
     """Pools (by director, then pool, sorted) with a server not UP or a tier member missing.
 
     ``director``: only that director's pools (the one holding the VIPs: the standby's view of
-    its backends does not serve anyone); None: every director's.
+    its backends does not serve anyone); None: every director's. ``require_pools``: a pool of
+    ``tier_members`` a director does not list at all counts as empty (every member missing);
+    else only the pools a director lists are judged.
     """
     gaps: list[PoolGap] = []
     for name, pools in sorted(_section(sample, "backends").items()):
         if director is not None and name != director:
             continue
-        for pool, servers in sorted((pools or {}).items()):
+        listed_pools = dict(pools or {})
+        if require_pools:
+            listed_pools = {**{p: {} for p in tier_members}, **listed_pools}
+        for pool, servers in sorted(listed_pools.items()):
             listed = servers or {}
             not_up = {s: str(st) for s, st in sorted(listed.items()) if not str(st).upper().startswith("UP")}
             missing = tuple(sorted(h for h in tier_members.get(pool, ()) if h not in listed))

@@ -111,6 +111,10 @@ def test_pool_gaps_on_the_holder_and_missing_tier_members():
     ]
     assert [g.director for g in pool_gaps(s, members)] == ["dir1", "dir1", "dir2"]
     assert pool_gaps(STEADY, {"web": ("web1", "web2")}, director="dir1") == []
+    # a pool a director does not list at all: judged only when required (the lab's IPVS view)
+    members2 = {"web": ("web1",), "db": ("db1", "db2")}
+    assert pool_gaps(STEADY, members2, director="dir1") == []
+    assert pool_gaps(STEADY, members2, director="dir1", require_pools=True) == [PoolGap("dir1", "db", {}, ("db1", "db2"))]
 
 
 def test_galera_from_the_inventory_is_strict_about_what_each_node_says():
