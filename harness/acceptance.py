@@ -5,8 +5,7 @@ these: a :class:`FaultPlan` runs as steady -> inject -> observe -> heal -> recov
 under the standard workload (``harness.workload``: VIP probes, a SQL ledger through the DB VIP
 and Locust Moodle users posting keyed forum messages, all in one history). Whether the fault
 took effect is read with ``harness.fault_effects``. The verdicts come from the pure checkers;
-the bounds from the cluster file's SLOs and from the directors' own keepalived configuration
-(the failover budget) and Galera's timers (the stall budget).
+the bounds from the cluster file's SLOs and from the cluster's own timers (``harness.budgets``).
 """
 
 from __future__ import annotations
@@ -16,63 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymysql
-
 from . import fault_effects
 from .checkers import CheckResult
-from .cluster import Cluster
 from .errors import HarnessError
 from .invariants import Sample, vip_holders
 from .inventory._model import Inventory
-from .parsers.keepalived_conf import failover_budget_s, parse_keepalived_conf
-from .parsers.wsrep import galera_stall_budget_s, parse_provider_options
 from .scenario import Scenario
 from .workload import WorkloadSpec, start_workload
 
 ParamsFor = Callable[["FaultContext"], dict[str, Any]]
 Until = Callable[["FaultContext", Sample], list[str]]
-
-
-def director_failover_budget_s(cluster: Cluster) -> float:
-    """The longest time a BACKUP may take to take over, from each director's keepalived.conf:
-    3 x advert_int + skew + preempt_delay, maximised over every VRRP instance."""
-    budgets: list[float] = []
-    for host in cluster.inventory.with_role("director"):
-        svc = host.services.get("keepalived")
-        path = (svc.config if svc and svc.config else None) or "/etc/keepalived/keepalived.conf"
-        text = cluster.transport(host.name).check_output(["cat", path])
-        conf = parse_keepalived_conf(text, source=f"{host.name}:{path}")
-        budgets += [failover_budget_s(i) for i in conf.vrrp_instances.values()]
-    if not budgets:
-        raise HarnessError("no vrrp_instance found in any director's keepalived configuration")
-    return max(budgets)
-
-
-def database_stall_budget_s(cluster: Cluster, guard: Callable[[str], Any] | None = None) -> float:
-    """How long a silent database node death may stall writes (and so the site), from the
-    Galera timers of the first node that answers (wsrep_provider_options)."""
-    inv = cluster.inventory
-    if inv.database.kind != "galera":
-        raise HarnessError(f"{inv.source}: database.kind {inv.database.kind!r}: no stall budget known")
-    errors = []
-    for host in inv.with_role("db"):
-        try:
-            if guard is not None:
-                guard(host.address)
-            conn = pymysql.connect(host=host.address, port=inv.database.port, user=inv.database.user,
-                                   password=inv.db_password(), connect_timeout=3, read_timeout=5)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'")
-                    row = cur.fetchone()
-            finally:
-                conn.close()
-        except (pymysql.err.MySQLError, OSError) as exc:
-            errors.append(f"{host.name}: {exc}")
-            continue
-        if row:
-            return galera_stall_budget_s(parse_provider_options(row[1]))
-    raise HarnessError("no database node told its wsrep_provider_options: " + "; ".join(errors))
 
 
 @dataclass

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..acceptance import database_stall_budget_s, director_failover_budget_s
 from ..audit import audit_state
+from ..budgets import database_stall_budget_s, director_failover_budget_s
 from ..checkers import CheckResult
 from ..checkers.availability import availability
 from ..errors import FaultError, HarnessError

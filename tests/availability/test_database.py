@@ -6,12 +6,12 @@ import pytest
 
 from harness.acceptance import (
     FaultPlan,
-    database_stall_budget_s,
     db_node_left,
     error_rate_percent,
     fault_under_load,
     outage_windows,
 )
+from harness.budgets import database_stall_budget_s
 from harness.checkers import Validity
 from harness.scenario import assert_slo
 from harness.workload import WorkloadSpec

@@ -6,13 +6,13 @@ import pytest
 
 from harness.acceptance import (
     FaultPlan,
-    director_failover_budget_s,
     directors_split,
     error_rate_percent,
     fault_under_load,
     outage_windows,
     vip_moved_away,
 )
+from harness.budgets import director_failover_budget_s
 from harness.checkers import Validity
 from harness.scenario import assert_slo
 from harness.workload import WorkloadSpec

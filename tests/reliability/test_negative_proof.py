@@ -10,7 +10,8 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from harness.acceptance import FaultPlan, director_failover_budget_s, fault_under_load, forced_relogins
+from harness.acceptance import FaultPlan, fault_under_load, forced_relogins
+from harness.budgets import director_failover_budget_s
 from harness.checkers import Validity
 from harness.workload import WorkloadSpec
 
