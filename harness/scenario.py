@@ -25,9 +25,11 @@ from .errors import HarnessError
 from .faults import Journal, Nemesis
 from .history import HistoryFile, HistoryRecorder, Op
 from .invariants import vip_holders
+from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
 from .probes.vip import VipProbe
+from .report.allure import allure_step  # a no-op without allure-pytest
 
 Guard = Callable[[str], Any]
 
@@ -132,8 +134,6 @@ class Scenario:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Mark a phase (steady, inject, observe, heal, recover) for the report."""
-        from .report.allure import allure_step  # a no-op without allure-pytest
-
         entry = {"name": name, "start": round(self.history.now(), 3), "end": None}
         self.phases.append(entry)
         try:
@@ -183,10 +183,8 @@ class Scenario:
         ledger.wait_for_convergence(nodes, timeout_s=converge_s)
         ledger.final_read(nodes, wait_s=converge_s)
 
-    def load(self, url: str | None = None, **kwargs: Any) -> Any:
+    def load(self, url: str | None = None, **kwargs: Any) -> LocustLoad:
         """Start Moodle load (Locust subprocess) whose samples land in this history."""
-        from .load import LocustLoad
-
         if url is None:
             v = self.cluster.inventory.vip("web")
             url = f"http://{v.address}:{v.port}"
