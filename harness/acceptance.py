@@ -1,75 +1,30 @@
 """Standard acceptance flows: a fault under Moodle load with probes, then verdicts.
 
 The acceptance tests (tests/availability, tests/reliability, tests/performance) are thin over
-these: steady -> inject -> observe -> heal -> recover, with VIP probes, a SQL ledger through
-the DB VIP and Locust Moodle users posting keyed forum messages, all in one history. The
-verdicts come from the pure checkers; the bounds from the cluster file's SLOs and from the
-directors' own keepalived configuration (the failover budget).
+these: a :class:`FaultPlan` runs as steady -> inject -> observe -> heal -> recover -> judge
+under the standard workload (``harness.workload``: VIP probes, a SQL ledger through the DB VIP
+and Locust Moodle users posting keyed forum messages, all in one history). Whether the fault
+took effect is read with ``harness.fault_effects``. The verdicts come from the pure checkers;
+the bounds from the cluster file's SLOs and from the cluster's own timers (``harness.budgets``).
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymysql
-
-from .audit import vip_holders
-from .checkers import CheckConfig, CheckResult
-from .cluster import Cluster
+from . import fault_effects
+from .checkers import CheckResult
 from .errors import HarnessError
-from .parsers.keepalived_conf import failover_budget_s, parse_keepalived_conf
-from .parsers.wsrep import galera_stall_budget_s, parse_provider_options
-from .probes.ledger import db_nodes, read_back
+from .invariants import Sample, vip_holders
+from .inventory._model import Inventory
 from .scenario import Scenario
+from .workload import WorkloadSpec, start_workload
 
 ParamsFor = Callable[["FaultContext"], dict[str, Any]]
-Until = Callable[["FaultContext", dict[str, Any]], list[str]]
-
-
-def director_failover_budget_s(cluster: Cluster) -> float:
-    """The longest time a BACKUP may take to take over, from each director's keepalived.conf:
-    3 x advert_int + skew + preempt_delay, maximised over every VRRP instance."""
-    budgets: list[float] = []
-    for host in cluster.inventory.with_role("director"):
-        svc = host.services.get("keepalived")
-        path = (svc.config if svc and svc.config else None) or "/etc/keepalived/keepalived.conf"
-        text = cluster.transport(host.name).check_output(["cat", path])
-        conf = parse_keepalived_conf(text, source=f"{host.name}:{path}")
-        budgets += [failover_budget_s(i) for i in conf.vrrp_instances.values()]
-    if not budgets:
-        raise HarnessError("no vrrp_instance found in any director's keepalived configuration")
-    return max(budgets)
-
-
-def database_stall_budget_s(cluster: Cluster, guard: Callable[[str], Any] | None = None) -> float:
-    """How long a silent database node death may stall writes (and so the site), from the
-    Galera timers of the first node that answers (wsrep_provider_options)."""
-    inv = cluster.inventory
-    if inv.database.kind != "galera":
-        raise HarnessError(f"{inv.source}: database.kind {inv.database.kind!r}: no stall budget known")
-    errors = []
-    for host in inv.with_role("db"):
-        try:
-            if guard is not None:
-                guard(host.address)
-            conn = pymysql.connect(host=host.address, port=inv.database.port, user=inv.database.user,
-                                   password=inv.db_password(), connect_timeout=3, read_timeout=5)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute("SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'")
-                    row = cur.fetchone()
-            finally:
-                conn.close()
-        except (pymysql.err.MySQLError, OSError) as exc:
-            errors.append(f"{host.name}: {exc}")
-            continue
-        if row:
-            return galera_stall_budget_s(parse_provider_options(row[1]))
-    raise HarnessError("no database node told its wsrep_provider_options: " + "; ".join(errors))
+Until = Callable[["FaultContext", Sample], list[str]]
 
 
 @dataclass
@@ -81,8 +36,37 @@ class FaultContext:
     others: list[str]
 
     @property
-    def inventory(self) -> Any:
+    def inventory(self) -> Inventory:
         return self.scenario.cluster.inventory
+
+
+@dataclass
+class FaultPlan:
+    """One fault under load: what to inject, when it took effect, how long each phase lasts.
+
+    ``params`` (and each of ``pre_faults``' callbacks, injected first, healed last) gives the
+    fault's parameters once the VIP holder is known; ``until`` says why the fault has not taken
+    effect yet (the observation waits for it, at most ``until_timeout_s``, then holds
+    ``observe_s``); ``before_heal`` runs at the end of the observation (the negative proofs
+    break the cluster there). ``fault`` None: no fault, the workload only.
+    """
+
+    fault: str | None
+    params: ParamsFor | None = None
+    pre_faults: Sequence[tuple[str, ParamsFor]] = ()
+    until: Until | None = None
+    until_timeout_s: float = 30.0
+    observe_s: float = 6.0
+    steady_s: float = 5.0
+    settle_s: float = 3.0
+    #: the availability checker's longest outage allowed (None: the SLO's)
+    max_outage_s: float | None = None
+    before_heal: Callable[[FaultContext], None] | None = None
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec.acceptance)
+
+    def bound_s(self, recovery_s: float) -> float:
+        """How long the workload may run: every phase at its longest, plus a minute."""
+        return self.steady_s + self.until_timeout_s + self.observe_s + recovery_s + self.settle_s + 60.0
 
 
 @dataclass
@@ -106,138 +90,123 @@ class FaultRun:
             raise HarnessError(f"no checker result {name!r} (have: {', '.join(self.checks)})") from None
 
 
-def vip_moved_away(ctx: FaultContext, sample: dict[str, Any]) -> list[str]:
-    """Observe until another director holds the web VIP.
-
-    A crashed (kill -9) MASTER keeps the VIP on its interface until healed (LAB_NOTES: two
-    MACs answer ARP), so the old holder may still be listed: what counts is a new one.
-    """
-    holders = vip_holders(sample)
-    if any(h != ctx.holder_before for h in holders):
-        return []
-    return [f"web VIP held by {holders or 'nobody'} (was {ctx.holder_before})"]
+# --------------------------------------------------------------------------- until: the fault took effect
+# thin over harness.fault_effects, with what they need taken from the FaultContext
 
 
-def read_post_keys(scenario: Scenario, prefix: str, *, database: str = "moodle", table: str = "mdl_forum_posts",
-                   wait_s: float = 30.0) -> None:
-    """Final read of forum post subjects starting with ``prefix`` on every DB node directly.
-
-    Recorded as ``posts-read-<node>`` / ``read`` so the ledger checker can judge posts made
-    over HTTP like SQL ledger writes (acknowledged but missing = lost).
-    """
-    inv = scenario.cluster.inventory
-    password = inv.db_password()
-    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-    def read(host: str, port: int) -> list[str]:
-        if scenario.guard is not None:
-            scenario.guard(host)
-        conn = pymysql.connect(host=host, port=port, user=inv.database.user, password=password,
-                               database=database, connect_timeout=3, read_timeout=10)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"SELECT subject FROM `{table}` WHERE subject LIKE %s", (like,))
-                return [r[0] for r in cur.fetchall()]
-        finally:
-            conn.close()
-
-    read_back(scenario.history, db_nodes(inv), read, process_prefix="posts-read-", wait_s=wait_s)
+def vip_moved_away(ctx: FaultContext, sample: Sample) -> list[str]:
+    """Observe until another director holds the web VIP (the old holder may still list it)."""
+    return fault_effects.vip_moved_away(sample, ctx.holder_before)
 
 
-def fault_under_load(
-    scenario: Scenario,
-    fault: str | None,
-    params: ParamsFor | None = None,
-    *,
-    pre_faults: Sequence[tuple[str, ParamsFor]] = (),
-    until: Until | None = None,
-    until_timeout_s: float = 30.0,
-    observe_s: float = 6.0,
-    steady_s: float = 5.0,
-    settle_s: float = 3.0,
-    load_users: int = 3,
-    probe_rate_hz: float = 50.0,
-    probe_timeout_s: float = 0.5,
-    ledger_rate_hz: float = 20.0,
-    with_load: bool = True,
-    with_ledger: bool = True,
-    max_outage_s: float | None = None,
-    before_heal: Callable[[FaultContext], None] | None = None,
-    load_env: dict[str, str] | None = None,
-) -> FaultRun:
+def directors_split(ctx: FaultContext, sample: Sample) -> list[str]:
+    """Observe until both sides of a partition between the directors are MASTER."""
+    return fault_effects.directors_split(sample)
+
+
+def backend_out_of_pool(node: str) -> Until:
+    """Observe until the VIP holder's balancer stops sending to ``node``."""
+    def until(ctx: FaultContext, sample: Sample) -> list[str]:
+        return fault_effects.backend_out_of_pool(sample, node, ctx.holder_before)
+    return until
+
+
+def db_node_left(node: str) -> Until:
+    """Observe until the other database nodes report the cluster without ``node``."""
+    def until(ctx: FaultContext, sample: Sample) -> list[str]:
+        return fault_effects.db_node_left(sample, node, len(ctx.inventory.with_role("db")))
+    return until
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+@dataclass
+class _Observation:
+    samples: list[dict[str, Any]]
+    holder_after: str | None
+    seconds: float
+
+
+def fault_under_load(scenario: Scenario, plan: FaultPlan) -> FaultRun:
     """Run one fault under load and return the checked figures.
 
-    steady (probes, ledger and Moodle users running) -> inject -> observe (until ``until`` says
-    the fault took effect, then ``observe_s`` more) -> heal -> recover (until every audit passes)
-    -> settle -> final reads -> checkers. Every phase is bounded; the nemesis heals on any exit.
+    steady (probes, ledger and Moodle users running) -> inject -> observe (until ``plan.until``
+    says the fault took effect, then ``plan.observe_s`` more) -> heal -> recover (until every
+    audit passes) -> settle -> final reads -> checkers. Every phase is bounded; the nemesis
+    heals on any exit.
     """
     sc = scenario
-    slo = sc.cluster.inventory.slo
-    sc.wait_steady(timeout_s=max(60.0, slo.recovery_s))
-    bound_s = steady_s + until_timeout_s + observe_s + slo.recovery_s + settle_s + 60.0
-    post_prefix = f"p{secrets.token_hex(4)}"
-    # a short probe timeout keeps the measured outage close to the real one: after a power-cord
-    # pull the probe in flight would otherwise hide the first success for up to its timeout
-    sc.vip_probe("web", rate_hz=probe_rate_hz, max_duration_s=bound_s, timeout_s=probe_timeout_s)
-    if "db" in sc.cluster.inventory.vips:
-        sc.vip_probe("db", rate_hz=10.0, max_duration_s=bound_s, mode="tcp", timeout_s=probe_timeout_s)
-    ledger = sc.ledger(workers=2, rate_hz=ledger_rate_hz, max_duration_s=bound_s) if with_ledger else None
-    load = None
-    if with_load:
-        env = {"MOODLE_POST_KEY_PREFIX": post_prefix, "MOODLE_WAIT_MIN": "0.5", "MOODLE_WAIT_MAX": "1.5",
-               "MOODLE_TIMEOUT": "10"}
-        env.update(load_env or {})
-        load = sc.load(users=load_users, spawn_rate=load_users, run_time_s=bound_s, env=env)
+    recovery_bound_s = sc.cluster.inventory.slo.recovery_s
+    sc.wait_steady(timeout_s=max(60.0, recovery_bound_s))
+    workload = start_workload(sc, plan.workload, plan.bound_s(recovery_bound_s))
+    ctx = _steady(sc, plan)
+    fault_params = plan.params(ctx) if plan.params is not None else {}
+    fault_ids = _inject(sc, plan, ctx, fault_params)
+    seen = _observe(sc, plan, ctx)
+    _heal(sc, fault_ids)
+    recovery_s = _recover(sc, plan)
+    load_figures = workload.finish()
+    checks = sc.check(workload.check_config(max_outage_s=plan.max_outage_s))
+    return FaultRun(plan.fault or "none", fault_params, ctx.holder_before, seen.holder_after, seen.seconds,
+                    recovery_s, checks, load_figures, seen.samples)
 
+
+def _steady(sc: Scenario, plan: FaultPlan) -> FaultContext:
+    """Hold steady under the workload, then see who holds the web VIP."""
     with sc.phase("steady"):
-        sc.hold(steady_s)
+        sc.hold(plan.steady_s)
     holder = sc.vip_holder("web")
     directors = [h.name for h in sc.cluster.inventory.with_role("director")]
-    ctx = FaultContext(sc, holder, [d for d in directors if d != holder])
-    fault_params = params(ctx) if params is not None else {}
-    samples: list[dict[str, Any]] = []
+    return FaultContext(sc, holder, [d for d in directors if d != holder])
+
+
+def _inject(sc: Scenario, plan: FaultPlan, ctx: FaultContext, fault_params: dict[str, Any]) -> list[str]:
+    """Inject the pre-faults, then the fault; their ids, in order."""
     fault_ids: list[str] = []
     with sc.phase("inject"):
-        for name, pre_params in pre_faults:
+        for name, pre_params in plan.pre_faults:
             fault_ids.append(sc.nemesis.inject(name, **pre_params(ctx)))
-        if fault is not None:
-            fault_ids.append(sc.nemesis.inject(fault, **fault_params))
+        if plan.fault is not None:
+            fault_ids.append(sc.nemesis.inject(plan.fault, **fault_params))
+    return fault_ids
+
+
+def _observe(sc: Scenario, plan: FaultPlan, ctx: FaultContext) -> _Observation:
+    """Wait until the fault took effect (bounded), hold, take the sample after, run before_heal."""
     t_inject = time.monotonic()
+    samples: list[dict[str, Any]] = []
+    until = plan.until
     with sc.phase("observe"):
         if until is not None:
-            sc.wait_until(f"{fault or 'observation'} took effect", lambda s: (samples.append(s), until(ctx, s))[1],
-                          timeout_s=until_timeout_s, interval_s=0.25)
-        sc.hold(observe_s)
+            def took_effect(sample: dict[str, Any]) -> list[str]:
+                samples.append(sample)
+                return until(ctx, sample)
+
+            sc.wait_until(f"{plan.fault or 'observation'} took effect", took_effect,
+                          timeout_s=plan.until_timeout_s, interval_s=0.25)
+        sc.hold(plan.observe_s)
         after = sc.sample()
         samples.append(after)
-        holders_after = [h for h in vip_holders(after) if h != holder] or vip_holders(after)
-        if before_heal is not None:
-            before_heal(ctx)
-    observed = time.monotonic() - t_inject
+        holders_after = [h for h in vip_holders(after) if h != ctx.holder_before] or vip_holders(after)
+        if plan.before_heal is not None:
+            plan.before_heal(ctx)
+    return _Observation(samples, holders_after[0] if len(holders_after) == 1 else None, time.monotonic() - t_inject)
+
+
+def _heal(sc: Scenario, fault_ids: Sequence[str]) -> None:
+    """Heal in the reverse order of injection."""
     with sc.phase("heal"):
         for fid in reversed(fault_ids):
             sc.nemesis.heal(fid)
+
+
+def _recover(sc: Scenario, plan: FaultPlan) -> float:
+    """Seconds until every audit passes and every VIP answers (bounded by the SLO), then settle."""
     with sc.phase("recover"):
-        recovery_s = sc.wait_steady(timeout_s=slo.recovery_s)
-        sc.hold(settle_s)
-
-    load_figures: dict[str, int] = {}
-    if load is not None:
-        load.stop()
-        load_figures = {"samples": load.samples, "failures": load.failures}
-    sc.stop_probes()
-    if ledger is not None:
-        sc.finish_ledger(ledger)
-    if with_load:
-        read_post_keys(sc, post_prefix)
-
-    config = CheckConfig.from_slo(
-        slo, probe_prefix="vip-probe-web", max_outage_s=max_outage_s,
-        posts_read_prefix="posts-read-" if with_load else None,
-    )
-    checks = sc.check(config)
-    return FaultRun(fault or "none", fault_params, holder, holders_after[0] if len(holders_after) == 1 else None,
-                    observed, recovery_s, checks, load_figures, samples)
+        recovery_s = sc.wait_steady(timeout_s=sc.cluster.inventory.slo.recovery_s)
+        sc.hold(plan.settle_s)
+    return recovery_s
 
 
 def forced_relogins(scenario: Scenario) -> int:

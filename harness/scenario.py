@@ -16,17 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .audit import audit_state, vip_holders
+from .audit import audit_state
 from .checkers import CheckConfig, CheckResult, Validity, run_all
 from .cluster import Cluster
 from .errors import HarnessError
 from .faults import Journal, Nemesis
 from .history import HistoryFile, HistoryRecorder, Op
+from .invariants import vip_holders
+from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
 from .probes.vip import VipProbe
+from .report.allure import allure_step  # a no-op without allure-pytest
 
 Guard = Callable[[str], Any]
 
@@ -131,8 +134,6 @@ class Scenario:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Mark a phase (steady, inject, observe, heal, recover) for the report."""
-        from .report.allure import allure_step  # a no-op without allure-pytest
-
         entry = {"name": name, "start": round(self.history.now(), 3), "end": None}
         self.phases.append(entry)
         try:
@@ -147,11 +148,11 @@ class Scenario:
 
     # -- probes --------------------------------------------------------------------------
     def vip_probe(self, vip: str = "web", *, rate_hz: float = 50.0, max_duration_s: float = 180.0,
-                  timeout_s: float = 1.0, keepalive: bool = False, mode: str | None = None) -> VipProbe:
+                  timeout_s: float = 1.0, keepalive: bool = False, mode: Literal["http", "tcp"] | None = None) -> VipProbe:
         v = self.cluster.inventory.vip(vip)
-        probe_mode = mode or ("http" if v.protocol == "http" else "tcp")
+        probe_mode: Literal["http", "tcp"] = mode or ("http" if v.protocol == "http" else "tcp")
         probe = VipProbe(
-            self.history, v.address, v.port, mode=probe_mode, path=v.path, rate_hz=rate_hz,  # type: ignore[arg-type]
+            self.history, v.address, v.port, mode=probe_mode, path=v.path, rate_hz=rate_hz,
             max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s,
             timeout_s=timeout_s, vip_name=vip, process=f"vip-probe-{vip}", guard=self.guard,
             keepalive=keepalive,
@@ -182,10 +183,8 @@ class Scenario:
         ledger.wait_for_convergence(nodes, timeout_s=converge_s)
         ledger.final_read(nodes, wait_s=converge_s)
 
-    def load(self, url: str | None = None, **kwargs: Any) -> Any:
+    def load(self, url: str | None = None, **kwargs: Any) -> LocustLoad:
         """Start Moodle load (Locust subprocess) whose samples land in this history."""
-        from .load import LocustLoad
-
         if url is None:
             v = self.cluster.inventory.vip("web")
             url = f"http://{v.address}:{v.port}"

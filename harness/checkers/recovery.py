@@ -18,6 +18,17 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..history import Op
+from ..invariants import (
+    NO_STATUS,
+    READY,
+    SIZE,
+    DbFinding,
+    galera_findings,
+    learn_expectations,
+    unreachable_hosts,
+    vips_not_held_once,
+    vrrp_without_one_master,
+)
 from ._result import CheckResult, Validity
 from .phases import FaultWindow, fault_windows
 
@@ -27,76 +38,41 @@ Steady = Callable[[dict], bool]
 
 
 class DefaultSteady:
-    """The default steady-state predicate, its expectations learnt from the whole history."""
+    """The default steady-state predicate, its expectations learnt from the whole history.
+
+    The invariants are :mod:`harness.invariants`' (expectations learnt by
+    :func:`harness.invariants.learn_expectations`); this class words them for the recovery
+    checker's ``missing`` lists.
+    """
 
     def __init__(self, ops: Iterable[Op], *, state_process: str = "state", db_cluster_size: int | None = None) -> None:
-        self.instances: set[str] = set()
-        self.vips: set[str] = set()
-        self.db_nodes: set[str] = set()
-        size = 0
-        self.samples = 0
-        for op in ops:
-            if op.process != state_process or op.type != "ok" or op.f != "sample" or not isinstance(op.value, dict):
-                continue
-            self.samples += 1
-            v = op.value
-            vrrp = v.get("vrrp")
-            if isinstance(vrrp, dict):
-                for inst in vrrp.values():
-                    if isinstance(inst, dict):
-                        self.instances.update(inst)
-            holders = v.get("vip_holders")
-            if isinstance(holders, dict):
-                self.vips.update(holders)
-            db = v.get("db")
-            if isinstance(db, dict):
-                self.db_nodes.update(db)
-                for node in db.values():
-                    if isinstance(node, dict):
-                        s = node.get("wsrep_cluster_size")
-                        try:
-                            size = max(size, int(s)) if s is not None else size
-                        except (TypeError, ValueError):
-                            pass
-        self.db_cluster_size = db_cluster_size if db_cluster_size is not None else (size or None)
+        self.expectations, self.samples = learn_expectations(ops, state_process=state_process,
+                                                             db_cluster_size=db_cluster_size)
+        self.instances: set[str] = set(self.expectations.instances or ())
+        self.vips: set[str] = set(self.expectations.vips)
+        self.db_nodes: set[str] = set(self.expectations.db_nodes)
+        self.db_cluster_size = self.expectations.db_cluster_size
 
     def reasons(self, state: dict) -> list[str]:
         """Why ``state`` is not steady (empty list: steady)."""
-        why: list[str] = []
-        vrrp = state.get("vrrp") if isinstance(state.get("vrrp"), dict) else {}
-        for inst in sorted(self.instances):
-            masters = [h for h, insts in vrrp.items() if isinstance(insts, dict) and insts.get(inst) == "MASTER"]
-            if len(masters) != 1:
-                why.append(f"vrrp {inst}: {len(masters)} MASTER(s)")
-        holders = state.get("vip_holders") if isinstance(state.get("vip_holders"), dict) else {}
-        for vip in sorted(self.vips):
-            hosts = holders.get(vip)
-            n = len(set(hosts)) if isinstance(hosts, list) else 0
-            if n != 1:
-                why.append(f"vip {vip}: held by {n} host(s)")
-        unreachable = state.get("unreachable") or []
+        exp = self.expectations
+        why = [f"vrrp {inst}: {len(m)} MASTER(s)" for inst, m in vrrp_without_one_master(state, exp.instances or ()).items()]
+        why += [f"vip {vip}: held by {len(held)} host(s)" for vip, held in vips_not_held_once(state, exp.vips).items()]
+        unreachable = unreachable_hosts(state)
         if unreachable:
-            why.append(f"unreachable: {', '.join(map(str, unreachable))}")
-        db = state.get("db") if isinstance(state.get("db"), dict) else {}
-        for node in sorted(self.db_nodes):
-            d = db.get(node)
-            if not isinstance(d, dict):
-                why.append(f"db {node}: not sampled")
-                continue
-            if "wsrep_local_state_comment" in d and d["wsrep_local_state_comment"] != "Synced":
-                why.append(f"db {node}: {d['wsrep_local_state_comment']}")
-            if "wsrep_cluster_status" in d and d["wsrep_cluster_status"] != "Primary":
-                why.append(f"db {node}: {d['wsrep_cluster_status']}")
-            if "wsrep_ready" in d and d["wsrep_ready"] != "ON":
-                why.append(f"db {node}: wsrep_ready {d['wsrep_ready']}")
-            if self.db_cluster_size is not None and "wsrep_cluster_size" in d:
-                try:
-                    size = int(d["wsrep_cluster_size"])
-                except (TypeError, ValueError):
-                    size = -1
-                if size != self.db_cluster_size:
-                    why.append(f"db {node}: cluster size {d['wsrep_cluster_size']} != {self.db_cluster_size}")
+            why.append(f"unreachable: {', '.join(unreachable)}")
+        why += [self._db_reason(f) for f in galera_findings(state, exp)]
         return why
+
+    @staticmethod
+    def _db_reason(f: DbFinding) -> str:
+        if f.key == NO_STATUS:
+            return f"db {f.node}: not sampled"
+        if f.key == READY:
+            return f"db {f.node}: wsrep_ready {f.value}"
+        if f.key == SIZE:
+            return f"db {f.node}: cluster size {f.value} != {f.want}"
+        return f"db {f.node}: {f.value}"  # wsrep_local_state_comment or wsrep_cluster_status
 
     def __call__(self, state: dict) -> bool:
         return not self.reasons(state)

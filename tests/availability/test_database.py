@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import database_stall_budget_s, error_rate_percent, fault_under_load, outage_windows
+from harness.acceptance import (
+    FaultPlan,
+    db_node_left,
+    error_rate_percent,
+    fault_under_load,
+    outage_windows,
+)
+from harness.budgets import database_stall_budget_s
 from harness.checkers import Validity
 from harness.scenario import assert_slo
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.availability]
-
-
-def _node_gone(node: str):
-    def until(ctx, sample: dict) -> list[str]:
-        db = sample.get("db") or {}
-        others = [d for n, d in db.items() if n != node and isinstance(d, dict)]
-        sizes = {int(d.get("wsrep_cluster_size", 0) or 0) for d in others}
-        n_db = len(ctx.inventory.with_role("db"))
-        if others and sizes and max(sizes) < n_db:
-            return []
-        return [f"the other nodes still report cluster size {sorted(sizes)}"]
-    return until
 
 
 @pytest.mark.scenario(title="Database data node killed (kill -9 mariadbd)", tier="db", fault="db-node-failure")
@@ -30,10 +26,10 @@ def test_database_node_killed_site_and_writes_go_on(scenario, cluster, load_user
         pytest.skip("needs at least three database nodes to keep quorum")
     node = dbs[-1]
     stall = database_stall_budget_s(cluster, scenario.guard)
-    run = fault_under_load(
-        scenario, "db-node-failure", lambda ctx: {"host": node},
-        until=_node_gone(node), until_timeout_s=20, observe_s=5, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "db-node-failure", lambda ctx: {"host": node},
+        until=db_node_left(node), until_timeout_s=20, observe_s=5, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     slo = cluster.inventory.slo
     avail = run.check("availability")
     # Galera stalls writes until the survivors agree the node is gone; pages that write (every

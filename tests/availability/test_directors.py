@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from harness.acceptance import (
-    FaultContext,
-    director_failover_budget_s,
+    FaultPlan,
+    directors_split,
     error_rate_percent,
     fault_under_load,
     outage_windows,
     vip_moved_away,
 )
+from harness.budgets import director_failover_budget_s
 from harness.checkers import Validity
 from harness.scenario import assert_slo
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.availability]
 
@@ -41,10 +43,10 @@ def _assert_director_failover(scenario, run, budget_s: float) -> None:
                       fault="director-failure")
 def test_master_director_crash_moves_the_vip_within_budget(scenario, cluster, load_users):
     budget = director_failover_budget_s(cluster)
-    run = fault_under_load(
-        scenario, "director-failure", lambda ctx: {"host": ctx.holder_before},
-        until=vip_moved_away, until_timeout_s=budget + 10, observe_s=4, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "director-failure", lambda ctx: {"host": ctx.holder_before},
+        until=vip_moved_away, until_timeout_s=budget + 10, observe_s=4, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     _assert_director_failover(scenario, run, budget)
 
 
@@ -54,17 +56,11 @@ def test_master_director_domain_destroyed_moves_the_vip(scenario, cluster, load_
     if not all(h.domain for h in cluster.inventory.with_role("director")):
         pytest.skip("the directors are not domains of a hypervisor in this cluster file")
     budget = director_failover_budget_s(cluster)
-    run = fault_under_load(
-        scenario, "domain-destroy", lambda ctx: {"host": ctx.holder_before},
-        until=vip_moved_away, until_timeout_s=budget + 10, observe_s=4, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "domain-destroy", lambda ctx: {"host": ctx.holder_before},
+        until=vip_moved_away, until_timeout_s=budget + 10, observe_s=4, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     _assert_director_failover(scenario, run, budget)
-
-
-def _both_masters(ctx: FaultContext, sample: dict) -> list[str]:
-    vrrp = sample.get("vrrp") or {}
-    masters = {h for h, insts in vrrp.items() if isinstance(insts, dict) and "MASTER" in insts.values()}
-    return [] if len(masters) >= 2 else [f"MASTER on {sorted(masters)} only"]
 
 
 @pytest.mark.scenario(title="Partition between the directors (split brain detected, then healed)",
@@ -73,10 +69,10 @@ def test_partition_between_directors_split_brain_is_detected_and_healed(scenario
     directors = [h.name for h in cluster.inventory.with_role("director")]
     if len(directors) < 2:
         pytest.skip("needs two directors")
-    run = fault_under_load(
-        scenario, "partition", lambda ctx: {"a": [directors[0]], "b": directors[1:]},
-        until=_both_masters, until_timeout_s=20, observe_s=3, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "partition", lambda ctx: {"a": [directors[0]], "b": directors[1:]},
+        until=directors_split, until_timeout_s=20, observe_s=3, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     split = run.check("split_brain")
     assert split.counts.get("split_brain_samples", 0) > 0, (
         f"the partition should make both directors MASTER and the checker see it: {split.counts}"

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import error_rate_percent, fault_under_load, forced_relogins
+from harness.acceptance import FaultPlan, backend_out_of_pool, error_rate_percent, fault_under_load, forced_relogins
 from harness.scenario import assert_slo
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.availability]
-
-
-def _backend_down(node: str):
-    """Until the VIP holder's balancer stops sending to ``node``: HAProxy marks it DOWN, LVS
-    (keepalived) removes it from the IPVS table."""
-    def until(ctx, sample: dict) -> list[str]:
-        pools = [p for p in ((sample.get("backends") or {}).get(ctx.holder_before) or {}).values() if isinstance(p, dict)]
-        serving = [p for p in pools if node in p]
-        if pools and all(not str(p[node]).upper().startswith("UP") for p in serving):
-            return []
-        return [f"{node} still {[p.get(node) for p in serving] or 'unknown'} on {ctx.holder_before}"]
-    return until
 
 
 def _assert_site_stayed_up(scenario, run) -> None:
@@ -46,10 +35,10 @@ def _a_web_node(cluster) -> str:
 def test_apache_killed_on_one_web_node_leaves_the_site_up(scenario, cluster, load_users):
     node = _a_web_node(cluster)
     service = next(iter(s for s in cluster.inventory.host(node).services if s in ("apache", "apache2", "httpd")), "apache")
-    run = fault_under_load(
-        scenario, "kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
-        until=_backend_down(node), until_timeout_s=15, observe_s=5, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
+        until=backend_out_of_pool(node), until_timeout_s=15, observe_s=5, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     _assert_site_stayed_up(scenario, run)
 
 
@@ -58,8 +47,8 @@ def test_web_node_domain_destroyed_leaves_the_site_up(scenario, cluster, load_us
     node = _a_web_node(cluster)
     if cluster.inventory.host(node).domain is None:
         pytest.skip(f"{node} is not a domain of a hypervisor in this cluster file")
-    run = fault_under_load(
-        scenario, "domain-destroy", lambda ctx: {"host": node},
-        until=_backend_down(node), until_timeout_s=15, observe_s=5, load_users=load_users,
-    )
+    run = fault_under_load(scenario, FaultPlan(
+        "domain-destroy", lambda ctx: {"host": node},
+        until=backend_out_of_pool(node), until_timeout_s=15, observe_s=5, workload=WorkloadSpec.acceptance(users=load_users),
+    ))
     _assert_site_stayed_up(scenario, run)

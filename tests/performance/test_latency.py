@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import fault_under_load
+from harness.acceptance import FaultPlan, fault_under_load
 from harness.checkers import Validity, latency
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.performance]
 
@@ -32,7 +33,8 @@ def _record_and_assert(scenario, phase: str) -> None:
 
 @pytest.mark.scenario(title="Steady-state latency under Moodle load", tier="web", fault="none")
 def test_steady_state_latency_within_slo(scenario, load_users):
-    fault_under_load(scenario, None, steady_s=15, observe_s=0, with_ledger=False, load_users=load_users)
+    fault_under_load(scenario, FaultPlan(None, steady_s=15, observe_s=0,
+                                         workload=WorkloadSpec.acceptance(users=load_users, ledger=False)))
     _record_and_assert(scenario, "steady")
 
 
@@ -40,6 +42,6 @@ def test_steady_state_latency_within_slo(scenario, load_users):
 def test_fault_window_latency_within_slo(scenario, cluster, load_users):
     node = cluster.inventory.with_role("web")[1].name
     service = next(iter(s for s in cluster.inventory.host(node).services if s in ("apache", "apache2", "httpd")), "apache")
-    fault_under_load(scenario, "kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
-                     observe_s=12, with_ledger=False, load_users=load_users)
+    fault_under_load(scenario, FaultPlan("kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
+                                         observe_s=12, workload=WorkloadSpec.acceptance(users=load_users, ledger=False)))
     _record_and_assert(scenario, "fault")

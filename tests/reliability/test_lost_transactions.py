@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import fault_under_load, forced_relogins, vip_moved_away
+from harness.acceptance import FaultPlan, fault_under_load, forced_relogins, vip_moved_away
 from harness.checkers import Validity
 from harness.scenario import assert_slo
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.reliability]
 
@@ -24,14 +25,16 @@ def _assert_nothing_lost(scenario, run) -> None:
 @pytest.mark.scenario(title="No lost writes while a database node is killed", tier="db", fault="db-node-failure")
 def test_no_lost_writes_when_a_database_node_is_killed(scenario, cluster, load_users):
     node = cluster.inventory.with_role("db")[0].name
-    run = fault_under_load(scenario, "db-node-failure", lambda ctx: {"host": node}, observe_s=8, load_users=load_users)
+    run = fault_under_load(scenario, FaultPlan("db-node-failure", lambda ctx: {"host": node}, observe_s=8,
+                                               workload=WorkloadSpec.acceptance(users=load_users)))
     _assert_nothing_lost(scenario, run)
 
 
 @pytest.mark.scenario(title="No lost writes while the MASTER director fails", tier="director", fault="director-failure")
 def test_no_lost_writes_when_the_master_director_fails(scenario, cluster, load_users):
-    run = fault_under_load(scenario, "director-failure", lambda ctx: {"host": ctx.holder_before},
-                           until=vip_moved_away, until_timeout_s=15, observe_s=4, load_users=load_users)
+    run = fault_under_load(scenario, FaultPlan("director-failure", lambda ctx: {"host": ctx.holder_before},
+                                               until=vip_moved_away, until_timeout_s=15, observe_s=4,
+                                               workload=WorkloadSpec.acceptance(users=load_users)))
     _assert_nothing_lost(scenario, run)
 
 
@@ -39,7 +42,7 @@ def test_no_lost_writes_when_the_master_director_fails(scenario, cluster, load_u
 def test_no_lost_writes_or_relogins_when_a_web_node_dies(scenario, cluster, load_users):
     node = cluster.inventory.with_role("web")[-1].name
     service = next(iter(s for s in cluster.inventory.host(node).services if s in ("apache", "apache2", "httpd")), "apache")
-    run = fault_under_load(scenario, "kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
-                           observe_s=8, load_users=load_users)
+    run = fault_under_load(scenario, FaultPlan("kill-process", lambda ctx: {"host": node, "process": service, "tree": True},
+                                               observe_s=8, workload=WorkloadSpec.acceptance(users=load_users)))
     _assert_nothing_lost(scenario, run)
     assert_slo(scenario.slo_line("forced re-logins (sessions are shared)", forced_relogins(scenario), 0, ""))

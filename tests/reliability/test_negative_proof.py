@@ -10,8 +10,10 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from harness.acceptance import director_failover_budget_s, fault_under_load, forced_relogins
+from harness.acceptance import FaultPlan, fault_under_load, forced_relogins
+from harness.budgets import director_failover_budget_s
 from harness.checkers import Validity
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.reliability, pytest.mark.lab]
 
@@ -43,8 +45,8 @@ def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluste
             conn.close()
         deleted.extend(victims)
 
-    run = fault_under_load(scenario, None, steady_s=4, observe_s=2, with_load=False,
-                           before_heal=lose_some_acknowledged_rows)
+    run = fault_under_load(scenario, FaultPlan(None, steady_s=4, observe_s=2, before_heal=lose_some_acknowledged_rows,
+                                               workload=WorkloadSpec.acceptance(load=False)))
     ledger = run.check("ledger")
     scenario.slo_line("ledger: acknowledged writes lost (broken on purpose)", ledger.counts.get("lost"), 0, "writes")
     assert ledger.valid is Validity.INVALID, f"the ledger checker missed {len(deleted)} lost writes: {ledger.counts}"
@@ -71,11 +73,11 @@ def test_availability_checker_catches_a_failover_that_never_happens(scenario, cl
     budget = director_failover_budget_s(cluster)
     bound = budget + cluster.inventory.slo.failover_margin_s
     scenario.fault_kind = fault = _director_outage_fault(cluster)
-    run = fault_under_load(
-        scenario, fault, lambda ctx: {"host": ctx.holder_before},
+    run = fault_under_load(scenario, FaultPlan(
+        fault, lambda ctx: {"host": ctx.holder_before},
         pre_faults=[("stop-service", lambda ctx: {"host": ctx.others[0], "service": "keepalived"})],
-        observe_s=bound + 3, with_ledger=False, load_users=load_users, max_outage_s=bound,
-    )
+        observe_s=bound + 3, max_outage_s=bound, workload=WorkloadSpec.acceptance(users=load_users, ledger=False),
+    ))
     avail = run.check("availability")
     scenario.slo_line("longest web VIP outage (no standby, broken on purpose)", avail.counts.get("longest_outage_s"), bound, "s")
     assert avail.valid is Validity.INVALID, f"the availability checker passed a cluster that never failed over: {avail.counts}"
@@ -89,8 +91,8 @@ def test_forced_relogins_are_caught_when_sessions_are_lost(scenario, cluster, la
     def drop_all_sessions(ctx) -> None:
         cluster.transport(db1).run_expect([0], ["mariadb", "-e", "DELETE FROM moodle.mdl_sessions"])
 
-    fault_under_load(scenario, None, steady_s=6, observe_s=1, settle_s=8, with_ledger=False,
-                     before_heal=drop_all_sessions, load_users=load_users)
+    fault_under_load(scenario, FaultPlan(None, steady_s=6, observe_s=1, settle_s=8, before_heal=drop_all_sessions,
+                                         workload=WorkloadSpec.acceptance(users=load_users, ledger=False)))
     relogins = forced_relogins(scenario)
     line = scenario.slo_line("forced re-logins (sessions dropped on purpose)", relogins, 0, "")
     assert line.verdict is Validity.INVALID and relogins > 0, f"no forced re-login was counted ({relogins})"

@@ -12,7 +12,8 @@ import pytest
 
 from harness.checkers import Validity
 from harness.scenario import SloLine
-from harness.soak import build_schedule, run_soak
+from harness.soak import SoakPlan, build_schedule, run_soak
+from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.soak]
 
@@ -32,7 +33,7 @@ def test_soak_schedule_keeps_the_cluster_whole(scenario, cluster, harness_settin
     deadline = time.monotonic() + s.soak_duration_s
     schedule = build_schedule(s.seed, s.soak_duration_s, cluster.inventory, **_ranges(s.soak_duration_s))
     assert schedule, f"a {s.soak_duration_s:g} s soak leaves no room for a single fault step"
-    run = run_soak(scenario, schedule, load_users=load_users, deadline=deadline, seed=s.seed)
+    run = run_soak(scenario, SoakPlan(schedule, deadline, WorkloadSpec.soak(users=load_users), seed=s.seed))
 
     lines: list[SloLine] = []
     ran = run.ran

@@ -1,0 +1,148 @@
+"""The standard workload: what runs against the cluster while faults strike, and its read-back.
+
+One definition for the acceptance flows (``harness.acceptance``) and the soak
+(``harness.soak``): VIP probes on the web VIP (HTTP) and the DB VIP (TCP), the SQL ledger
+through the DB VIP, Locust Moodle users posting keyed forum messages, then, once stopped, the
+ledger's convergence and final read and a read of every forum post key on every database node.
+
+:class:`WorkloadSpec` says how hard (rates, waits, users, what runs, what is read back); its two
+presets keep the figures each flow was measured with: :meth:`WorkloadSpec.acceptance` (short
+tests: dense probes, so a failover's outage is measured to 20 ms) and
+:meth:`WorkloadSpec.soak` (hours: lighter probes and ledger, a history that stays small
+enough to stream). :func:`start_workload` starts it, :meth:`Workload.finish` stops it and reads back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pymysql
+
+from .checkers import CheckConfig
+from .load import LocustLoad
+from .probes.ledger import Ledger, db_nodes, read_back
+from .scenario import Scenario
+
+#: where the final read of forum post keys lands in the history (``posts-read-<node>``)
+POSTS_READ_PREFIX = "posts-read-"
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """How hard the standard workload runs; the defaults are the acceptance preset."""
+
+    #: Moodle users (Locust), spawned all at once
+    users: int = 3
+    #: web VIP probe rate; a short timeout keeps the measured outage close to the real one
+    #: (after a power-cord pull the probe in flight would hide the first success for up to it)
+    web_probe_hz: float = 50.0
+    #: DB VIP TCP probe rate (when the cluster file has a ``db`` VIP)
+    db_probe_hz: float = 10.0
+    probe_timeout_s: float = 0.5
+    #: run the SQL ledger (2 writers through the DB VIP), judged by the ledger checker
+    ledger: bool = True
+    ledger_workers: int = 2
+    ledger_hz: float = 20.0
+    #: run Locust Moodle users, and read their forum posts back from every db node at the end
+    load: bool = True
+    #: think time of a Moodle user between requests (min, max) and its request timeout
+    moodle_wait_s: tuple[float, float] = (0.5, 1.5)
+    moodle_timeout_s: float = 10.0
+    #: extra environment for the locustfile (overrides the keys this spec sets)
+    load_env: Mapping[str, str] = field(default_factory=dict)
+    #: first letter of the run's forum post keys ("p" acceptance, "s" soak), then 8 hex digits
+    post_key_letter: str = "p"
+
+    @classmethod
+    def acceptance(cls, **changes: Any) -> WorkloadSpec:
+        """The acceptance tests' workload (the figures in NOTES.md were measured with it)."""
+        return cls(**changes)
+
+    @classmethod
+    def soak(cls, **changes: Any) -> WorkloadSpec:
+        """The soak's workload: lighter probes (20/s, DB 5/s) and ledger (10/s), Moodle users
+        thinking up to 2 s, for hours of history on disk."""
+        return replace(cls(web_probe_hz=20.0, db_probe_hz=5.0, ledger_hz=10.0, moodle_wait_s=(0.5, 2.0),
+                           post_key_letter="s"), **changes)
+
+    def moodle_env(self, post_prefix: str) -> dict[str, str]:
+        """The locustfile's environment: post key prefix, think time, timeout, then ``load_env``."""
+        env = {"MOODLE_POST_KEY_PREFIX": post_prefix, "MOODLE_WAIT_MIN": f"{self.moodle_wait_s[0]:g}",
+               "MOODLE_WAIT_MAX": f"{self.moodle_wait_s[1]:g}", "MOODLE_TIMEOUT": f"{self.moodle_timeout_s:g}"}
+        env.update(self.load_env)
+        return env
+
+
+@dataclass
+class Workload:
+    """A running standard workload of one scenario."""
+
+    scenario: Scenario
+    spec: WorkloadSpec
+    post_prefix: str
+    ledger: Ledger | None
+    load: LocustLoad | None
+
+    def finish(self) -> dict[str, int]:
+        """Stop load, probes and ledger; read every ledger key and forum post back from every
+        database node. The load's figures (``samples``, ``failures``; empty without load)."""
+        sc = self.scenario
+        figures: dict[str, int] = {}
+        if self.load is not None:
+            self.load.stop()
+            figures = {"samples": self.load.samples, "failures": self.load.failures}
+        sc.stop_probes()
+        if self.ledger is not None:
+            sc.finish_ledger(self.ledger)
+        if self.load is not None:
+            read_post_keys(sc, self.post_prefix)
+        return figures
+
+    def check_config(self, **overrides: Any) -> CheckConfig:
+        """The checkers' configuration for this workload's history, from the cluster's SLOs."""
+        return CheckConfig.from_slo(self.scenario.cluster.inventory.slo, probe_prefix="vip-probe-web",
+                                    posts_read_prefix=POSTS_READ_PREFIX if self.load is not None else None, **overrides)
+
+
+def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) -> Workload:
+    """Start probes, ledger and load, each bounded by ``duration_s`` (the scenario stops them
+    on close if the flow dies first)."""
+    sc = scenario
+    post_prefix = f"{spec.post_key_letter}{secrets.token_hex(4)}"
+    sc.vip_probe("web", rate_hz=spec.web_probe_hz, max_duration_s=duration_s, timeout_s=spec.probe_timeout_s)
+    if "db" in sc.cluster.inventory.vips:
+        sc.vip_probe("db", rate_hz=spec.db_probe_hz, max_duration_s=duration_s, mode="tcp", timeout_s=spec.probe_timeout_s)
+    ledger = sc.ledger(workers=spec.ledger_workers, rate_hz=spec.ledger_hz, max_duration_s=duration_s) if spec.ledger else None
+    load: LocustLoad | None = None
+    if spec.load:
+        load = sc.load(users=spec.users, spawn_rate=spec.users, run_time_s=duration_s, env=spec.moodle_env(post_prefix))
+    return Workload(sc, spec, post_prefix, ledger, load)
+
+
+def read_post_keys(scenario: Scenario, prefix: str, *, database: str = "moodle", table: str = "mdl_forum_posts",
+                   wait_s: float = 30.0) -> None:
+    """Final read of forum post subjects starting with ``prefix`` on every DB node directly.
+
+    Recorded as ``posts-read-<node>`` / ``read`` so the ledger checker can judge posts made
+    over HTTP like SQL ledger writes (acknowledged but missing = lost).
+    """
+    inv = scenario.cluster.inventory
+    password = inv.db_password()
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    def read(host: str, port: int) -> list[str]:
+        if scenario.guard is not None:
+            scenario.guard(host)
+        conn = pymysql.connect(host=host, port=port, user=inv.database.user, password=password,
+                               database=database, connect_timeout=3, read_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT subject FROM `{table}` WHERE subject LIKE %s", (like,))
+                return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    read_back(scenario.history, db_nodes(inv), read, process_prefix=POSTS_READ_PREFIX, wait_s=wait_s)
