@@ -190,6 +190,9 @@ class Scenario:
             url = f"http://{v.address}:{v.port}"
             if self.guard is not None:
                 self.guard(v.address)
+        inv = self.cluster.inventory  # the cluster file's moodle: section reaches the locustfile
+        kwargs.setdefault("moodle", inv.moodle)
+        kwargs.setdefault("moodle_source", inv.source)
         load = LocustLoad(self.history, url, workdir=self.directory / "locust", **kwargs)
         load.start()
         self._loads.append(load)

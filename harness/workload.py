@@ -122,14 +122,17 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     return Workload(sc, spec, post_prefix, ledger, load)
 
 
-def read_post_keys(scenario: Scenario, prefix: str, *, database: str = "moodle", table: str = "mdl_forum_posts",
+def read_post_keys(scenario: Scenario, prefix: str, *, database: str | None = None, table: str | None = None,
                    wait_s: float = 30.0) -> None:
     """Final read of forum post subjects starting with ``prefix`` on every DB node directly.
 
     Recorded as ``posts-read-<node>`` / ``read`` so the ledger checker can judge posts made
-    over HTTP like SQL ledger writes (acknowledged but missing = lost).
+    over HTTP like SQL ledger writes (acknowledged but missing = lost). Moodle's schema and
+    posts table come from the cluster file's ``moodle:`` section unless given.
     """
     inv = scenario.cluster.inventory
+    database = database or inv.moodle.database
+    table = table or inv.moodle.forum_posts_table
     password = inv.db_password()
     like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 

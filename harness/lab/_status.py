@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from ..invariants import vips_not_held_once, vrrp_without_one_master
 from ._directors import directors_for
 from ._interfaces import LabContext
 from ._records import DB_FIELDS, DirectorStatus, HttpAnswer, LabStatus
@@ -145,13 +146,11 @@ def judge_directors(st: LabStatus, topo: Topology) -> list[str]:
     dirs = [h.name for h in topo.with_role("director") if st.hosts.get(h.name) == "running"]
     if not dirs:
         return ["no director running"]
-    problems = []
-    for vip_name in topo.vips:
-        holders = st.vip_holders.get(vip_name, [])
-        if len(holders) != 1:
-            problems.append(f"VIP {vip_name} held by {holders or 'nobody'}")
-    for inst in VRRP_INSTANCES:
-        masters = [d for d in dirs if st.vrrp.get(d, {}).get(inst) == "MASTER"]
-        if len(masters) != 1:
-            problems.append(f"VRRP {inst}: {len(masters)} MASTER(s) {masters}")
+    # the same invariants the audits and the recovery checker judge (harness.invariants)
+    sample = st.to_dict()
+    bad_vips = vips_not_held_once(sample, topo.vips)
+    problems = [f"VIP {vip} held by {bad_vips[vip] or 'nobody'}" for vip in topo.vips if vip in bad_vips]
+    bad_vrrp = vrrp_without_one_master({"vrrp": {d: st.vrrp.get(d, {}) for d in dirs}}, VRRP_INSTANCES)
+    problems += [f"VRRP {inst}: {len(bad_vrrp[inst])} MASTER(s) {bad_vrrp[inst]}"
+                 for inst in VRRP_INSTANCES if inst in bad_vrrp]  # in the lab's instance order
     return problems + directors_for(st.directors).backend_problems(st, topo, dirs)

@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 from ...errors import LabError, ParseError
+from ...invariants import pool_gaps
 from ...parsers.haproxy_stat import backend_servers, parse_show_stat
 from ...parsers.ip_addr import addresses_from_json
 from .. import _netns
@@ -104,13 +105,10 @@ class HAProxyDirectors(Directors):
                               backends=backends)
 
     def backend_problems(self, status: LabStatus, topo: Topology, running: list[str]) -> list[str]:
-        problems = []
-        for d in running:
-            for backend, servers in status.backends.get(d, {}).items():
-                down = [f"{s} {v}" for s, v in servers.items() if not v.startswith("UP")]  # v says why
-                if down:
-                    problems.append(f"{d}: backend {backend}: {', '.join(down)} not UP")
-            if not status.backends.get(d):
-                problems.append(f"{d}: haproxy backends unknown (admin socket not answering)")
+        gaps = pool_gaps({"backends": {d: status.backends.get(d, {}) for d in running}}, {})
+        problems = [f"{g.director}: backend {g.pool}: {', '.join(f'{s} {v}' for s, v in g.not_up.items())} not UP"
+                    for g in gaps]  # v says why (L4TOUT ...)
+        problems += [f"{d}: haproxy backends unknown (admin socket not answering)"
+                     for d in running if not status.backends.get(d)]
         return problems
 

@@ -19,6 +19,7 @@ import functools
 from typing import Any
 
 from ...errors import LabError
+from ...invariants import pool_gaps
 from ...parsers.guest_status import parse_guest_status
 from ...parsers.ipvsadm import real_server_states
 from .. import _lvs, _netns, _uml
@@ -184,15 +185,14 @@ class LVSDirectors(Directors):
                               backends=ipvs_backends(gs.ipvs_table, lab.topo), ipvs_table=gs.ipvs_table, error=err)
 
     def backend_problems(self, status: LabStatus, topo: Topology, running: list[str]) -> list[str]:
+        want = expected_backends(topo)
+        # a guest that did not answer (no ipvs table) is a problem already
+        answered = {"backends": {d: status.backends.get(d, {}) for d in running if d in status.ipvs}}
         problems = []
-        for d in running:
-            if d not in status.ipvs:
-                continue  # the guest did not answer: already a problem
-            for vip_name, want in expected_backends(topo).items():
-                have = status.backends.get(d, {}).get(vip_name, {})
-                missing = [s for s in want if have.get(s) != "UP"]
-                if missing:
-                    problems.append(f"{d}: IPVS {vip_name}: {', '.join(missing)} not in the table")
+        for g in pool_gaps(answered, want, require_pools=True):
+            out = [s for s in want.get(g.pool, ()) if s in g.missing or s in g.not_up]
+            if out:
+                problems.append(f"{g.director}: IPVS {g.pool}: {', '.join(out)} not in the table")
         return problems
 
     # -- teardown ----------------------------------------------------------------------------
