@@ -97,7 +97,8 @@ class _Gen:
         r = self.rng
         if pool and self.bad(0.05):
             return r.choice(pool)  # a duplicate key
-        k: Any = r.choice((f"k{len(self.ops)}", len(self.ops), f"k{len(self.ops)}"))
+        n = len(self.ops)
+        k: Any = r.choice((f"k{n}", n, f"k{n}", str(n - r.randint(0, 3))))  # 5 and "5" sort as equals
         pool.append(k)
         return k
 

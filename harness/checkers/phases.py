@@ -150,7 +150,7 @@ class Phases:
     @property
     def segments(self) -> list[tuple[float, str]]:
         """(start time, phase) pairs; before the first start the phase is steady."""
-        return list(zip(self._bounds, self._labels))
+        return list(zip(self._bounds, self._labels, strict=True))
 
     def phase_at(self, t: float) -> str:
         i = bisect_right(self._bounds, t)
