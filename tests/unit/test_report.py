@@ -302,7 +302,7 @@ def line_starts(path: Path) -> list[int]:
 
 def scan_in_ranges(path: Path, cuts: list[int]):
     """The timeline as aggregate_file builds it from the byte ranges between ``cuts``."""
-    from harness.report._model import _merge, _scan_range, _time_range
+    from harness.report._scan import _merge, _scan_range, _time_range
 
     t0, t1 = _time_range(path)
     bounds = [0, *cuts, path.stat().st_size]
