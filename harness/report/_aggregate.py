@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ..checkers.availability import availability
 from ..checkers.phases import fault_windows, is_nemesis
@@ -61,7 +60,11 @@ def _coarsen_lane(name: str, kind: str, counts: list[list[int]], bin_s: float) -
     if k == 1:
         return Lane(name, kind, ok, fail, info, bin_s)
     m = (nb + k - 1) // k
-    return Lane(name, kind, *([sum(arr[i * k : (i + 1) * k]) for i in range(m)] for arr in (ok, fail, info)), bin_s * k)
+
+    def merged(arr: list[int]) -> list[int]:
+        return [sum(arr[i * k : (i + 1) * k]) for i in range(m)]
+
+    return Lane(name, kind, merged(ok), merged(fail), merged(info), bin_s * k)
 
 
 _LANE_LABEL = {"writes": "ledger writes", "requests": "locust requests"}
@@ -80,7 +83,7 @@ class _Aggregator:
         self.lanes: dict[str, list[list[int]]] = {}  # lane name -> [ok, fail, info]
         self.lane_kind: dict[str, str] = {}
         self.hists: dict[str, _LatHist] = {}
-        self.kind_of: dict[Any, tuple[str, str] | None] = {}  # process (str or bytes) -> (kind, lane)
+        self.kind_of: dict[str, tuple[str, str] | tuple[()]] = {}  # process -> (kind, lane), () if ignored
         self.nemesis: list[Op] = []
         self.ledger_ops: list[Op] = []
         self.subset: list[Op] = []  # probe results that can change an outage
@@ -167,10 +170,10 @@ class _Aggregator:
     def feed_op(self, op: Op) -> None:
         """The Op reader's entry point (also the scanner's fallback for odd lines)."""
         self.ops += 1
-        cls = self.kind_of.get(op.process, False)
-        if cls is False:
-            cls = self.kind_of[op.process] = self.classify(op.process)
+        cls = self.kind_of.get(op.process)
         if cls is None:
+            cls = self.kind_of[op.process] = self.classify(op.process) or ()
+        if not cls:
             return
         kind, lane = cls
         if kind == "nemesis":
@@ -185,15 +188,15 @@ class _Aggregator:
         lat = op.extra.get("latency_ms") if op.extra else None
         if lat is not None and not isinstance(lat, (int, float)):
             lat = None
-        self.completion(kind, lane, op.process, op.time, op.type, op.f, lat, lambda op=op: op)
+        self.completion(kind, lane, op.process, op.time, op.type, op.f, lat, lambda: op)
 
     def finish(self, outage_prefix: str) -> tuple[Timeline, list[Op]]:
         windows = fault_windows(self.nemesis)
-        invokes = {}
+        invokes: dict[str, Op] = {}
         for op in self.nemesis:
             if op.type == "invoke" and op.f != "heal" and isinstance(op.value, dict):
                 invokes[str(op.value.get("fault_id", f"@{op.index}"))] = op
-        errors = {}
+        errors: dict[str, str] = {}
         for op in self.nemesis:
             if op.type != "invoke" and op.extra.get("error"):
                 errors.setdefault(op.f, str(op.extra["error"]))

@@ -82,7 +82,7 @@ def director_crash(seed: int = 7) -> list[Op]:
             acked.append(key)
         k += 1
         t = round(t + 0.2, 6)
-    for i, t in enumerate((0.5 + s for s in range(40))):
+    for t in (0.5 + s for s in range(40)):
         holder = "dir2" if 10.3 <= t < 25.4 else "dir1"
         b.op(t, 0.02, "state", "ok", "sample", None, {"vip_holders": {"web": [holder]}})
     b.op(10.0, 0.03, "nemesis", "ok", "kill-director", {"fault_id": "f1", "targets": ["dir1"], "signal": "KILL"}, {"fault_id": "f1"})

@@ -93,6 +93,11 @@ tr.notrun td{color:var(--muted)}
 """
 
 
+def _mapping(value: Any) -> dict[Any, Any]:
+    """``value`` if it is a dict, else an empty one (result.json and run.json are untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _badge(value: object) -> str:
     v = str(value or "unknown").lower()
     return f'<span class="badge {esc(v)}">{esc(v)}</span>'
@@ -255,8 +260,8 @@ def _by_fault(run: RunModel) -> str:
 
 def _topology(run: RunModel) -> str:
     c = run.cluster
-    hosts = c.get("hosts") if isinstance(c.get("hosts"), dict) else {}
-    vips = c.get("vips") if isinstance(c.get("vips"), dict) else {}
+    hosts = _mapping(c.get("hosts"))
+    vips = _mapping(c.get("vips"))
     if not hosts and not vips:
         return ""
     rows = "".join(
@@ -437,7 +442,7 @@ def _checks(t: TestModel) -> str:
                 text = "\n".join(json.dumps(i, default=str, ensure_ascii=False) for i in items[:MAX_EXAMPLES])
                 blocks.append(f"<div><b>{esc(k)}</b>{esc(more)}<pre class='ex'>{esc(text)}</pre></div>")
             ex_html = f"<details><summary>examples</summary>{''.join(blocks)}</details>"
-        counts = c.get("counts") if isinstance(c.get("counts"), dict) else {}
+        counts = _mapping(c.get("counts"))
         verdict = str(c.get("valid", "unknown")).lower()
         rows.append(
             f"<tr class='{'hot' if verdict == 'invalid' else ''}'><td><b>{esc(c.get('checker', '?'))}</b></td><td>{_badge(verdict)}</td>"

@@ -47,7 +47,7 @@ class _LatHist:
         for b, n in enumerate(other.n):
             if n:
                 s = b * LAT_NB
-                counts[s : s + LAT_NB] = [x + y for x, y in zip(counts[s : s + LAT_NB], theirs[s : s + LAT_NB])]
+                counts[s : s + LAT_NB] = [x + y for x, y in zip(counts[s : s + LAT_NB], theirs[s : s + LAT_NB], strict=True)]
                 self.n[b] += n
                 self.lo[b] = min(self.lo[b], other.lo[b])
                 self.hi[b] = max(self.hi[b], other.hi[b])
@@ -85,7 +85,7 @@ class _LatHist:
             if k == 1:
                 row = self.counts[b0 * LAT_NB : b1 * LAT_NB]
             else:
-                row = [sum(col) for col in zip(*(self.counts[b * LAT_NB : (b + 1) * LAT_NB] for b in range(b0, b1)))]
+                row = [sum(col) for col in zip(*(self.counts[b * LAT_NB : (b + 1) * LAT_NB] for b in range(b0, b1)), strict=True)]
             lo, hi = min(self.lo[b0:b1]), max(self.hi[b0:b1])
             vals = []
             for p in (50.0, 95.0):

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from ..errors import HistoryError
 from ..history import OP_TYPES, Op
@@ -144,7 +144,7 @@ def _line_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
             if cuts[-1] < pos < size:
                 cuts.append(pos)
     cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a] or [(0, size)]
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a] or [(0, size)]
 
 
 def _blocks(path: Path, start: int, end: int) -> Iterator[bytes]:
@@ -176,7 +176,8 @@ def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_pr
     count from ``start``: aggregate_file rescans the whole file to name the exact line."""
     p = path
     agg = _Aggregator(t0, t1, probe_prefix, keep_ledger)
-    kind_of: dict[bytes, tuple[str, str, str, Any] | None] = {}
+    #: process -> (kind, lane, process name, the lane's counts once known); () if ignored
+    kind_of: dict[bytes, tuple[str, str, str, list[list[int]] | None] | tuple[()]] = {}
     head = _HEAD.match
     lat_search = _LAT.search
     completion = agg.completion
@@ -191,7 +192,7 @@ def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_pr
     def flush_pending() -> None:
         # hand the scanner's pending oks to the aggregator before it sees a result itself
         for proc_, (line_, lineno_) in pend.items():
-            agg.pending_ok[proc_] = lambda line_=line_, lineno_=lineno_: _parse_line(line_, p, lineno_)
+            agg.pending_ok[proc_] = partial(_parse_line, line_, p, lineno_)
         pend.clear()
 
     floor, log2 = math.floor, math.log2
@@ -218,12 +219,12 @@ def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_pr
                 continue
             n += 1
             bproc = m.group(2)
-            cls = kind_of.get(bproc, False)
-            if cls is False:
+            cls = kind_of.get(bproc)
+            if cls is None:
                 proc = bproc.decode("utf-8", "replace")
                 c = agg.classify(proc)
-                cls = kind_of[bproc] = (c[0], c[1], proc, None) if c else None
-            if cls is None:
+                cls = kind_of[bproc] = (c[0], c[1], proc, None) if c else ()
+            if not cls:
                 continue
             kind = cls[0]
             typ = m.group(3)
@@ -246,7 +247,7 @@ def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_pr
                     lanes = agg._lane("probe", cls[1])
                     kind_of[bproc] = cls = (cls[0], cls[1], cls[2], lanes)
                     if proc not in in_run and proc not in agg.head_ok:  # no failure before it here
-                        agg.head_ok[proc] = lambda line=line, lineno=lineno: _parse_line(line, p, lineno)
+                        agg.head_ok[proc] = partial(_parse_line, line, p, lineno)
                 lanes[0][b] += 1
                 n_ok += 1
                 if t > agg.tmax:
@@ -283,7 +284,7 @@ def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_pr
                     lat = float(lm.group(1))
             completion(
                 kind, cls[1], cls[2], float(m.group(1)), _TYPES[typ], m.group(4).decode(), lat,
-                lambda line=line, lineno=lineno: _parse_line(line, p, lineno),
+                partial(_parse_line, line, p, lineno),
             )
     flush_pending()
     return _Chunk(
@@ -304,7 +305,7 @@ def _merge(chunks: Iterable[_Chunk], t0: float, t1: float, probe_prefix: str, ke
             probes = sum(1 for k in agg.lane_kind.values() if k == "probe")
             if kind == "probe" and name not in agg.lanes and probes >= MAX_PROBE_LANES:
                 rename[name] = "other probes"  # as classify() does past MAX_PROBE_LANES
-            for dst, src in zip(agg._lane(kind, rename.get(name, name)), counts):
+            for dst, src in zip(agg._lane(kind, rename.get(name, name)), counts, strict=True):
                 for b, v in enumerate(src):
                     if v:
                         dst[b] += v

@@ -489,7 +489,7 @@ def _polyline(xs: Sequence[float], vals: Sequence[float | None], Y, colour: str,
             b = seg[0]
             parts.append(f"M{_n(xs[b] - 1)} {_n(Y(vals[b]))}h2")
         else:
-            parts.append("M" + " L".join(f"{_n(xs[b])} {_n(Y(vals[b]))}" for b in seg))  # type: ignore[arg-type]
+            parts.append("M" + " L".join(f"{_n(xs[b])} {_n(Y(vals[b]))}" for b in seg))
     if not parts:
         return ""
     return f'<path d="{" ".join(parts)}" fill="none" stroke="{colour}" {style}><title>{esc(title)}</title></path>'
@@ -597,7 +597,7 @@ def topology(hosts: dict, vips: dict, *, width: int = 1180) -> str:
     y = 8
     out: list[str] = []
     if vips:
-        x0 = left
+        x0: float = left
         for name, addr in sorted(vips.items()):
             text = f"VIP {name}  {addr}"
             w = _text_w(text, 11.5) + 20
@@ -725,10 +725,10 @@ def line_chart(
     out = [f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
            f'<text x="{left}" y="15" class="lbl">{esc(title)}</text>']
     for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        yv = Y(v)
+        tick = lo + (hi - lo) * k / 4
+        yv = Y(tick)
         out.append(f'<line x1="{left}" y1="{_n(yv)}" x2="{left + w}" y2="{_n(yv)}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{_n(yv + 4)}" class="tick" text-anchor="end">{esc(fmt.format(v))}</text>')
+        out.append(f'<text x="{left - 6}" y="{_n(yv + 4)}" class="tick" text-anchor="end">{esc(fmt.format(tick))}</text>')
     seg: list[str] = []
     for i, (_, v, _) in enumerate(points):
         if v is None:

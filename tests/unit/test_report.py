@@ -306,7 +306,7 @@ def scan_in_ranges(path: Path, cuts: list[int]):
 
     t0, t1 = _time_range(path)
     bounds = [0, *cuts, path.stat().st_size]
-    chunks = [_scan_range(path, a, b, t0, t1, "vip-probe", True) for a, b in zip(bounds, bounds[1:])]
+    chunks = [_scan_range(path, a, b, t0, t1, "vip-probe", True) for a, b in zip(bounds, bounds[1:], strict=False)]
     return _merge(chunks, t0, t1, "vip-probe", True).finish("vip-probe")
 
 
