@@ -12,7 +12,9 @@ from typing import Any
 
 from ._model import Outage, RunModel, TestModel
 from ._soak import soak_section, soak_trend_section
-from ._svg import bar_chart, esc, fmt_at, fmt_duration, timeline_chart, topology
+from ._svg import esc, fmt_at, fmt_duration
+from ._svg_charts import bar_chart, topology
+from ._svg_timeline import timeline_chart
 
 MAX_OUTAGE_ROWS = 300
 MAX_EXAMPLES = 3

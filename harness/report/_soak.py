@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from ._model import RunModel, TestModel
-from ._svg import esc, fmt_duration, line_chart, strip_plot
+from ._svg import esc, fmt_duration
+from ._svg_charts import line_chart, strip_plot
 
 
 def nines_text(pct: float | None, probes: int | None = None) -> str:

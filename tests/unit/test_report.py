@@ -15,7 +15,7 @@ from harness.errors import HistoryError
 from harness.history import Op, load_history, write_history
 from harness.report import ReportError, aggregate_file, aggregate_ops, build_report, load_run, render_report, scrub
 from harness.report import _cli as report_cli
-from harness.report._svg import timeline_chart
+from harness.report._svg_timeline import timeline_chart
 
 KEY_BLOCK = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
 
