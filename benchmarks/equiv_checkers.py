@@ -1,7 +1,8 @@
 """Do this tree's checkers give exactly the results of another revision's? (refactoring aid)
 
-Extracts ``harness/`` at ``--rev`` (default ``main``) with ``git archive`` into a temporary
-directory, imports it under another package name, and runs both on ``--histories`` seeded
+Extracts ``harness/`` at ``--rev`` (default ``main``; the commit a branch started from is the
+one to compare a refactoring with) with ``git archive`` into a temporary directory, imports
+it under another package name, and runs both on ``--histories`` seeded
 random histories: ledger writes completing ok/fail/info or never, keys in values, extras or
 dict values, duplicate keys, final reads per node (ok, failed, malformed), VIP probes, state
 samples (VRRP, VIP holders, database nodes), nemesis faults and heals (with and without
@@ -42,7 +43,7 @@ HOSTS = ("dir1", "dir2", "dir3")
 def load_reference(rev: str, into: Path) -> tuple[Any, Any]:
     """``harness.checkers`` and ``harness.checkers.phases`` as they are at ``rev``."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "harness/checkers", "harness/history.py", "harness/errors.py"],
+        ["git", "-C", str(ROOT), "archive", rev, "harness"],
         check=True,
         capture_output=True,
     ).stdout

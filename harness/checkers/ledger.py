@@ -103,6 +103,17 @@ def _read_node(inv: Op, comp: Op, read_prefix: str) -> str:
     return str(node)
 
 
+def _take_read(node: str, comp: Op, final_reads: dict[str, list[Any]], read_failed: set[str]) -> None:
+    """Record a read's completion: an ``ok`` one is the node's final read so far."""
+    if comp.type == "ok":
+        if not isinstance(comp.value, list):
+            raise ValueError(f"final read of node {node!r} (op {comp.index}): value is {type(comp.value).__name__}, not a list of keys")
+        final_reads[node] = comp.value
+        read_failed.discard(node)
+    elif node not in final_reads:
+        read_failed.add(node)
+
+
 def gather(
     ops: Iterable[Op],
     *,
@@ -153,16 +164,8 @@ def gather(
             if inv.f == write_f:
                 settle_write(inv, op)
             continue
-        if inv.f != read_f:
-            continue
-        node = _read_node(inv, op, read_prefix)
-        if op.type == "ok":
-            if not isinstance(op.value, list):
-                raise ValueError(f"final read of node {node!r} (op {op.index}): value is {type(op.value).__name__}, not a list of keys")
-            final_reads[node] = op.value
-            read_failed.discard(node)
-        elif node not in final_reads:
-            read_failed.add(node)
+        if inv.f == read_f:
+            _take_read(_read_node(inv, op, read_prefix), op, final_reads, read_failed)
     for proc, inv in open_inv.items():
         if kind.get(proc) == _WRITER and inv.f == write_f:
             settle_write(inv, None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..checkers import CheckConfig, run_all
 from ..history import Op, write_history
+from . import build_report
 
 CLUSTER = {
     "name": "lab",
@@ -176,8 +177,6 @@ def write_demo_run(root: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import build_report
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m harness.report._demo DIR", file=sys.stderr)

@@ -173,7 +173,11 @@ def _blocks(path: Path, start: int, end: int) -> Iterator[bytes]:
 
 def _scan_range(path: Path, start: int, end: int, t0: float, t1: float, probe_prefix: str, keep_ledger: bool) -> _Chunk:
     """Aggregate the lines from byte ``start`` to ``end`` (line starts). Line numbers in errors
-    count from ``start``: aggregate_file rescans the whole file to name the exact line."""
+    count from ``start``: aggregate_file rescans the whole file to name the exact line.
+
+    One long function on purpose: the probe ``ok`` branch is 99.9% of a soak's lines and is
+    inlined here (binning, latency bucket, outage bookkeeping) with every name it touches
+    bound to a local; a call per line would cost a third of the scan."""
     p = path
     agg = _Aggregator(t0, t1, probe_prefix, keep_ledger)
     #: process -> (kind, lane, process name, the lane's counts once known); () if ignored
