@@ -12,7 +12,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +20,15 @@ from typing import IO, Any, Literal
 
 from .errors import HistoryError
 
+_loads: Callable[[str], Any]
+_DecodeError: type[ValueError]
 try:  # orjson parses ~4x faster: a day-long soak history is millions of lines
-    from orjson import JSONDecodeError as _DecodeError
-    from orjson import loads as _loads
+    from orjson import JSONDecodeError as _OrjsonDecodeError
+    from orjson import loads as _orjson_loads
+
+    _loads, _DecodeError = _orjson_loads, _OrjsonDecodeError
 except ImportError:  # pragma: no cover - orjson is a declared dependency
-    _loads = json.loads
-    _DecodeError = json.JSONDecodeError
+    _loads, _DecodeError = json.loads, json.JSONDecodeError
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
@@ -299,19 +302,16 @@ def _gc_paused() -> Iterator[None]:
 
 def pair_operations(ops: Iterable[Op]) -> Iterator[tuple[Op, Op | None]]:
     """Yield (invocation, completion) pairs in invocation order; completion None if never completed."""
-    open_by_process: dict[str, Op] = {}
-    pending: list[list[Any]] = []
-    slots: dict[str, list[Any]] = {}
+    pending: list[list[Any]] = []  # [invocation, completion or None], in invocation order
+    slots: dict[str, list[Any]] = {}  # process -> its open pair
     for op in ops:
         if op.type == "invoke":
             slot = [op, None]
-            open_by_process[op.process] = op
             slots[op.process] = slot
             pending.append(slot)
         else:
-            slot = slots.pop(op.process, None)
-            open_by_process.pop(op.process, None)
-            if slot is not None:
-                slot[1] = op
+            done = slots.pop(op.process, None)
+            if done is not None:
+                done[1] = op
     for inv, comp in pending:
         yield inv, comp

@@ -6,12 +6,17 @@ interpolation and no histogram buckets: the reported value is a latency that was
 Only ``ok`` completions count (a failed request's latency says nothing about service time),
 and a sample belongs to the phase of its completion time (a request slowed by a fault that
 started mid-flight counts as a fault-phase request).
+
+A fold and then a judgement: :func:`gather_samples` streams the history once into
+:class:`LatencySamples` (the raw samples grouped by phase and request type);
+:func:`judge` computes the percentiles and checks the bounds on those samples alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..history import Op
@@ -66,26 +71,45 @@ def latency(
     (see phases.py). UNKNOWN when there is no sample.
     """
     try:
-        return _latency(ops, bounds or {}, recovery_s, process_prefix, request_types, tuple(percentiles))
+        _check_bounds(bounds or {})
+        samples = gather_samples(ops, Phases.from_ops(ops, recovery_s).classifier(), process_prefix, request_types)
+        return judge(samples, bounds or {}, tuple(percentiles))
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 
 
-def _latency(
-    ops: Iterable[Op],
-    bounds: Mapping[str, Mapping[str, float | None]],
-    recovery_s: float,
-    prefix: str | None,
-    request_types: Iterable[str] | None,
-    percentiles: tuple[float, ...],
-) -> CheckResult:
+def _check_bounds(bounds: Mapping[str, Mapping[str, float | None]]) -> None:
+    """ValueError for an unknown phase or a bound name not like ``p95``."""
     for phase, b in bounds.items():
         if phase not in PHASE_NAMES:
             raise ValueError(f"bounds: unknown phase {phase!r} (known: {', '.join(PHASE_NAMES)})")
         for pname in b:
             _pkey(pname)
+
+
+@dataclass(frozen=True)
+class LatencySamples:
+    """What :func:`gather_samples` gathers: raw ``latency_ms`` values by (phase, ``f``), in
+    history order, and how many selected samples were not numbers."""
+
+    groups: dict[tuple[str, str], list[float]]
+    bad: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.groups.values())
+
+
+def gather_samples(
+    ops: Iterable[Op],
+    phase_at: Callable[[float], str],
+    prefix: str | None = None,
+    request_types: Iterable[str] | None = None,
+) -> LatencySamples:
+    """The latency pass: the ``latency_ms`` of every ``ok`` completion by a process starting
+    with ``prefix`` (any, if None) whose ``f`` is in ``request_types`` (any, if None), under
+    the phase ``phase_at`` gives its completion time."""
     wanted = set(request_types) if request_types is not None else None
-    phase_at = Phases.from_ops(ops, recovery_s).classifier()
     groups: dict[tuple[str, str], list[float]] = {}
     selected: dict[str, bool] = {}
     bad = 0
@@ -105,7 +129,7 @@ def _latency(
         if not sel or (wanted is not None and op.f not in wanted):
             continue
         if lat.__class__ is not float and lat.__class__ is not int:
-            bad += 1
+            bad += 1  # bool, str, ...: not a measured latency
             continue
         key = (phase_at(op.time), op.f)
         g = groups.get(key)
@@ -113,23 +137,13 @@ def _latency(
             groups[key] = [lat]
         else:
             g.append(lat)
+    return LatencySamples(groups, bad)
 
-    total = sum(len(v) for v in groups.values())
-    if total == 0:
-        return CheckResult(NAME, Validity.UNKNOWN, {"samples": 0, "bad_samples": bad}, message="no latency samples of ok completions")
-    wanted_ps = sorted(set(percentiles) | {_pkey(p) for b in bounds.values() for p in b})
-    per_phase_f: dict[str, dict[str, Any]] = {}
-    per_phase_values: dict[str, list[float]] = {}
-    for (phase, f), values in groups.items():
-        per_phase_values.setdefault(phase, []).extend(values)
-        per_phase_f.setdefault(phase, {})[f] = _summary(values, wanted_ps)
-    per_phase = {phase: _summary(values, wanted_ps) for phase, values in per_phase_values.items()}
-    counts: dict[str, Any] = {
-        "samples": total,
-        "bad_samples": bad,
-        "phases": {p: per_phase[p] for p in PHASE_NAMES if p in per_phase},
-        "per_phase_f": {p: per_phase_f[p] for p in PHASE_NAMES if p in per_phase_f},
-    }
+
+def _violations(
+    bounds: Mapping[str, Mapping[str, float | None]], per_phase: dict[str, dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The bounds a phase's percentile exceeds, and the bounds of phases with no sample."""
     violations: list[dict[str, Any]] = []
     unchecked: list[str] = []
     for phase, b in bounds.items():
@@ -143,7 +157,35 @@ def _latency(
             measured = summary[f"p{_pkey(pname):g}"]
             if measured > bound:
                 violations.append({"phase": phase, "percentile": pname, "measured_ms": measured, "bound_ms": bound, "n": summary["n"]})
-    counts["unchecked_bounds"] = unchecked
+    return violations, unchecked
+
+
+def judge(
+    samples: LatencySamples,
+    bounds: Mapping[str, Mapping[str, float | None]] | None = None,
+    percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+) -> CheckResult:
+    """The latency verdict from ``samples`` alone: percentiles per phase and per phase and
+    ``f``; INVALID when one exceeds its bound. Sorts the sample lists in place."""
+    bounds = bounds or {}
+    total, bad = samples.total, samples.bad
+    if total == 0:
+        return CheckResult(NAME, Validity.UNKNOWN, {"samples": 0, "bad_samples": bad}, message="no latency samples of ok completions")
+    wanted_ps = sorted(set(percentiles) | {_pkey(p) for b in bounds.values() for p in b})
+    per_phase_f: dict[str, dict[str, Any]] = {}
+    per_phase_values: dict[str, list[float]] = {}
+    for (phase, f), values in samples.groups.items():
+        per_phase_values.setdefault(phase, []).extend(values)
+        per_phase_f.setdefault(phase, {})[f] = _summary(values, wanted_ps)
+    per_phase = {phase: _summary(values, wanted_ps) for phase, values in per_phase_values.items()}
+    violations, unchecked = _violations(bounds, per_phase)
+    counts: dict[str, Any] = {
+        "samples": total,
+        "bad_samples": bad,
+        "phases": {p: per_phase[p] for p in PHASE_NAMES if p in per_phase},
+        "per_phase_f": {p: per_phase_f[p] for p in PHASE_NAMES if p in per_phase_f},
+        "unchecked_bounds": unchecked,
+    }
     examples = {"violations": violations} if violations else {}
     if violations:
         msg = "; ".join(f"{v['phase']} {v['percentile']} = {v['measured_ms']:g} ms > bound {v['bound_ms']:g} ms (n={v['n']})" for v in violations)

@@ -12,6 +12,10 @@ keys found there (the last ``ok`` read of a node is its final read). Verdicts:
 - recovered: ``info`` writes found (fine: they may go either way). An absent ``info`` write
   is NOT lost.
 
+As in Jepsen, the check is a fold and then a judgement: :func:`gather` streams the history
+once into a :class:`LedgerFacts` (each key's best outcome, each node's final read), and
+:func:`judge` is set algebra over those facts alone.
+
 The same checker serves forum posts made over HTTP: ``ledger(ops, write_prefix="locust-",
 write_f="post", key_field="key", read_prefix="posts-read-")``.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Op
@@ -27,6 +32,7 @@ from ._result import CheckResult, Validity
 
 NAME = "ledger"
 _RANK = {"fail": 0, "info": 1, "ok": 2}
+_OTHER, _WRITER, _READER = 0, 1, 2  # what a process is to the ledger
 
 
 def ledger(
@@ -47,9 +53,28 @@ def ledger(
     the invocation's, else of a dict value (locust ``post`` ops carry ``key``).
     """
     try:
-        return _ledger(ops, write_prefix, write_f, read_prefix, read_f, key_field, name, max_examples)
+        facts = gather(ops, write_prefix=write_prefix, write_f=write_f, read_prefix=read_prefix, read_f=read_f, key_field=key_field)
+        return judge(facts, name=name, what=f"{write_f!r} operations by {write_prefix!r} processes", max_examples=max_examples)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(name, Validity.UNKNOWN, message=f"bad data in history: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What one pass over the history gathers for the ledger, before any judgement."""
+
+    #: every attempted key -> its best outcome over all attempts: "ok" > "info" > "fail"
+    outcomes: dict[Any, str] = field(default_factory=dict)
+    #: writes whose key could not be read (not tracked)
+    unkeyed: int = 0
+    #: node -> the keys of its last ``ok`` read
+    final_reads: dict[str, list[Any]] = field(default_factory=dict)
+    #: nodes whose reads all failed (none ``ok``)
+    read_failed: set[str] = field(default_factory=set)
+
+    def keys_with(self, outcome: str) -> set[Any]:
+        """The keys whose best outcome is ``outcome``."""
+        return {k for k, s in self.outcomes.items() if s == outcome}
 
 
 def _key(inv: Op, comp: Op | None, key_field: str | None) -> Any:
@@ -67,19 +92,43 @@ def _key(inv: Op, comp: Op | None, key_field: str | None) -> Any:
     return None
 
 
-def _ledger(
+def _read_node(inv: Op, comp: Op, read_prefix: str) -> str:
+    """The node a final read is of: the completion's ``node``, the invocation's, else the
+    process name after ``read_prefix``."""
+    node = comp.extra.get("node")
+    if node is None and isinstance(inv.value, dict):
+        node = inv.value.get("node")
+    if node is None:
+        node = comp.process[len(read_prefix) :]
+    return str(node)
+
+
+def _take_read(node: str, comp: Op, final_reads: dict[str, list[Any]], read_failed: set[str]) -> None:
+    """Record a read's completion: an ``ok`` one is the node's final read so far."""
+    if comp.type == "ok":
+        if not isinstance(comp.value, list):
+            raise ValueError(f"final read of node {node!r} (op {comp.index}): value is {type(comp.value).__name__}, not a list of keys")
+        final_reads[node] = comp.value
+        read_failed.discard(node)
+    elif node not in final_reads:
+        read_failed.add(node)
+
+
+def gather(
     ops: Iterable[Op],
-    write_prefix: str,
-    write_f: str,
-    read_prefix: str,
-    read_f: str,
-    key_field: str | None,
-    name: str,
-    max_examples: int,
-) -> CheckResult:
-    kind: dict[str, int] = {}  # process -> 1 writer, 2 reader, 0 other
+    *,
+    write_prefix: str = "ledger-",
+    write_f: str = "write",
+    read_prefix: str = "ledger-read-",
+    read_f: str = "read",
+    key_field: str | None = None,
+) -> LedgerFacts:
+    """The ledger's pass: one streaming fold pairing each process's invocation with its
+    completion. A write never completed (its process invoked again, or the history ended)
+    is indeterminate. Raises ValueError for an ``ok`` final read whose value is not a list."""
+    kind: dict[str, int] = {}  # process -> _WRITER, _READER or _OTHER
     open_inv: dict[str, Op] = {}
-    status: dict[Any, str] = {}
+    outcomes: dict[Any, str] = {}
     unkeyed = 0
     final_reads: dict[str, list[Any]] = {}
     read_failed: set[str] = set()
@@ -91,148 +140,165 @@ def _ledger(
         if key is None:
             unkeyed += 1
             return
-        prev = status.get(key)
+        prev = outcomes.get(key)
         if prev is None or _RANK[outcome] > _RANK[prev]:
-            status[key] = outcome
+            outcomes[key] = outcome
 
     for op in ops:
         proc = op.process
         k = kind.get(proc)
         if k is None:
-            if proc.startswith(read_prefix):
-                k = 2
-            elif proc.startswith(write_prefix):
-                k = 1
-            else:
-                k = 0
-            kind[proc] = k
-        if k == 0:
+            k = kind[proc] = _READER if proc.startswith(read_prefix) else _WRITER if proc.startswith(write_prefix) else _OTHER
+        if k == _OTHER:
             continue
         if op.type == "invoke":
             prev_inv = open_inv.get(proc)
-            if prev_inv is not None and k == 1 and prev_inv.f == write_f:
+            if prev_inv is not None and k == _WRITER and prev_inv.f == write_f:
                 settle_write(prev_inv, None)  # never completed: indeterminate
             open_inv[proc] = op
             continue
         inv = open_inv.pop(proc, None)
         if inv is None:
             continue
-        if k == 1:
+        if k == _WRITER:
             if inv.f == write_f:
                 settle_write(inv, op)
             continue
-        if inv.f != read_f:
-            continue
-        node = op.extra.get("node")
-        if node is None and isinstance(inv.value, dict):
-            node = inv.value.get("node")
-        if node is None:
-            node = proc[len(read_prefix) :]
-        node = str(node)
-        if op.type == "ok":
-            if not isinstance(op.value, list):
-                raise ValueError(f"final read of node {node!r} (op {op.index}): value is {type(op.value).__name__}, not a list of keys")
-            final_reads[node] = op.value
-            read_failed.discard(node)
-        elif node not in final_reads:
-            read_failed.add(node)
+        if inv.f == read_f:
+            _take_read(_read_node(inv, op, read_prefix), op, final_reads, read_failed)
     for proc, inv in open_inv.items():
-        if kind.get(proc) == 1 and inv.f == write_f:
+        if kind.get(proc) == _WRITER and inv.f == write_f:
             settle_write(inv, None)
+    return LedgerFacts(outcomes, unkeyed, final_reads, read_failed)
 
-    acked = {k for k, s in status.items() if s == "ok"}
-    failed = {k for k, s in status.items() if s == "fail"}
-    indeterminate = {k for k, s in status.items() if s == "info"}
-    counts: dict[str, Any] = {
-        "attempted": len(status),
-        "acknowledged": len(acked),
-        "failed": len(failed),
-        "indeterminate": len(indeterminate),
-        "unkeyed": unkeyed,
-        "nodes_read": len(final_reads),
-    }
-    if not final_reads:
-        msg = "no final read"
-        if read_failed:
-            msg += f" (reads failed on: {', '.join(sorted(read_failed))})"
-        return CheckResult(name, Validity.UNKNOWN, counts, message=msg)
-    if not status:
-        return CheckResult(name, Validity.UNKNOWN, counts, message=f"no {write_f!r} operations by {write_prefix!r} processes")
 
-    lost_per_node: dict[str, int] = {}
-    lost_ex: list[dict[str, Any]] = []
-    dup_ex: list[dict[str, Any]] = []
-    found_any: set[Any] = set()
-    found_by_node: dict[str, set[Any]] = {}
-    unexpected: set[Any] = set()
-    dup_total = 0
-    for node in sorted(final_reads):
-        keys = final_reads[node]
+@dataclass
+class _Comparison:
+    """The final reads set against the writes: what :func:`judge` counts and shows."""
+
+    found_by_node: dict[str, set[Any]] = field(default_factory=dict)
+    found_any: set[Any] = field(default_factory=set)
+    lost_per_node: dict[str, int] = field(default_factory=dict)
+    lost_examples: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    duplicate_examples: list[dict[str, Any]] = field(default_factory=list)
+    unexpected: set[Any] = field(default_factory=set)
+    lost: set[Any] = field(default_factory=set)
+    recovered: set[Any] = field(default_factory=set)
+    failed_present: set[Any] = field(default_factory=set)
+    inconsistent: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "lost": len(self.lost),
+            "lost_per_node": self.lost_per_node,
+            "unexpected": len(self.unexpected),
+            "duplicates": self.duplicates,
+            "recovered": len(self.recovered),
+            "failed_present": len(self.failed_present),
+            "inconsistent": len(self.inconsistent),
+        }
+
+    def examples(self, max_examples: int) -> dict[str, list[Any]]:
+        examples: dict[str, list[Any]] = {}
+        if self.lost_examples:
+            examples["lost"] = self.lost_examples
+        if self.unexpected:
+            examples["unexpected"] = sorted(self.unexpected, key=str)[:max_examples]
+        if self.duplicate_examples:
+            examples["duplicates"] = self.duplicate_examples
+        if self.failed_present:
+            examples["failed_present"] = sorted(self.failed_present, key=str)[:max_examples]
+        if self.inconsistent:
+            examples["inconsistent"] = self.inconsistent[:max_examples]
+        return examples
+
+    def problems(self) -> list[str]:
+        """``"lost: 2"``-like phrases for every violation (empty: none)."""
+        return [
+            f"{label}: {n}"
+            for label, n in (
+                ("lost", len(self.lost)),
+                ("unexpected", len(self.unexpected)),
+                ("duplicates", self.duplicates),
+                ("failed but present", len(self.failed_present)),
+                ("inconsistent between nodes", len(self.inconsistent)),
+            )
+            if n
+        ]
+
+
+def _compare(facts: LedgerFacts, acked: set[Any], failed: set[Any], indeterminate: set[Any], max_examples: int) -> _Comparison:
+    """Set algebra, node by node: lost = acknowledged - found, unexpected = found - attempted,
+    recovered = indeterminate & found anywhere, failed-but-present = failed & found anywhere."""
+    attempted = facts.outcomes.keys()
+    cmp = _Comparison()
+    for node in sorted(facts.final_reads):
+        keys = facts.final_reads[node]
         counter = Counter(keys)
         found = set(counter)
-        found_by_node[node] = found
-        found_any |= found
+        cmp.found_by_node[node] = found
+        cmp.found_any |= found
         lost = acked - found
-        lost_per_node[node] = len(lost)
-        for key in sorted(lost, key=str)[: max(0, max_examples - len(lost_ex))]:
-            lost_ex.append({"node": node, "key": key})
+        cmp.lost_per_node[node] = len(lost)
+        for key in sorted(lost, key=str)[: max(0, max_examples - len(cmp.lost_examples))]:
+            cmp.lost_examples.append({"node": node, "key": key})
         if len(counter) != len(keys):
             for key, c in counter.items():
                 if c > 1:
-                    dup_total += 1
-                    if len(dup_ex) < max_examples:
-                        dup_ex.append({"node": node, "key": key, "count": c})
-        unexpected |= found - status.keys()
-    lost_keys = set().union(*(acked - f for f in found_by_node.values()))
-    recovered = indeterminate & found_any
-    failed_present = failed & found_any
-    inconsistent = []
+                    cmp.duplicates += 1
+                    if len(cmp.duplicate_examples) < max_examples:
+                        cmp.duplicate_examples.append({"node": node, "key": key, "count": c})
+        cmp.unexpected |= found - attempted
+    cmp.lost = set().union(*(acked - f for f in cmp.found_by_node.values()))
+    cmp.recovered = indeterminate & cmp.found_any
+    cmp.failed_present = failed & cmp.found_any
+    cmp.inconsistent = _inconsistent(cmp.recovered, cmp.found_by_node)
+    return cmp
+
+
+def _inconsistent(recovered: set[Any], found_by_node: dict[str, set[Any]]) -> list[dict[str, Any]]:
+    """Indeterminate writes found on some nodes but not on others."""
+    out: list[dict[str, Any]] = []
     if len(found_by_node) > 1:
         for key in sorted(recovered, key=str):
             on = [n for n, f in found_by_node.items() if key in f]
             if len(on) != len(found_by_node):
-                inconsistent.append({"key": key, "found_on": on, "missing_on": [n for n in found_by_node if n not in on]})
-    counts.update(
-        {
-            "lost": len(lost_keys),
-            "lost_per_node": lost_per_node,
-            "unexpected": len(unexpected),
-            "duplicates": dup_total,
-            "recovered": len(recovered),
-            "failed_present": len(failed_present),
-            "inconsistent": len(inconsistent),
-            "read_failed_nodes": sorted(read_failed),
-        }
-    )
-    examples: dict[str, list[Any]] = {}
-    if lost_ex:
-        examples["lost"] = lost_ex
-    if unexpected:
-        examples["unexpected"] = sorted(unexpected, key=str)[:max_examples]
-    if dup_ex:
-        examples["duplicates"] = dup_ex
-    if failed_present:
-        examples["failed_present"] = sorted(failed_present, key=str)[:max_examples]
-    if inconsistent:
-        examples["inconsistent"] = inconsistent[:max_examples]
-    problems = [
-        f"{label}: {n}"
-        for label, n in (
-            ("lost", len(lost_keys)),
-            ("unexpected", len(unexpected)),
-            ("duplicates", dup_total),
-            ("failed but present", len(failed_present)),
-            ("inconsistent between nodes", len(inconsistent)),
-        )
-        if n
-    ]
+                out.append({"key": key, "found_on": on, "missing_on": [n for n in found_by_node if n not in on]})
+    return out
+
+
+def judge(facts: LedgerFacts, *, name: str = NAME, what: str = "writes", max_examples: int = 10) -> CheckResult:
+    """The ledger's verdict on ``facts`` alone; ``what`` names the writes looked for (the
+    message when there were none)."""
+    acked = facts.keys_with("ok")
+    failed = facts.keys_with("fail")
+    indeterminate = facts.keys_with("info")
+    counts: dict[str, Any] = {
+        "attempted": len(facts.outcomes),
+        "acknowledged": len(acked),
+        "failed": len(failed),
+        "indeterminate": len(indeterminate),
+        "unkeyed": facts.unkeyed,
+        "nodes_read": len(facts.final_reads),
+    }
+    not_read = ", ".join(sorted(facts.read_failed))
+    if not facts.final_reads:
+        msg = "no final read" + (f" (reads failed on: {not_read})" if not_read else "")
+        return CheckResult(name, Validity.UNKNOWN, counts, message=msg)
+    if not facts.outcomes:
+        return CheckResult(name, Validity.UNKNOWN, counts, message=f"no {what}")
+
+    cmp = _compare(facts, acked, failed, indeterminate, max_examples)
+    counts.update(cmp.counts())
+    counts["read_failed_nodes"] = sorted(facts.read_failed)
+    examples = cmp.examples(max_examples)
+    problems = cmp.problems()
     if problems:
         return CheckResult(name, Validity.INVALID, counts, examples, "; ".join(problems))
-    if read_failed:
-        return CheckResult(
-            name, Validity.UNKNOWN, counts, examples, f"no final read from: {', '.join(sorted(read_failed))}"
-        )
-    msg = f"{len(acked)} acknowledged writes present on {len(final_reads)} node(s)"
-    if unkeyed:
-        msg += f"; {unkeyed} writes carried no key and were not tracked"
+    if not_read:
+        return CheckResult(name, Validity.UNKNOWN, counts, examples, f"no final read from: {not_read}")
+    msg = f"{len(acked)} acknowledged writes present on {len(facts.final_reads)} node(s)"
+    if facts.unkeyed:
+        msg += f"; {facts.unkeyed} writes carried no key and were not tracked"
     return CheckResult(name, Validity.VALID, counts, examples, msg)

@@ -61,9 +61,22 @@ def is_nemesis(process: str) -> bool:
     return process == NEMESIS or process.startswith(_NEMESIS_PREFIX)
 
 
+def _fault_id(inv: Op) -> str:
+    """A fault invocation's ``fault_id``, else ``@<index>`` (unique in the history)."""
+    value = inv.value if isinstance(inv.value, dict) else {}
+    return str(value.get("fault_id", f"@{inv.index}"))
+
+
+def _healed_id(inv: Op) -> str | None:
+    """The ``fault_id`` a heal invocation names, or None: it heals every open fault."""
+    value = inv.value if isinstance(inv.value, dict) else {}
+    fid = value.get("fault_id")
+    return None if fid is None else str(fid)
+
+
 def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
     """Fault windows in order of injection (see the module docstring for the rules)."""
-    open_inv: dict[str, tuple[int, Op]] = {}  # nemesis process -> (pos, invoke)
+    open_inv: dict[str, Op] = {}  # nemesis process -> its open invocation
     started: dict[str, dict] = {}  # fault_id -> partial window, in injection order
     done: list[dict] = []
     for pos, op in enumerate(ops):
@@ -71,25 +84,22 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
         if process != NEMESIS and not process.startswith(_NEMESIS_PREFIX):
             continue
         if op.type == "invoke":
-            open_inv[process] = (pos, op)
+            open_inv[process] = op
             if op.f != "heal":
-                value = op.value if isinstance(op.value, dict) else {}
-                fid = str(value.get("fault_id", f"@{op.index}"))
+                fid = _fault_id(op)
                 started[fid] = {"fault_id": fid, "fault": op.f, "start": op.time, "start_pos": pos, "end": None}
             continue
-        inv_pos, inv = open_inv.pop(process, (None, None))
+        inv = open_inv.pop(process, None)
         if inv is None:
             continue
         if inv.f != "heal":
             if op.type == "fail":
-                value = inv.value if isinstance(inv.value, dict) else {}
-                started.pop(str(value.get("fault_id", f"@{inv.index}")), None)
+                started.pop(_fault_id(inv), None)  # it certainly did not happen: no window
             continue
         if op.type == "fail":
             continue  # the heal did not happen: the fault goes on
-        value = inv.value if isinstance(inv.value, dict) else {}
-        fid = value.get("fault_id")
-        targets = [str(fid)] if fid is not None else list(started)
+        healed = _healed_id(inv)
+        targets = [healed] if healed is not None else list(started)
         for t in targets:
             w = started.pop(t, None)
             if w is not None:
@@ -150,7 +160,7 @@ class Phases:
     @property
     def segments(self) -> list[tuple[float, str]]:
         """(start time, phase) pairs; before the first start the phase is steady."""
-        return list(zip(self._bounds, self._labels))
+        return list(zip(self._bounds, self._labels, strict=True))
 
     def phase_at(self, t: float) -> str:
         i = bisect_right(self._bounds, t)

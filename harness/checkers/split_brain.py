@@ -6,16 +6,21 @@ between the directors a split brain is VRRP doing its job (each side sees no mas
 default it is tolerated inside fault windows and for ``settle_s`` after each heal; anywhere
 else, and in particular after the last heal has settled, it is INVALID: that is the
 acceptance suite's "no split brain after heal".
+
+A fold and then a judgement: :func:`gather_splits` streams the state samples once into
+:class:`SplitBrainFacts` (every sample that shows a split, with its time); :func:`judge`
+decides from those facts and the fault windows which splits were tolerated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Op
 from ._result import CheckResult, Validity
-from .phases import fault_windows
+from .phases import FaultWindow, fault_windows
 
 NAME = "split_brain"
 
@@ -62,26 +67,36 @@ def split_brain(
     UNKNOWN when no sample carried ``vrrp`` or ``vip_holders``.
     """
     try:
-        return _split_brain(ops, allow_during_faults, settle_s, process, max_examples)
+        windows = fault_windows(ops)
+        return judge(gather_splits(ops, process), windows, allow_during_faults=allow_during_faults, settle_s=settle_s, max_examples=max_examples)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 
 
-def _split_brain(ops: Iterable[Op], allow: bool, settle_s: float, process: str, max_examples: int) -> CheckResult:
-    windows = fault_windows(ops)
-    tolerated = [(w.start, w.end + settle_s) for w in windows]
-    heals = [w.end for w in windows if w.healed]
-    last_heal = max(heals) if heals else None
-    samples = 0
-    informative = 0
-    split_samples = 0
-    vrrp_split = 0
-    vip_split = 0
-    first = last = None
-    after_heal = False
-    untolerated = 0
-    examples: list[dict[str, Any]] = []
-    names: set[str] = set()
+@dataclass(frozen=True)
+class SplitSample:
+    """One state sample that shows at least one split brain."""
+
+    time: float
+    index: int
+    split: list[dict[str, Any]]  # as :func:`split_brain_in` returns
+
+
+@dataclass(frozen=True)
+class SplitBrainFacts:
+    """What :func:`gather_splits` gathers from the ``process`` samples."""
+
+    process: str = "state"
+    samples: int = 0  # ok samples
+    informative: int = 0  # of those, the ones carrying ``vrrp`` or ``vip_holders``
+    splits: list[SplitSample] = field(default_factory=list)
+
+
+def gather_splits(ops: Iterable[Op], process: str = "state") -> SplitBrainFacts:
+    """The split-brain pass: every ``ok`` ``sample`` of ``process``, reduced to its splits.
+    Raises ValueError for a sample whose ``vrrp`` or ``vip_holders`` entries are malformed."""
+    samples = informative = 0
+    splits: list[SplitSample] = []
     for op in ops:
         if op.process != process or op.type != "ok" or op.f != "sample":
             continue
@@ -92,46 +107,61 @@ def _split_brain(ops: Iterable[Op], allow: bool, settle_s: float, process: str, 
         if isinstance(value.get("vrrp"), dict) or isinstance(value.get("vip_holders"), dict):
             informative += 1
         found = split_brain_in(value)
-        if not found:
-            continue
-        t = op.time
-        split_samples += 1
-        if any(x["kind"] == "vrrp" for x in found):
-            vrrp_split += 1
-        if any(x["kind"] == "vip" for x in found):
-            vip_split += 1
-        names.update(f"{x['kind']}:{x['name']}" for x in found)
-        if first is None:
-            first = t
-        last = t
-        excused = allow and any(a <= t < b for a, b in tolerated)
+        if found:
+            splits.append(SplitSample(op.time, op.index, found))
+    return SplitBrainFacts(process, samples, informative, splits)
+
+
+def judge(
+    facts: SplitBrainFacts,
+    windows: Sequence[FaultWindow],
+    *,
+    allow_during_faults: bool = True,
+    settle_s: float = 3.0,
+    max_examples: int = 10,
+) -> CheckResult:
+    """The verdict on ``facts`` given the run's fault windows (see :func:`split_brain`):
+    examples favour untolerated samples (half the slots are kept for them)."""
+    tolerated = [(w.start, w.end + settle_s) for w in windows]
+    heals = [w.end for w in windows if w.healed]
+    last_heal = max(heals) if heals else None
+    splits = facts.splits
+    untolerated = 0
+    after_heal = False
+    examples: list[dict[str, Any]] = []
+    for s in splits:
+        t = s.time
+        excused = allow_during_faults and any(a <= t < b for a, b in tolerated)
         if last_heal is not None and t >= last_heal + settle_s:
             after_heal = True
         if not excused:
             untolerated += 1
         if len(examples) < max_examples and (not excused or len(examples) < max_examples // 2):
-            examples.append({"time": t, "index": op.index, "split": found, "tolerated": excused})
+            examples.append({"time": t, "index": s.index, "split": s.split, "tolerated": excused})
+    names: set[str] = set()
+    for s in splits:
+        names.update(f"{x['kind']}:{x['name']}" for x in s.split)
     counts: dict[str, Any] = {
-        "samples": samples,
-        "split_brain_samples": split_samples,
-        "vrrp_split_samples": vrrp_split,
-        "vip_split_samples": vip_split,
+        "samples": facts.samples,
+        "split_brain_samples": len(splits),
+        "vrrp_split_samples": sum(1 for s in splits if any(x["kind"] == "vrrp" for x in s.split)),
+        "vip_split_samples": sum(1 for s in splits if any(x["kind"] == "vip" for x in s.split)),
         "untolerated_samples": untolerated,
-        "first_time": first,
-        "last_time": last,
+        "first_time": splits[0].time if splits else None,
+        "last_time": splits[-1].time if splits else None,
         "affected": sorted(names),
         "last_heal_time": last_heal,
         "persisted_after_last_heal": after_heal,
     }
     ex = {"samples": examples} if examples else {}
-    if informative == 0:
-        return CheckResult(NAME, Validity.UNKNOWN, counts, ex, f"no {process!r} sample with vrrp or vip_holders")
+    if facts.informative == 0:
+        return CheckResult(NAME, Validity.UNKNOWN, counts, ex, f"no {facts.process!r} sample with vrrp or vip_holders")
     if untolerated:
         msg = f"split brain in {untolerated} sample(s) outside fault windows (+{settle_s} s settle)"
         if after_heal:
             msg += "; persisted after the last heal"
         return CheckResult(NAME, Validity.INVALID, counts, ex, msg)
-    msg = f"{informative} samples, no untolerated split brain"
-    if split_samples:
-        msg += f" ({split_samples} during faults)"
+    msg = f"{facts.informative} samples, no untolerated split brain"
+    if splits:
+        msg += f" ({len(splits)} during faults)"
     return CheckResult(NAME, Validity.VALID, counts, ex, msg)

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._aggregate import aggregate_ops
 from ._html import render_page
-from ._model import (
-    FaultSpan,
-    Lane,
-    LatencySeries,
-    Outage,
-    ReportError,
-    RunModel,
-    TestModel,
-    Timeline,
-    aggregate_file,
-    aggregate_ops,
-    load_run,
-    load_test,
-)
+from ._load import load_run, load_test
+from ._model import FaultSpan, Lane, LatencySeries, Outage, ReportError, RunModel, TestModel, Timeline
+from ._scan import aggregate_file
 from ._scrub import scrub, scrub_data
 
 REPORT_NAME = "availability.html"

@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    # imported here, not for a circle (there is none) but so that every other ``harness``
+    # subcommand starts without loading the report's reader and renderer
     from . import build_report
 
     path = build_report(args.run_dir, out=args.output)

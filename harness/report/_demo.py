@@ -16,6 +16,7 @@ from typing import Any
 
 from ..checkers import CheckConfig, run_all
 from ..history import Op, write_history
+from . import build_report
 
 CLUSTER = {
     "name": "lab",
@@ -82,7 +83,7 @@ def director_crash(seed: int = 7) -> list[Op]:
             acked.append(key)
         k += 1
         t = round(t + 0.2, 6)
-    for i, t in enumerate((0.5 + s for s in range(40))):
+    for t in (0.5 + s for s in range(40)):
         holder = "dir2" if 10.3 <= t < 25.4 else "dir1"
         b.op(t, 0.02, "state", "ok", "sample", None, {"vip_holders": {"web": [holder]}})
     b.op(10.0, 0.03, "nemesis", "ok", "kill-director", {"fault_id": "f1", "targets": ["dir1"], "signal": "KILL"}, {"fault_id": "f1"})
@@ -176,8 +177,6 @@ def write_demo_run(root: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import build_report
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m harness.report._demo DIR", file=sys.stderr)

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from ._model import RunModel, TestModel
-from ._svg import esc, fmt_duration, line_chart, strip_plot
+from ._svg import esc, fmt_duration
+from ._svg_charts import line_chart, strip_plot
 
 
 def nines_text(pct: float | None, probes: int | None = None) -> str:
@@ -197,9 +198,9 @@ def soak_trend_section(run: RunModel) -> str:
     if not pts:
         return ""
     labels = [_run_label(p.run_id) for p in pts]
-    avail = line_chart([(lab, p.availability_percent, p.current) for lab, p in zip(labels, pts)],
+    avail = line_chart([(lab, p.availability_percent, p.current) for lab, p in zip(labels, pts, strict=True)],
                        title="VIP availability per run (%)", unit="%", colour="#2f9e5b")
-    longest = line_chart([(lab, p.longest_outage_s, p.current) for lab, p in zip(labels, pts)],
+    longest = line_chart([(lab, p.longest_outage_s, p.current) for lab, p in zip(labels, pts, strict=True)],
                          title="Longest outage per run (s)", unit="s", colour="#d7263d", y_min=0.0, fmt="{:.2f}")
     rows = "".join(
         f"<tr class='{'hot' if (p.audits_failed or 0) > 0 else ''}'><td class='mono'>{esc(p.run_id)}{' <b>(this run)</b>' if p.current else ''}</td>"

@@ -22,6 +22,7 @@ from typing import Any
 from ._model import ReportError
 from ._scrub import scrub, scrub_data
 
+_allure: Any
 try:  # allure-pytest is optional: every helper is a no-op without it
     import allure as _allure
 except ImportError:  # pragma: no cover - exercised when allure-pytest is absent

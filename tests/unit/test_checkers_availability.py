@@ -1,4 +1,5 @@
 from harness.checkers import Validity, availability
+from harness.checkers.availability import Outage, ProbeTally, follow_probes, judge
 from harness.history import Op
 
 
@@ -88,3 +89,17 @@ def test_time_based_availability_counts_an_outage_by_its_length_not_its_probe_co
     assert r.counts["observed_s"] == 10.0
     assert r.counts["time_availability_percent"] == 80.0
     assert r.counts["availability_percent"] == round(100 * 10 / 12, 4)  # by probes: 83.3 %
+
+
+def test_pass_gathers_outages_per_probe_and_verdict_reads_only_them():
+    ops = [Op(0, 1.0, "vip-probe-web", "ok", "get", 200), Op(1, 2.0, "vip-probe-web", "fail", "get", None, {"error": "reset"}),
+           Op(2, 3.0, "vip-probe-db", "info", "get"), Op(3, 4.0, "vip-probe-web", "ok", "get", 200), Op(4, 5.0, "other", "fail", "x")]
+    facts = follow_probes(ops, "vip-probe")
+    assert facts.outages == [
+        Outage("vip-probe-web", 1.0, 4.0, "reset", 1, False, False),
+        Outage("vip-probe-db", 3.0, 3.0, "info", 1, True, True),
+    ]
+    assert facts.probes["vip-probe-web"] == ProbeTally(attempts=3, ok=2, first_time=1.0, last_time=4.0)
+    r = judge(facts, max_outage_s=2.5)
+    assert r.valid is Validity.INVALID and r.message.startswith("longest outage 3.000 s > max_outage_s 2.5 s")
+    assert r.counts["per_process"]["vip-probe-db"]["availability_percent"] == 0.0

@@ -1,6 +1,7 @@
 import pytest
 
 from harness.checkers import Validity, latency, nearest_rank
+from harness.checkers.latency import LatencySamples, gather_samples, judge
 from harness.history import Op
 
 
@@ -61,3 +62,21 @@ def test_bound_for_phase_without_samples_is_reported_unchecked():
 def test_unknown_phase_in_bounds_is_unknown_with_message():
     r = latency(build([(1.0, "get", 5.0)]), {"stedy": {"p95": 10}})
     assert r.valid is Validity.UNKNOWN and "stedy" in r.message
+
+
+def test_verdict_from_gathered_samples_alone():
+    samples = LatencySamples({("steady", "get"): [5.0, 1.0, 3.0], ("fault", "get"): [900.0], ("fault", "post"): [100.0]})
+    r = judge(samples, {"fault": {"p95": 500}, "recovery": {"p99": 10}})
+    assert r.valid is Validity.INVALID
+    assert r.counts["phases"]["steady"] == {"n": 3, "max": 5.0, "p50": 3.0, "p95": 5.0, "p99": 5.0}
+    assert r.counts["per_phase_f"]["fault"]["post"]["max"] == 100.0
+    assert r.counts["unchecked_bounds"] == ["recovery.p99"]
+    assert r.message == "fault p95 = 900 ms > bound 500 ms (n=2)"
+
+
+def test_pass_groups_by_phase_and_request_type_and_counts_non_numbers():
+    ops = [Op(0, 1.0, "locust-1", "invoke", "get"), Op(1, 1.5, "locust-1", "ok", "get", None, {"latency_ms": 7}),
+           Op(2, 2.0, "locust-1", "invoke", "get"), Op(3, 2.5, "locust-1", "ok", "get", None, {"latency_ms": "slow"}),
+           Op(4, 3.0, "vip-probe", "invoke", "get"), Op(5, 3.5, "vip-probe", "ok", "get", None, {"latency_ms": 2.0})]
+    samples = gather_samples(ops, lambda t: "fault" if t > 3 else "steady", prefix="locust-")
+    assert samples.groups == {("steady", "get"): [7]} and samples.bad == 1 and samples.total == 1

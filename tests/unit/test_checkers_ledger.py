@@ -1,4 +1,5 @@
 from harness.checkers import Validity, ledger
+from harness.checkers.ledger import LedgerFacts, gather, judge
 from harness.history import Op
 
 
@@ -95,3 +96,28 @@ def test_read_value_not_a_list_is_unknown():
     h = H().write("k1").read("db1", "k1")
     r = ledger(h.ops)
     assert r.valid is Validity.UNKNOWN and "not a list" in r.message
+
+
+def test_pass_keeps_each_keys_best_outcome_and_last_ok_read():
+    h = H().write("k1", "fail").write("k1", "ok").write("k2", "info").write("k2", "fail")
+    h.read("db1", ["k1"]).read("db1", None, typ="fail").read("db2", None, typ="info")
+    facts = gather(h.ops)
+    assert facts.outcomes == {"k1": "ok", "k2": "info"}
+    assert facts.final_reads == {"db1": ["k1"]} and facts.read_failed == {"db2"}
+    assert facts.keys_with("ok") == {"k1"} and facts.keys_with("fail") == set()
+
+
+def test_verdict_is_set_algebra_over_the_facts_alone():
+    facts = LedgerFacts(
+        outcomes={"a": "ok", "b": "info", "c": "fail", "d": "ok"},
+        final_reads={"db1": ["a", "b", "c", "d", "x"], "db2": ["a", "d"]},
+    )
+    r = judge(facts, max_examples=5)
+    assert r.valid is Validity.INVALID
+    c = r.counts
+    assert (c["lost"], c["unexpected"], c["failed_present"], c["recovered"], c["inconsistent"]) == (0, 1, 1, 1, 1)
+    assert r.examples["inconsistent"] == [{"key": "b", "found_on": ["db1"], "missing_on": ["db2"]}]
+    assert r.message == "unexpected: 1; failed but present: 1; inconsistent between nodes: 1"
+    assert judge(LedgerFacts(outcomes={"a": "ok"}, final_reads={"db1": ["a"]})).message == (
+        "1 acknowledged writes present on 1 node(s)"
+    )

@@ -1,4 +1,5 @@
-from harness.checkers import Validity, recovery
+from harness.checkers import FaultWindow, Validity, fault_windows, recovery
+from harness.checkers.recovery import HealWatch, RecoveryFacts, follow_heals, judge, probe_processes
 from harness.history import Op
 
 GOOD = {
@@ -70,3 +71,27 @@ def test_custom_steady_predicate():
     ev = [(1, "state", GOOD), (11, "state", DEGRADED), (12, "probe-ok", None), (40, "probe-ok", None)]
     r = recovery(build(ev), within_s=5, steady=lambda s: s["vip_holders"]["web"] == ["dir2"])
     assert r.valid is Validity.VALID and r.examples["heals"][0]["recovery_s"] == 2.0
+
+
+def test_pass_watches_each_heal_until_steady_or_the_next_fault():
+    ops = build([(1, "state", GOOD), (11, "state", DEGRADED), (12, "probe-ok", None), (13, "state", GOOD)])
+    second = [(20.0, "invoke", "kill-process", {"fault_id": "f2"}), (20.1, "ok", "kill-process", {"fault_id": "f2"}),
+              (25.0, "invoke", "heal", {"fault_id": "f2"}), (25.1, "ok", "heal", {"fault_id": "f2"}),
+              (26.0, "invoke", "kill-process", {"fault_id": "f3"})]
+    ops += [Op(len(ops) + i, t, "nemesis", typ, f, v) for i, (t, typ, f, v) in enumerate(second)]
+    windows = fault_windows(ops)
+    facts = follow_heals(ops, windows, lambda s: s is GOOD, probe_processes(ops, "vip-probe"))
+    first, cut = facts.watches
+    assert facts.probes == {"vip-probe"}
+    assert first.recovered_at == 13 and first.last_ok == {"vip-probe": True} and first.last_state is GOOD
+    assert cut.recovered_at is None and cut.horizon == 26.0 and cut.last_state is None  # f3 started first
+
+
+def test_verdict_from_the_facts_alone():
+    healed = FaultWindow("f1", "kill-process", 5.0, 10.0, 0, 3)
+    late = HealWatch(healed, stop=None, recovered_at=17.5)
+    assert judge(RecoveryFacts([late], set(), 20.0), within_s=5).message == "kill-process (f1): 7.500 s > 5 s"
+    cut = HealWatch(healed, stop=9, horizon=12.0, last_state={"x": 1}, last_ok={"vip-probe": False})
+    r = judge(RecoveryFacts([cut], {"vip-probe"}, 30.0), within_s=5)
+    assert r.valid is Validity.UNKNOWN and r.counts["interrupted"] == 1
+    assert r.examples["heals"][0]["missing"] == ["steady() false on the last sample", "probes not succeeding: vip-probe"]

@@ -1,4 +1,5 @@
-from harness.checkers import Validity, split_brain
+from harness.checkers import FaultWindow, Validity, split_brain
+from harness.checkers.split_brain import SplitBrainFacts, SplitSample, judge
 from harness.history import Op
 
 
@@ -67,3 +68,14 @@ def test_no_samples_unknown_and_bad_sample_unknown():
     assert split_brain(build([(1, {"db": {}})])).valid is Validity.UNKNOWN
     r = split_brain(build([(1, {"vrrp": {"dir1": "MASTER"}})]))
     assert r.valid is Validity.UNKNOWN and "vrrp.dir1" in r.message
+
+
+def test_verdict_tolerates_splits_only_inside_fault_windows_plus_settle():
+    split = [{"kind": "vip", "name": "web", "hosts": ["dir1", "dir2"]}]
+    facts = SplitBrainFacts("state", samples=3, informative=3, splits=[SplitSample(12.0, 7, split), SplitSample(31.0, 9, split)])
+    windows = [FaultWindow("f1", "partition", 10.0, 20.0, 0, 5)]
+    r = judge(facts, windows, settle_s=3.0)
+    assert r.valid is Validity.INVALID and r.counts["untolerated_samples"] == 1
+    assert r.counts["persisted_after_last_heal"] and r.counts["affected"] == ["vip:web"]
+    assert [e["tolerated"] for e in r.examples["samples"]] == [True, False]
+    assert judge(SplitBrainFacts(samples=1, informative=1, splits=facts.splits[:1]), windows).valid is Validity.VALID

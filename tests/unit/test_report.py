@@ -15,7 +15,7 @@ from harness.errors import HistoryError
 from harness.history import Op, load_history, write_history
 from harness.report import ReportError, aggregate_file, aggregate_ops, build_report, load_run, render_report, scrub
 from harness.report import _cli as report_cli
-from harness.report._svg import timeline_chart
+from harness.report._svg_timeline import timeline_chart
 
 KEY_BLOCK = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
 
@@ -302,11 +302,11 @@ def line_starts(path: Path) -> list[int]:
 
 def scan_in_ranges(path: Path, cuts: list[int]):
     """The timeline as aggregate_file builds it from the byte ranges between ``cuts``."""
-    from harness.report._model import _merge, _scan_range, _time_range
+    from harness.report._scan import _merge, _scan_range, _time_range
 
     t0, t1 = _time_range(path)
     bounds = [0, *cuts, path.stat().st_size]
-    chunks = [_scan_range(path, a, b, t0, t1, "vip-probe", True) for a, b in zip(bounds, bounds[1:])]
+    chunks = [_scan_range(path, a, b, t0, t1, "vip-probe", True) for a, b in zip(bounds, bounds[1:], strict=False)]
     return _merge(chunks, t0, t1, "vip-probe", True).finish("vip-probe")
 
 

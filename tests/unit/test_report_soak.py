@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 from harness.report import RunModel, build_report, load_run, render_report
+from harness.report._load import load_soak_trend
 from harness.report._model import TestModel as _Test
-from harness.report._model import TrendPoint, load_soak_trend
+from harness.report._model import TrendPoint
 from harness.report._soak import failover_by_kind, nines_text, soak_section, soak_trend_section
 
 
