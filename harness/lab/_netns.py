@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import LabError
 from ._paths import INIT_SCRIPT
+from ._procfs import all_pids, read_stat, read_status
 from ._state import LabState, pid_alive, proc_starttime
 from ._topology import LabHost, Topology
 
@@ -101,15 +102,10 @@ def delete_netns(name: str) -> None:
 def _children_of(ppid: int) -> list[int]:
     """PIDs whose parent is ``ppid`` (this kernel has no /proc/PID/task/TID/children)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
-            found.append(int(entry))
+    for pid in all_pids():
+        st = read_stat(pid)
+        if st is not None and st.ppid == ppid:
+            found.append(pid)
     return found
 
 
@@ -256,14 +252,12 @@ def namespace_daemon_alive(init: int, pidfile: str, process: str) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     for pid in namespace_pids(init):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
+        fields = read_status(pid)
+        if fields is None:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         nspids = fields.get("NSpid", "").split()
         if nspids and int(nspids[-1]) == ns_pid:
-            return fields.get("Name", "").strip() == process and fields.get("State", "").strip()[:1] != "Z"
+            return fields.get("Name", "") == process and fields.get("State", "")[:1] != "Z"
     return False
 
 

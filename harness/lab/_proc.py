@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import LabError
+from ._procfs import read_stat
 from ._services import Daemon
 
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
@@ -28,10 +29,10 @@ def running_pid(daemon: Daemon) -> int | None:
         return None
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return None
-    return pid if comm == daemon.process[:15] and state != "Z" else None
+    st = read_stat(pid)
+    return pid if comm == daemon.process[:15] and st is not None and st.alive else None
 
 
 def spawn(argv: list[str], log_path: Path, *, wait: bool) -> subprocess.Popen[bytes]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
+from ._procfs import read_stat
 
 STATE_ROOT = Path("/var/lib/harness-lab")
 STATE_FILE = "state.json"
@@ -29,27 +30,18 @@ def default_state_dir(lab_name: str) -> Path:
 
 def proc_starttime(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks since boot), or None if the PID is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # comm (field 2) may hold spaces and parentheses: split after the last ')'
-    rest = raw[raw.rindex(")") + 2 :].split()
-    return int(rest[19])
+    st = read_stat(pid)
+    return st.starttime if st is not None else None
 
 
 def pid_alive(pid: int | None, starttime: int | None) -> bool:
     """True only if ``pid`` still runs AND is the same process (same start time)."""
     if not pid:
         return False
-    now = proc_starttime(pid)
-    if now is None or (starttime is not None and now != starttime):
+    st = read_stat(pid)
+    if st is None or (starttime is not None and st.starttime != starttime):
         return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return st.alive
 
 
 @dataclass

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..transport.base import CommandResult
+from ._procfs import read_stat
 from ._uml_net import _checksum, create_tap, icmp_ping, ip, link_exists, mconsole, remove_tap, tap_is_free, tcp_answers
-from ._uml_proc import group_members, pss_kib, read_stat, same_mm, status_kib, tracer_pid
+from ._uml_proc import group_members, pss_kib, same_mm, status_kib, tracer_pid
 from ._uml_spec import (
     DEFAULT_MODULES,
     DEV_TUN,
@@ -166,7 +167,7 @@ class Guest:
         if self._proc is not None and self._proc.poll() is not None:
             return False
         st = read_stat(self.pid)
-        return st is not None and st[0] not in ("Z", "X") and st[3] == self.start_ticks
+        return st is not None and st.alive and st.starttime == self.start_ticks
 
     def members(self) -> list[int]:
         """Live processes of the guest's group (linux.uml, its helpers, one stub per guest mm)."""
@@ -471,7 +472,7 @@ def boot_guest(spec: GuestSpec, state_dir: Path | str, *, linux: Path = LINUX_UM
     st = read_stat(proc.pid)
     guest = Guest(
         spec=spec, state_dir=state, pid=proc.pid, pgid=proc.pid,
-        start_ticks=st[3] if st else 0, started_at=time.time(), launched_monotonic=t0,
+        start_ticks=st.starttime if st else 0, started_at=time.time(), launched_monotonic=t0,
         console_log=console_log, mconsole_path=mconsole_path,
         ssh_key=client_key, known_hosts=known_hosts, _proc=proc,
     )  # fmt: skip
