@@ -31,7 +31,10 @@ WSREP_VARS = (
 
 
 def parse_status(text: str) -> dict[str, str]:
-    """`mariadb -N -B` output (name TAB value per line) -> dict with lower-case names."""
+    """`mariadb -N -B` output (name TAB value per line) -> dict with lower-case names.
+
+    The harness's parser of this output is harness.parsers.wsrep; this program runs on the
+    system python3 inside a lab host, without the harness installed, so it keeps its own."""
     out: dict[str, str] = {}
     for line in text.splitlines():
         name, _, value = line.partition("\t")
