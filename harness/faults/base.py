@@ -8,6 +8,11 @@ safe to call when nothing was injected, after a partial inject, or twice.
 
 ``describe()`` is the JSON-ready record the journal and the history keep; ``from_journal``
 rebuilds a fault from it in another process (``harness heal`` after a crashed run).
+
+A fault never *targets* a host with ``transport: local`` (the supervisor: the machine the
+harness runs on; a freeze of python3 there stops the harness itself) unless that fault says
+``allow_local=True``. Running a command on the supervisor as another host's hypervisor (a lab
+domain destroy) is not targeting it: only ``targets`` (the hosts the fault breaks) count.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from ..transport.base import CommandResult, Transport
 
 if TYPE_CHECKING:  # the cluster module is written in parallel; only its interface is used
     from ..cluster import Cluster
+
+#: the per-fault opt-in for targeting a host with ``transport: local`` (docs/faults.md)
+ALLOW_LOCAL = "allow_local"
+#: only ``from_journal`` holds this: a rebuilt fault can heal but never inject (state injected)
+_REBUILD = object()
 
 #: a name fit for an interface, nft table, qdisc handle... (quoting protects the shell anyway;
 #: this catches typos before a host is touched)
@@ -42,11 +52,17 @@ class Fault(ABC):
     #: one line for `harness faults`
     summary: ClassVar[str] = ""
 
-    def __init__(self, cluster: Cluster, **params: Any) -> None:
+    def __init__(self, cluster: Cluster, *, _token: object = None, **params: Any) -> None:
         self.cluster = cluster
         self.fault_id: str | None = None  # set by the Nemesis
-        self.params: dict[str, Any] = self.validate(dict(params))
+        params = dict(params)
+        allow_local = take(params, self.name, ALLOW_LOCAL, bool, False)
+        self.params: dict[str, Any] = self.validate(params)
+        if allow_local:  # kept (journal, history) only when given: records stay as they were
+            self.params[ALLOW_LOCAL] = True
         self.targets: list[str] = self.resolve_targets()
+        if _token is not _REBUILD:
+            self._refuse_local_targets(allow_local)
         self.state = "new"
         self.touched: set[str] = set()
         #: facts learnt while injecting that heal needs (pids, backend used); JSON-ready
@@ -113,13 +129,31 @@ class Fault(ABC):
 
         Whatever the record's state, every target counts as touched: an ``injecting`` record
         means the run died mid-inject, and heal must assume any step may have happened.
+        The local-target refusal is not applied: the fault is (maybe) in force already, healing
+        it is what is left to do, and a rebuilt fault cannot be injected again.
         """
-        fault = cls(cluster, **(record.get("params") or {}))
+        params = record.get("params") or {}
+        if not isinstance(params, dict):
+            raise FaultError(f"{cls.name}: journal record params must be an object, not {params!r}")
+        fault = cls(cluster, _token=_REBUILD, **params)
         fault.fault_id = record.get("fault_id")
         fault.runtime = dict(record.get("runtime") or {})
         fault.touched = set(fault.targets)
         fault.state = "injected"
         return fault
+
+    def _refuse_local_targets(self, allow_local: bool) -> None:
+        """FaultError for a target with ``transport: local`` unless this fault opted in."""
+        if allow_local:
+            return
+        local = [t for t in self.targets if self.host(t).transport == "local"]
+        if local:
+            which = ", ".join(repr(t) for t in local)
+            raise FaultError(
+                f"{self.name}: host {which} has transport local (the machine the harness runs on); "
+                f"refusing to target it. Pass {ALLOW_LOCAL}=True ({ALLOW_LOCAL}: true in a schedule) "
+                "to this fault to do it anyway"
+            )
 
     # ---- helpers for subclasses ---------------------------------------------------------
     def host(self, name: str) -> Host:
