@@ -5,7 +5,7 @@ history and heals them on any exit; ``Journal`` is the on-disk record ``harness 
 after a crashed run (docs/faults.md).
 """
 
-from ._journal import HealOutcome, Journal, heal_journal
+from ._journal import HealOutcome, Journal, JournalProblem, heal_journal
 from ._registry import FAULTS, UnknownFault, get_fault
 from .base import Fault
 from .nemesis import Nemesis, Terminated
@@ -15,6 +15,7 @@ __all__ = [
     "Fault",
     "HealOutcome",
     "Journal",
+    "JournalProblem",
     "Nemesis",
     "Terminated",
     "UnknownFault",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FaultError
-from ._journal import JOURNAL_FILE, Journal, heal_journal
+from ._journal import JOURNAL_FILE, HealOutcome, Journal, heal_journal
 from ._registry import FAULTS
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "heal",
         help="heal every fault a (crashed) run's journal still lists as in force",
         description="Heal the pending faults of a run journal (journal.jsonl). Exit 0 when all "
-        "healed (or none pending), 1 when a heal failed.",
+        "healed (or none pending), 1 when a heal failed or a journal line is unreadable (the "
+        "readable ones are healed anyway), 2 for bad usage or a journal that cannot be read at all.",
     )
     p.add_argument("--journal", metavar="DIR", help="run directory holding journal.jsonl "
                    "(default: the newest one under ./reports/)")
@@ -50,27 +51,33 @@ def cmd_heal(args: argparse.Namespace) -> int:
     if not journal.path.is_file():
         raise FaultError(f"{run_dir}: no {JOURNAL_FILE} here")
     pending = journal.pending()
+    problems = journal.problems()
+    outcomes: list[HealOutcome] = []
     if not pending:
-        print(f"{journal.path}: nothing to heal")
-        return 0
-    cluster_file = args.cluster or next((r["cluster_file"] for r in pending if r.get("cluster_file")), None)
-    if not cluster_file:
-        raise FaultError(f"{journal.path}: the journal names no cluster file; pass --cluster FILE")
-    journal.cluster_file = str(cluster_file)
-    print(f"{journal.path}: {len(pending)} pending fault(s), cluster {cluster_file}")
-    cluster = open_cluster(str(cluster_file))
-    try:
-        outcomes = heal_journal(journal, cluster)
-    finally:
-        cluster.close()
-    for outcome in outcomes:
-        print(f"  {outcome.line()}")
+        print(f"{journal.path}: nothing to heal" + (" among the readable records" if problems else ""))
+    else:
+        cluster_file = args.cluster or next((r["cluster_file"] for r in pending if r.get("cluster_file")), None)
+        if not cluster_file:
+            raise FaultError(f"{journal.path}: the journal names no cluster file; pass --cluster FILE")
+        journal.cluster_file = str(cluster_file)
+        print(f"{journal.path}: {len(pending)} pending fault(s), cluster {cluster_file}")
+        cluster = open_cluster(str(cluster_file))
+        try:
+            outcomes = heal_journal(journal, cluster)
+        finally:
+            cluster.close()
+        for outcome in outcomes:
+            print(f"  {outcome.line()}")
+    for problem in problems:
+        print(f"  {problem.text()}")
     failed = [o for o in outcomes if not o.healed]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} fault(s) NOT healed; fix and run `harness heal` again",
               file=sys.stderr)
-        return 1
-    return 0
+    if problems:
+        print(f"{len(problems)} journal line(s) unreadable: whatever they recorded may still be in force; "
+              "check those hosts by hand", file=sys.stderr)
+    return 1 if failed or problems else 0
 
 
 def open_cluster(cluster_file: str) -> Cluster:

@@ -10,6 +10,11 @@ to rebuild and heal them (`harness heal`). One JSON object a line:
 
 States: ``injecting`` (before the first command), ``injected``, ``healed``. The last record of
 a fault id wins; a fault is pending until a ``healed`` record follows.
+
+Reading never gives up on the whole file for one bad line: a line that is not UTF-8, not
+JSON, or not a fault record is skipped and reported (:class:`JournalProblem`: line number and
+why), so every readable record can still be healed; ``harness heal`` prints the problems and
+exits 1. Only a file with no readable record and some bad line is refused as a whole.
 """
 
 from __future__ import annotations
@@ -80,9 +85,12 @@ class Journal:
             new_dir = not self.run_dir.exists()
             self.run_dir.mkdir(parents=True, exist_ok=True)
             new_file = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line.encode("utf-8"))
+                data = line.encode("utf-8")
+                if _ends_torn(fd):  # a crash cut the last write short: start a line of our own
+                    data = b"\n" + data
+                os.write(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -118,31 +126,48 @@ class Journal:
         """Faults not healed, in the order they were first journaled."""
         return [rec for rec in self.latest().values() if rec.get("state") != "healed"]
 
+    def problems(self) -> list[JournalProblem]:
+        """The lines that are not readable fault records (skipped by every other reader)."""
+        with self._lock:
+            return self._scan()[1]
+
     def _read(self) -> list[dict[str, Any]]:
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[dict[str, Any]], list[JournalProblem]]:
+        """Readable records and problem lines; FaultError naming the file when it cannot be
+        opened, or when no line at all is a record (not a journal: binary, another format)."""
         try:
-            fh = open(self.path, encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
-            return []
+            return [], []
         except OSError as exc:
-            raise FaultError(f"journal {self.path}: cannot read: {exc.strerror}") from exc
+            raise FaultError(f"journal {self.path}: cannot read: {exc.strerror or exc}") from exc
         out: list[dict[str, Any]] = []
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    # a torn last line (crash mid-write) is expected; anything else is corruption
-                    if not line.endswith("\n"):
-                        continue
-                    raise FaultError(f"journal {self.path}:{lineno}: not JSON: {exc.msg}") from exc
-                if isinstance(rec, dict):
-                    out.append(rec)
-        return out
+        problems: list[JournalProblem] = []
+        lines = data.splitlines(keepends=True)
+        for lineno, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            parsed = _parse_line(raw, last=lineno == len(lines))
+            if isinstance(parsed, str):
+                problems.append(JournalProblem(self.path, lineno, parsed))
+            else:
+                out.append(parsed)
+        if problems and not out:
+            first = problems[0]
+            raise FaultError(f"journal {self.path}: not a fault journal: no line is a readable record "
+                             f"(line {first.line}: {first.reason})")
+        return out, problems
 
     def __repr__(self) -> str:
         return f"Journal({str(self.run_dir)!r})"
+
+
+def _ends_torn(fd: int) -> bool:
+    """True when the file is not empty and its last byte is not a newline."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -157,6 +182,48 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True)
+class JournalProblem:
+    """One line of a journal that could not be read as a fault record."""
+
+    path: Path
+    line: int
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.path}:{self.line}: unreadable record: {self.reason}"
+
+
+def _parse_line(raw: bytes, *, last: bool) -> dict[str, Any] | str:
+    """A fault record from one journal line, or why it is not one (pure)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()) or (last and not raw.endswith(b"\n")):
+            return "cut short: the record ends mid-way (a write interrupted by a crash?)"
+        return f"not JSON: {exc.msg} (column {exc.colno})"
+    except RecursionError:
+        return "not JSON: nested too deep"
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not a record object"
+    for key, kind, what in (("fault_id", str, "a string"), ("name", str, "a string"), ("state", str, "a string")):
+        if not isinstance(rec.get(key), kind) or not rec[key]:
+            return f"{key!r} must be {what}, not {rec.get(key)!r}"
+    if rec["state"] not in STATES:
+        return f"state {rec['state']!r} is not one of {', '.join(sorted(STATES))}"
+    for key, kinds, what in (("params", (dict,), "an object"), ("runtime", (dict,), "an object"),
+                             ("targets", (list,), "a list")):
+        if rec.get(key) is not None and not isinstance(rec[key], kinds):
+            return f"{key!r} must be {what}, not {rec[key]!r}"
+    if not all(isinstance(t, str) for t in rec.get("targets") or []):
+        return f"'targets' must hold host names, not {rec['targets']!r}"
+    return rec
 
 
 @dataclass(frozen=True)
