@@ -151,7 +151,7 @@ class Fault(ABC):
             which = ", ".join(repr(t) for t in local)
             raise FaultError(
                 f"{self.name}: host {which} has transport local (the machine the harness runs on); "
-                f"refusing to target it. Pass {ALLOW_LOCAL}=True ({ALLOW_LOCAL}: true in a schedule) "
+                f"refusing to target it. Pass {ALLOW_LOCAL}=True "
                 "to this fault to do it anyway"
             )
 
@@ -205,7 +205,8 @@ def no_extra(params: dict[str, Any], fault: str, known: Iterable[str]) -> None:
     """Refuse parameters nobody took (typos would otherwise be silently ignored)."""
     if params:
         raise FaultError(
-            f"{fault}: unknown parameter(s) {', '.join(sorted(params))} (known: {', '.join(sorted(known))})"
+            f"{fault}: unknown parameter(s) {', '.join(sorted(params))} "
+            f"(known: {', '.join(sorted({*known, ALLOW_LOCAL}))})"
         )
 
 

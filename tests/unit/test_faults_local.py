@@ -154,3 +154,8 @@ def test_a_journaled_local_fault_is_still_healed(cluster: Cluster, fake: FakeClu
         fault.inject()  # a rebuilt fault can only heal
     fault.heal()
     assert fake("supervisor").commands[-1] == "kill -CONT 4242"
+
+
+def test_a_misspelt_opt_in_is_refused_and_the_real_one_listed(cluster: Cluster) -> None:
+    with pytest.raises(FaultError, match=r"unknown parameter\(s\) alow_local \(known: allow_local, host, pidfile"):
+        get_fault("freeze")(cluster, host="supervisor", process="python3", alow_local=True)
