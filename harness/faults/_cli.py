@@ -98,12 +98,19 @@ def newest_journal_dir(reports: Path) -> Path:
         for _ in range(_SEARCH_DEPTH):
             nxt: list[Path] = []
             for d in frontier:
-                for child in d.iterdir():
+                try:  # a directory we may not read (another user's run) cannot hold ours
+                    children = sorted(d.iterdir())
+                except OSError:
+                    continue
+                for child in children:
                     if child.is_dir():
                         nxt.append(child)
                         j = child / JOURNAL_FILE
-                        if j.is_file():
-                            found.append((j.stat().st_mtime, child))
+                        try:
+                            if j.is_file():
+                                found.append((j.stat().st_mtime, child))
+                        except OSError:
+                            continue
             frontier = nxt
     if not found:
         raise FaultError(f"{reports}: no run directory with a {JOURNAL_FILE}; pass --journal DIR")

@@ -7,6 +7,7 @@ or a journal that cannot be read at all (one line naming the file, no traceback)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,20 @@ def test_nemesis_heal_all_heals_the_readable_and_raises_for_the_unreadable(tmp_p
         n.heal_all()
     assert fake("web1").commands == ["ip link set eth0 up"] and fake("web2").commands == ["ip link set eth0 up"]
     assert Journal(tmp_path).pending() == []
+
+
+def test_the_default_search_skips_a_directory_it_cannot_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = tmp_path / "reports" / "run-2"
+    good.mkdir(parents=True)
+    (good / "journal.jsonl").write_bytes(line(record("f1", "web1")))
+    locked = tmp_path / "reports" / "run-1"
+    locked.mkdir()
+    real = Path.iterdir
+
+    def iterdir(self: Path) -> Iterator[Path]:
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    assert _cli.newest_journal_dir(tmp_path / "reports") == good
