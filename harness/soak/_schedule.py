@@ -64,7 +64,9 @@ class FaultKind:
 
 
 def _names(inv: Inventory, role: str) -> list[str]:
-    return sorted(h.name for h in inv.with_role(role))
+    """Hosts of ``role`` a fault may target: never a transport-local one (faults refuse those
+    without ``allow_local``, harness.faults.base)."""
+    return sorted(h.name for h in inv.with_role(role) if h.transport != "local")
 
 
 def _apache_key(inv: Inventory, host: str) -> str | None:

@@ -190,3 +190,11 @@ def test_effect_of_each_kind_is_read_from_a_state_sample():
     one = {"vrrp": {"dir1": {"VI_WEB": "MASTER"}, "dir2": {"VI_WEB": "BACKUP"}}}
     assert effect_problems(_step("partition-directors"), "dir1", both, inv) == []
     assert effect_problems(_step("partition-directors"), "dir1", one, inv)
+
+
+def test_a_soak_never_picks_a_host_the_harness_runs_on():
+    inv = inventory()
+    local_web = Host("web9", "127.0.0.1", ("web",), services={"apache": _svc("apache2")}, transport="local")
+    inv = Inventory(name=inv.name, hosts={**inv.hosts, "web9": local_web}, vips=inv.vips, database=inv.database)
+    targets = {s.target for s in build_schedule(5, 4 * 3600, inv)}
+    assert "web9" not in targets and "web1" in targets
