@@ -213,13 +213,18 @@ def scrub_data(value: Any, _depth: int = 0) -> Any:
     return scrub(str(value))
 
 
-def dumps_scrubbed(data: Any, **kwargs: Any) -> str:
+def dumps_scrubbed(data: Any, *, keep: frozenset[str] = frozenset(), **kwargs: Any) -> str:
     """``json.dumps(data)`` scrubbed: dumped once, and only data whose JSON text is
-    :func:`suspicious` is scrubbed and dumped again (a history line costs one search)."""
+    :func:`suspicious` is scrubbed and dumped again (a history line costs one search).
+    Top-level keys in ``keep`` keep their values (a history line's ``process``, ``type`` and
+    ``f``: the checkers pair and judge by them, and a known value must not rename them)."""
     kwargs.setdefault("default", str)
     line = json.dumps(data, **kwargs)
     if not suspicious(line):
         return line
+    if keep and isinstance(data, dict):
+        scrubbed = {k: v if k in keep else scrub_data({k: v})[k] for k, v in data.items()}
+        return json.dumps(scrubbed, **kwargs)
     return json.dumps(scrub_data(data), **kwargs)
 
 

@@ -8,9 +8,21 @@ import time
 
 import pytest
 
-from harness import _secrets
 from harness._secrets import add_env_secrets, add_secret, dumps_scrubbed, scrub_data, scrub_file, suspicious
 from harness.report import scrub  # the report's import path: the same function
+
+
+@pytest.fixture(autouse=True)
+def _known_values_restored():
+    """Values a test registers do not outlive it (the registry is per process)."""
+    from harness import _secrets as registry
+
+    before = set(registry._known)
+    yield
+    with registry._lock:
+        registry._known.clear()
+        registry._known.update(before)
+        registry._rebuild()
 
 
 @pytest.mark.parametrize(
@@ -131,4 +143,3 @@ def test_clean_records_cost_one_search():
         json.dumps(rec, default=str)
     plain = time.perf_counter() - t0
     assert scrubbed < 3 * plain + 0.05, (scrubbed, plain)
-    assert _secrets.known_count() >= 1

@@ -15,6 +15,20 @@ from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _known_values_restored():
+    """Values a test registers do not outlive it (the registry is per process)."""
+    from harness import _secrets as registry
+
+    before = set(registry._known)
+    yield
+    with registry._lock:
+        registry._known.clear()
+        registry._known.update(before)
+        registry._rebuild()
+
+
 PLANTED = {
     "start": "S3cr3t-start-line",
     "mysql_pwd": "Pl4nted-mysql-pwd",
@@ -139,3 +153,15 @@ def test_a_history_file_is_scrubbed_as_it_is_written(tmp_path: Path):
     assert "S3cr3t-h1" not in text and "--password=***" in text
     assert "S3cr3t-h1" in in_memory[1].extra["error"]  # the checkers' view is unchanged
     assert [op.process for op in load_history(tmp_path / "history.jsonl")] == ["nemesis", "nemesis", "vip-probe-web", "vip-probe-web"]
+
+
+def test_a_known_value_never_renames_what_the_checkers_pair_ops_by(tmp_path: Path):
+    from harness._secrets import add_secret
+    from harness.history import HistoryRecorder, load_history
+
+    add_secret("ledger-77")  # a (bad) password that is also a process name
+    with HistoryRecorder(tmp_path / "history.jsonl") as h:
+        h.record("ledger-77", "write", "ok", 5, error="auth as ledger-77 failed")
+    invoke, done = load_history(tmp_path / "history.jsonl")
+    assert (invoke.process, done.process, done.f, done.type) == ("ledger-77", "ledger-77", "write", "ok")
+    assert done.extra["error"] == "auth as *** failed"
