@@ -52,9 +52,11 @@ _PROSE = (r"(?:is|was|has|had|are|were|be|been|the|a|an|in|on|of|to|at|by|for|fr
           r"no|none|null|expired|invalid|missing|rejected|required|revoked|refresh|file|found|given|"
           r"set|unset|empty|error|failed|mismatch)\b")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Authorization / cookie headers: the whole header value goes
-    (re.compile(r"(?i)\b(authorization|proxy-authorization|x-auth-token|x-api-key)(['\"]?\s*[:=]\s*)[^\r\n]*"),
+    # Authorization headers: the whole value (scheme and credentials, which hold no quote) to
+    # the line's end or a closing quote (`curl -H 'Authorization: Bearer X' URL` keeps the URL)
+    (re.compile(r"(?i)\b(authorization|proxy-authorization|x-auth-token|x-api-key)(['\"]?\s*[:=]\s*['\"]?)[^\r\n'\"]*"),
      r"\1\2" + REDACTED),
+    # cookie headers: the whole value to the line's end (a cookie value may be quoted)
     (re.compile(r"(?i)\b(set-cookie|cookie)(['\"]?\s*:\s*)[^\r\n]*"), r"\1\2" + REDACTED),
     # session cookies and keys by name (Moodle: MoodleSession, MoodleSessionTest, sesskey)
     (re.compile(r"(?i)\b(MoodleSession\w*|PHPSESSID|JSESSIONID|sesskey|session_id|sessionid)(['\"]?\s*[=:]\s*)[^\s;&,'\"]+"),

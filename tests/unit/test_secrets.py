@@ -143,3 +143,8 @@ def test_clean_records_cost_one_search():
         json.dumps(rec, default=str)
     plain = time.perf_counter() - t0
     assert scrubbed < 3 * plain + 0.05, (scrubbed, plain)
+
+
+def test_an_authorization_header_in_a_command_keeps_the_rest_of_the_command():
+    line = "web1: command \"curl -H 'Authorization: Bearer b34rer-x1' 'http://127.0.0.1/stop'\" exited 7"
+    assert scrub(line) == "web1: command \"curl -H 'Authorization: ***' 'http://127.0.0.1/stop'\" exited 7"
