@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ._secrets import add_env_secrets, dumps_scrubbed
 from .errors import HistoryError
 
 _loads: Callable[[str], Any]
@@ -34,6 +35,8 @@ OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
 COMPLETIONS: frozenset[str] = frozenset({"ok", "fail", "info"})
 NEMESIS = "nemesis"
+#: fields the scrubber leaves alone in history.jsonl: ops are paired and judged by them
+_STRUCTURE: frozenset[str] = frozenset({"index", "time", "process", "type", "f"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,10 @@ class OpenOperation:
 class HistoryRecorder:
     """Thread-safe, append-only recorder; optionally streams each op to a JSONL file.
 
-    Streaming (line-buffered) means a crashed run still leaves a readable history.
+    Streaming (line-buffered) means a crashed run still leaves a readable history. Each line
+    is scrubbed of secrets as it is written (harness._secrets; the values of secret-named
+    environment variables are registered when the file is opened); the ops kept in memory
+    are not, so checkers see what happened and the file never holds a password.
     """
 
     def __init__(
@@ -125,6 +131,7 @@ class HistoryRecorder:
         self._file: IO[str] | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            add_env_secrets()
             self._file = open(self.path, "a", buffering=1, encoding="utf-8")
 
     @property
@@ -143,7 +150,7 @@ class HistoryRecorder:
         if self._keep:
             self._ops.append(op)
         if self._file is not None:
-            self._file.write(json.dumps(op.to_dict(), default=str) + "\n")
+            self._file.write(dumps_scrubbed(op.to_dict(), keep=_STRUCTURE) + "\n")
         return op
 
     def invoke(self, process: str, f: str, value: Any = None, **extra: Any) -> OpenOperation:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ._secrets import scrub_data
 from .inventory._model import LatencyBound
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -242,7 +243,7 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
         doc = dict(base, tests=[r["test"] for r in s.results])
         if finished:
             doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        (s.run_dir / "run.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (s.run_dir / "run.json").write_text(json.dumps(scrub_data(doc), indent=2) + "\n")  # scrubbed: node ids, paths
 
     s._write_run = write  # type: ignore[attr-defined]
     write(False)

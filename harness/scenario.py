@@ -8,7 +8,6 @@ at start and at close whatever happened, stops every probe it started, and keeps
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import time
@@ -18,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ._secrets import add_secrets, dumps_scrubbed, scrub_file
 from .audit import audit_state
 from .checkers import CheckConfig, CheckResult, Validity, run_all
 from .cluster import Cluster
-from .errors import HarnessError
+from .errors import HarnessError, InventoryError
 from .faults import Journal, Nemesis
 from .history import HistoryFile, HistoryRecorder, Op
 from .invariants import vip_holders
@@ -83,6 +83,7 @@ class Scenario:
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        _register_known_secrets(self.cluster.inventory)  # before the first line is written
         self.history = HistoryRecorder(self.directory / "history.jsonl", keep_in_memory=self.history_in_memory)
         self.journal = Journal(self.directory)
         self.nemesis = Nemesis(self.cluster, self.history, self.journal)
@@ -127,8 +128,18 @@ class Scenario:
         finally:
             self.history.close()
             self._sampler.close()
+            self._scrub_child_files()
         if errors:
             raise ScenarioError("; ".join(errors))
+
+    def _scrub_child_files(self) -> None:
+        """Locust's log and raw samples are written by a child process the scrubber does not
+        run in: scrub them in place once the load has stopped."""
+        locust_dir = self.directory / "locust"
+        if locust_dir.is_dir():
+            for path in sorted(locust_dir.iterdir()):
+                if path.is_file():
+                    scrub_file(path)
 
     # -- phases ------------------------------------------------------------------------------
     @contextmanager
@@ -302,9 +313,20 @@ class Scenario:
         }
 
     def write_result(self) -> Path:
+        """result.json, scrubbed of secrets (an assertion message may quote a password)."""
         path = self.directory / "result.json"
-        path.write_text(json.dumps(self.result(), indent=2, default=str) + "\n")
+        path.write_text(dumps_scrubbed(self.result(), indent=2) + "\n")
         return path
+
+
+def _register_known_secrets(inventory: Any) -> None:
+    """The passwords this run reads from the environment are scrubbed verbatim from every
+    file it writes; a variable that is not set is the load's or the ledger's error, not ours."""
+    for read in (inventory.db_password, inventory.moodle_password):
+        try:
+            add_secrets([read()])
+        except InventoryError:
+            pass
 
 
 def assert_slo(line: SloLine) -> None:

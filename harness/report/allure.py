@@ -19,14 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .._secrets import scrub_file
 from ._model import ReportError
 from ._scrub import scrub, scrub_data
 
 _allure: Any
+_commons: Any
+_commons_logger: Any
 try:  # allure-pytest is optional: every helper is a no-op without it
     import allure as _allure
+    import allure_commons as _commons
+    import allure_commons.logger as _commons_logger
 except ImportError:  # pragma: no cover - exercised when allure-pytest is absent
-    _allure = None
+    _allure = _commons = _commons_logger = None
 
 RESULTS_DIR = "allure-results"
 SITE_DIR = "allure-report"
@@ -34,6 +39,71 @@ SITE_DIR = "allure-report"
 _TRACKING = re.compile(
     r"<script[^>]*googletagmanager[^>]*>\s*</script>\s*(<script>\s*window\.dataLayer.*?</script>)?", re.S
 )
+
+
+def _scrub_item(item: Any, _depth: int = 0) -> None:
+    """Scrub an allure result in place: every string of it (name, fullName, statusDetails'
+    message and trace, steps, parameters, labels), through lists and nested results."""
+    if _depth > 30:
+        return
+    for name in getattr(type(item), "__attrs_attrs__", ()):
+        attr = name.name
+        value = getattr(item, attr)
+        if isinstance(value, str):
+            setattr(item, attr, scrub(value))
+        elif isinstance(value, list):
+            setattr(item, attr, [scrub(v) if isinstance(v, str) else v for v in value])
+            for v in value:
+                if not isinstance(v, str):
+                    _scrub_item(v, _depth + 1)
+        elif value is not None and hasattr(type(value), "__attrs_attrs__"):
+            _scrub_item(value, _depth + 1)
+
+
+class ResultsScrubber:
+    """Registered with allure's plugin manager so nothing allure-pytest writes into the
+    allure results holds a secret: results and containers are scrubbed in place before the
+    file logger dumps them (``tryfirst``); attachments, which it writes from a body or a
+    copy, are scrubbed in the results directory right after (``trylast``)."""
+
+    if _commons is not None:
+        @_commons.hookimpl(tryfirst=True)
+        def report_result(self, result: Any) -> None:
+            _scrub_item(result)
+
+        @_commons.hookimpl(tryfirst=True)
+        def report_container(self, container: Any) -> None:
+            _scrub_item(container)
+
+        @_commons.hookimpl(trylast=True)
+        def report_attached_data(self, body: Any, file_name: str) -> None:
+            _scrub_written(file_name)
+
+        @_commons.hookimpl(trylast=True)
+        def report_attached_file(self, source: Any, file_name: str) -> None:
+            _scrub_written(file_name)
+
+
+def _scrub_written(file_name: str) -> None:
+    for plugin in _commons.plugin_manager.get_plugins():
+        if isinstance(plugin, _commons_logger.AllureFileLogger):
+            scrub_file(Path(plugin._report_dir) / file_name)
+
+
+_SCRUBBER_NAME = "harness-secrets-scrubber"
+
+
+def install_results_scrubber() -> bool:
+    """Register :class:`ResultsScrubber` once per process (done on import); False without
+    allure-pytest."""
+    if _commons is None:
+        return False
+    if not _commons.plugin_manager.has_plugin(_SCRUBBER_NAME):
+        _commons.plugin_manager.register(ResultsScrubber(), name=_SCRUBBER_NAME)
+    return True
+
+
+install_results_scrubber()
 
 
 def strip_tracking(html_text: str) -> str:

@@ -481,3 +481,11 @@ def test_allure_helpers_are_no_ops_without_a_listener():
         attach_json("x", {"a": 1})
         attach_file("/nonexistent/file.txt")
         label_test(tier="web")
+
+
+def test_the_report_scrubs_with_the_one_scrubber_the_writers_use():
+    from harness import _secrets
+    from harness.report import scrub_data
+
+    assert scrub is _secrets.scrub and scrub_data is _secrets.scrub_data
+    assert scrub("mysqladmin -h db1 -p S3cret-r1 status") == "mysqladmin -h db1 -p *** status"
