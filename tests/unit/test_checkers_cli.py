@@ -213,3 +213,16 @@ def test_check_config_refuses_nan_and_out_of_range_bounds_naming_the_field():
         with pytest.raises(ValueError, match=re.escape(message)):
             CheckConfig(**kwargs)
     assert CheckConfig(max_outage_s=0, min_availability_percent=100, latency_bounds={"fault": {"p99": None}}).max_outage_s == 0
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path, monkeypatch):
+    # harness check ... | head: the pipe closes while the table is written
+    from harness.cli import main
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    run_dir = history(tmp_path)
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["check", str(run_dir), "--json"]) == 141
