@@ -2,12 +2,19 @@
 
 Each area registers its own subcommands from a private `_cli` module, so this file only
 dispatches and turns HarnessError into one red line and a non-zero exit.
+
+Exit statuses shared by every command: 2 bad input (argparse usage errors, and every
+HarnessError: one line naming the file, field or host, never a traceback), 130 interrupted,
+141 the reader of stdout went away (``harness check ... | head``, as a shell's SIGPIPE). The
+rest is each command's own: ``harness check`` 0 VALID, 1 INVALID, 3 UNKNOWN
+(harness.checkers._cli); ``harness heal`` 1 when a heal failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,6 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not print a second
+    BrokenPipeError at exit (the recipe of the signal module's docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test's capture): nothing to flush
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

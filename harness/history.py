@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,7 @@ from typing import IO, Any, Literal
 from ._secrets import add_env_secrets, dumps_scrubbed
 from .errors import HistoryError
 
-_loads: Callable[[str], Any]
+_loads: Callable[[bytes], Any]  # both accept bytes (json.loads detects UTF-8)
 _DecodeError: type[ValueError]
 try:  # orjson parses ~4x faster: a day-long soak history is millions of lines
     from orjson import JSONDecodeError as _OrjsonDecodeError
@@ -239,38 +240,87 @@ def load_history(path: str | Path) -> list[Op]:
         return list(iter_history(path))
 
 
+def history_path(path: str | Path) -> Path:
+    """``path`` itself, or ``path/history.jsonl`` for a directory. A run directory of a whole
+    session (one folder per test) is named as such, with the test folders that hold one."""
+    p = Path(path)
+    if not p.is_dir():
+        return p
+    inner = p / "history.jsonl"
+    if not inner.exists():
+        tests = sorted(d.name for d in p.iterdir() if (d / "history.jsonl").is_file())
+        if tests:
+            shown = ", ".join(tests[:3]) + (f" (+{len(tests) - 3} more)" if len(tests) > 3 else "")
+            raise HistoryError(f"{p}: no history.jsonl here; it is a session's run directory: give one test's folder, e.g. {shown}")
+    return inner
+
+
+def _bad_line(p: Path, lineno: int, line: bytes, exc: Exception) -> HistoryError:
+    """The one error for a line that does not parse: not UTF-8, cut short, or not JSON."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as u:
+        return HistoryError(f"{p}:{lineno}: not UTF-8 (byte 0x{line[u.start]:02x} at column {u.start + 1})")
+    if not line.endswith(b"\n"):  # only the last line can lack one
+        return HistoryError(f"{p}:{lineno}: truncated: the last line has no end (the writer stopped mid-line?)")
+    return HistoryError(f"{p}:{lineno}: not JSON: {exc}")
+
+
+def _bad_field(p: Path, lineno: int, d: dict[str, Any]) -> HistoryError | None:
+    """None if the fields every reader relies on have their types, else the error naming the
+    first that does not (a bool is not a number here; NaN and infinity are not times)."""
+    index, t = d["index"], d["time"]
+    if type(index) is not int:
+        return HistoryError(f"{p}:{lineno}: field 'index': {index!r} is not an integer")
+    if type(t) not in (int, float) or not math.isfinite(t):
+        return HistoryError(f"{p}:{lineno}: field 'time': {t!r} is not a finite number")
+    for name in ("process", "f"):
+        if type(d[name]) is not str:
+            return HistoryError(f"{p}:{lineno}: field {name!r}: {d[name]!r} is not a string")
+    return None
+
+
 def iter_history(path: str | Path) -> Iterator[Op]:
     """The ops of a history.jsonl one at a time, checked like :func:`load_history`: memory stays
-    flat however long the history (a soak of several days). Opening fails on the first ``next``."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "history.jsonl"
+    flat however long the history (a soak of several days). Opening fails on the first ``next``.
+
+    Every way a line can break the contract is one HistoryError naming the file and line: not
+    UTF-8, cut short at the end, not JSON, not an object, a field missing or of the wrong type,
+    an unknown ``type``. Lines are read as bytes, so bad bytes are found on their line."""
+    p = history_path(path)
     try:
-        fh = open(p, encoding="utf-8")
+        fh = open(p, "rb")
     except OSError as exc:
         raise HistoryError(f"{p}: cannot read history: {exc.strerror}") from exc
     loads = _loads
     types = OP_TYPES
     known = {"index", "time", "process", "type", "f", "value"}
     with fh:
-        for lineno, line in enumerate(fh, 1):
-            try:
-                d = loads(line)
-            except _DecodeError as exc:
-                if not line.strip():
-                    continue
-                raise HistoryError(f"{p}:{lineno}: not JSON: {exc}") from exc
-            try:
-                type_ = d["type"]
-                op = Op(d["index"], d["time"], d["process"], type_, d["f"], d.get("value"),
-                        {k: v for k, v in d.items() if k not in known} if len(d) > 6 or "value" not in d else {})
-            except KeyError as exc:
-                raise HistoryError(f"{p}:{lineno}: missing field {exc.args[0]!r}") from None
-            except TypeError:
-                raise HistoryError(f"{p}:{lineno}: not a JSON object") from None
-            if type_ not in types:
-                raise HistoryError(f"{p}:{lineno}: field 'type': {type_!r} is not one of {sorted(types)}")
-            yield op
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):
+                try:
+                    d = loads(line)
+                except (_DecodeError, UnicodeDecodeError) as exc:
+                    if not line.strip():
+                        continue
+                    raise _bad_line(p, lineno, line, exc) from None
+                try:
+                    type_ = d["type"]
+                    op = Op(d["index"], d["time"], d["process"], type_, d["f"], d.get("value"),
+                            {k: v for k, v in d.items() if k not in known} if len(d) > 6 or "value" not in d else {})
+                    bad = _bad_field(p, lineno, d)
+                except KeyError as exc:
+                    raise HistoryError(f"{p}:{lineno}: missing field {exc.args[0]!r}") from None
+                except TypeError:
+                    raise HistoryError(f"{p}:{lineno}: not a JSON object") from None
+                if bad is not None:
+                    raise bad
+                if type_ not in types:
+                    raise HistoryError(f"{p}:{lineno}: field 'type': {type_!r} is not one of {sorted(types)}")
+                yield op
+        except OSError as exc:  # e.g. EIO, or a directory where the file should be
+            raise HistoryError(f"{p}:{lineno + 1}: cannot read history: {exc.strerror or exc}") from exc
 
 
 class HistoryFile:
@@ -281,8 +331,7 @@ class HistoryFile:
     """
 
     def __init__(self, path: str | Path) -> None:
-        p = Path(path)
-        self.path = p / "history.jsonl" if p.is_dir() else p
+        self.path = history_path(path)
         if not self.path.is_file():
             raise HistoryError(f"{self.path}: no history file")
 

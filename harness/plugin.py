@@ -9,6 +9,7 @@ parts (paramiko, the lab) happen inside fixtures, so a plain ``pytest tests/unit
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -28,6 +29,7 @@ from .inventory._model import LatencyBound
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s")
+_SLO_PERCENTS = ("availability_percent", "max_error_rate_percent")  # the rest: >= 0 (s or ms)
 
 
 def parse_duration(text: str) -> float:
@@ -39,7 +41,9 @@ def parse_duration(text: str) -> float:
 
 
 def parse_slo_override(text: str) -> tuple[tuple[str, ...], float]:
-    """'availability_percent=99.5' or 'latency_ms.steady.p95=250' -> (path, value)."""
+    """'availability_percent=99.5' or 'latency_ms.steady.p95=250' -> (path, value); a UsageError
+    naming the option for anything else: NaN and infinity, a percentage outside [0, 100], a
+    negative time (the ranges of the cluster file's ``slo:``)."""
     key, sep, value = text.partition("=")
     path = tuple(key.strip().split("."))
     ok_path = (len(path) == 1 and path[0] in SLO_KEYS) or (
@@ -55,6 +59,12 @@ def parse_slo_override(text: str) -> tuple[tuple[str, ...], float]:
         number = float(value)
     except ValueError:
         raise pytest.UsageError(f"--slo: {text!r}: {value!r} is not a number") from None
+    if not math.isfinite(number):  # x > nan is False: a NaN bound would pass every run
+        raise pytest.UsageError(f"--slo: {text!r}: {value.strip()!r} is not a finite number")
+    high = 100.0 if path[0] in _SLO_PERCENTS else math.inf
+    if not 0 <= number <= high:
+        limit = "between 0 and 100" if high == 100.0 else ">= 0"
+        raise pytest.UsageError(f"--slo: {text!r}: {key.strip()} must be {limit}, not {value.strip()}")
     return path, number
 
 

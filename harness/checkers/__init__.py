@@ -8,6 +8,7 @@ shell over it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from ._result import CheckResult, Validity
 from .availability import availability
 from .latency import latency, nearest_rank
 from .ledger import ledger
-from .phases import FaultWindow, Phases, fault_windows
+from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
 from .recovery import DefaultSteady, recovery
 from .split_brain import split_brain
 
@@ -37,6 +38,22 @@ class CheckConfig:
     #: also check forum posts made through locust as a second ledger (needs their final reads)
     posts_read_prefix: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse a bound that would make a comparison silently true or false (``x > nan`` is
+        False: a NaN bound passes every outage), naming the field."""
+        _bound("max_outage_s", self.max_outage_s, optional=True)
+        _bound("min_availability_percent", self.min_availability_percent, optional=True, high=100.0)
+        _bound("recovery_s", self.recovery_s)
+        _bound("recovery_within_s", self.recovery_within_s)
+        _bound("split_brain_settle_s", self.split_brain_settle_s)
+        if not self.probe_prefix:
+            raise ValueError("CheckConfig.probe_prefix: must not be empty (it would take every process for a probe)")
+        for phase, bounds in self.latency_bounds.items():
+            if phase not in PHASE_NAMES:
+                raise ValueError(f"CheckConfig.latency_bounds: unknown phase {phase!r} (known: {', '.join(PHASE_NAMES)})")
+            for pname, value in bounds.items():
+                _bound(f"latency_bounds.{phase}.{pname}", value, optional=True)
+
     @classmethod
     def from_slo(cls, slo: Any, **overrides: Any) -> CheckConfig:
         """From an inventory ``Slo`` (harness.inventory._model.Slo)."""
@@ -51,6 +68,55 @@ class CheckConfig:
         }
         base.update(overrides)
         return cls(**base)
+
+
+def _bound(name: str, value: Any, *, optional: bool = False, high: float = math.inf) -> None:
+    """ValueError naming ``CheckConfig.<name>`` unless ``value`` is a finite number in
+    [0, high] (or None where optional). A bool is not a number here."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"CheckConfig.{name}: {value!r} is not a number")
+    if not math.isfinite(value) or not 0 <= value <= high:
+        limit = f"between 0 and {high:g}" if high != math.inf else "a finite number >= 0"
+        raise ValueError(f"CheckConfig.{name}: must be {limit}, not {value!r}")
+
+
+def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str, bool]:
+    """Which standard checkers have something of their kind to judge in ``ops`` (one pass).
+
+    A checker with nothing of its kind is "not applicable": its UNKNOWN says "nothing to
+    judge", not "could not judge", and ``harness check`` shows it as N/A and leaves it out of
+    the exit status. A bound the user set makes its checker applicable whatever the history
+    holds (asked to judge, it must say it could not). Of its kind: availability, a process of
+    ``probe_prefix``; ledger, a ``ledger-`` process; latency, an ok completion with
+    ``latency_ms``; split_brain, a ``state`` sample; recovery, any nemesis op (a fault never
+    healed is "could not judge"); posts, whenever asked for.
+    """
+    c = config or CheckConfig()
+    seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False}
+    prefix = c.probe_prefix
+    for op in ops:
+        process = op.process
+        if process.startswith(prefix):
+            seen["availability"] = True
+        elif process.startswith("ledger-"):
+            seen["ledger"] = True
+        elif process == "state" and op.f == "sample":
+            seen["split_brain"] = True
+        elif is_nemesis(process):
+            seen["recovery"] = True
+        if op.type == "ok" and "latency_ms" in op.extra:
+            seen["latency"] = True
+        if all(seen.values()):
+            break
+    if c.max_outage_s is not None or c.min_availability_percent is not None:
+        seen["availability"] = True
+    if any(v is not None for b in c.latency_bounds.values() for v in b.values()):
+        seen["latency"] = True
+    if c.posts_read_prefix:
+        seen["posts"] = True
+    return seen
 
 
 def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckResult]:
@@ -97,6 +163,7 @@ __all__ = [
     "FaultWindow",
     "Phases",
     "Validity",
+    "applicable",
     "availability",
     "fault_windows",
     "latency",

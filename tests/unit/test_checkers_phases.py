@@ -1,5 +1,7 @@
 import math
 
+import pytest
+
 from harness.checkers import Phases, fault_windows
 from harness.history import Op
 
@@ -66,3 +68,67 @@ def test_recovery_cut_by_next_fault_and_heal_without_id_heals_all():
         "steady", "fault", "recovery", "recovery", "fault", "fault", "recovery", "recovery", "steady", "recovery"
     ]
     assert [classify(t) for t in times] == [p.phase_at(t) for t in times]
+
+
+class _Budget(Exception):
+    pass
+
+
+class _CountedTime(float):
+    """A time that counts its order comparisons (sorting, bisect and interval tests all go
+    through them) and stops the run once over budget, so a quadratic build fails fast."""
+
+    count = 0
+    budget = 10**12
+
+    @classmethod
+    def _tick(cls) -> None:
+        cls.count += 1
+        if cls.count > cls.budget:
+            raise _Budget(f"over {cls.budget} comparisons")
+
+    def __lt__(self, other):
+        self._tick()
+        return float(self) < other
+
+    def __le__(self, other):
+        self._tick()
+        return float(self) <= other
+
+    def __gt__(self, other):
+        self._tick()
+        return float(self) > other
+
+    def __ge__(self, other):
+        self._tick()
+        return float(self) >= other
+
+
+def test_twenty_thousand_fault_windows_take_n_log_n_comparisons_not_n_squared():
+    # 20,000 faults, each healed 0.5 s later, 1 s apart, recovery 0.3 s; one lookup per window
+    # phase. Quadratic (every point against every window) needs ~10^9 comparisons; the sweep 1.5 * 10^6.
+    n = 20_000
+    rows = []
+    for k in range(n):
+        t = float(k)
+        rows += [
+            (_CountedTime(t), "invoke", "pause", {"fault_id": f"f{k}"}),
+            (_CountedTime(t + 0.01), "ok", "pause", None),
+            (_CountedTime(t + 0.4), "invoke", "heal", {"fault_id": f"f{k}"}),
+            (_CountedTime(t + 0.5), "ok", "heal", None),
+        ]
+    ops = nem(rows)
+    windows = fault_windows(ops)
+    assert len(windows) == n
+    _CountedTime.count, _CountedTime.budget = 0, 10 * n * math.ceil(math.log2(n))
+    p = Phases(windows, recovery_s=0.3)
+    looked_up = [p.phase_at(k + d) for k in range(0, n, 97) for d in (0.2, 0.6, 0.9)]
+    used = _CountedTime.count
+    assert looked_up == ["fault", "recovery", "steady"] * len(range(0, n, 97))
+    assert len(p.segments) == 3 * n
+    assert used <= 10 * n * math.ceil(math.log2(n)), used
+
+
+def test_nan_recovery_is_refused():
+    with pytest.raises(ValueError, match="recovery_s must be >= 0, not nan"):
+        Phases([], recovery_s=math.nan)

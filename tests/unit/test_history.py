@@ -183,3 +183,49 @@ def test_history_file_names_a_missing_file(tmp_path):
         HistoryFile(tmp_path / "nope.jsonl")
     with pytest.raises(HistoryError, match="cannot read history"):
         next(iter_history(tmp_path / "nope.jsonl"))
+
+
+GOOD_LINE = b'{"index": 0, "time": 0.5, "process": "vip-probe", "type": "invoke", "f": "get"}\n'
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (GOOD_LINE + b'{"index": 1, "time": 0.6, "process": "vip-\xff", "type": "ok", "f": "get"}\n',
+         r"h.jsonl:2: not UTF-8 \(byte 0xff at column 43\)"),
+        (GOOD_LINE + b'{"index": 1, "time": 0.6, "pro', r"h.jsonl:2: truncated: the last line has no end"),
+        (b'{"index": "0", "time": 0.5, "process": "p", "type": "invoke", "f": "get"}\n', r"h.jsonl:1: field 'index': '0' is not an integer"),
+        (b'{"index": 0, "time": "soon", "process": "p", "type": "invoke", "f": "get"}\n', r"h.jsonl:1: field 'time': 'soon' is not a finite number"),
+        (b'{"index": 0, "time": true, "process": "p", "type": "invoke", "f": "get"}\n', r"h.jsonl:1: field 'time': True is not a finite number"),
+        (b'{"index": 0, "time": 0.5, "process": 7, "type": "invoke", "f": "get"}\n', r"h.jsonl:1: field 'process': 7 is not a string"),
+        (b'{"index": 0, "time": 0.5, "process": "p", "type": "invoke", "f": null}\n', r"h.jsonl:1: field 'f': None is not a string"),
+    ],
+)
+def test_every_broken_line_is_one_history_error_naming_file_and_line(tmp_path, content, message):
+    p = tmp_path / "h.jsonl"
+    p.write_bytes(content)
+    with pytest.raises(HistoryError, match=message):
+        load_history(p)
+
+
+def test_a_nan_time_is_refused_by_the_stdlib_json_reader_too(tmp_path, monkeypatch):
+    import harness.history as history
+
+    monkeypatch.setattr(history, "_loads", json.loads)  # accepts NaN and Infinity
+    monkeypatch.setattr(history, "_DecodeError", json.JSONDecodeError)
+    p = tmp_path / "h.jsonl"
+    p.write_bytes(b'{"index": 0, "time": NaN, "process": "p", "type": "invoke", "f": "get"}\n')
+    with pytest.raises(HistoryError, match=r"h.jsonl:1: field 'time': nan is not a finite number"):
+        load_history(p)
+    p.write_bytes(GOOD_LINE + b'{"index": 1, "time": 1, "process": "\xc3", "type": "ok", "f": "get"}\n')
+    with pytest.raises(HistoryError, match=r"h.jsonl:2: not UTF-8"):
+        load_history(p)
+
+
+def test_a_sessions_run_dir_is_named_with_its_test_folders(tmp_path):
+    for name in ("test_a", "test_b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.jsonl").write_bytes(GOOD_LINE)
+    with pytest.raises(HistoryError, match="session's run directory: give one test's folder, e.g. test_a, test_b"):
+        load_history(tmp_path)
+    assert len(load_history(tmp_path / "test_a")) == 1

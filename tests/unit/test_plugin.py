@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.inventory._model import Host, Inventory, LatencyBound, Slo
@@ -82,3 +84,31 @@ def test_scenario_marker_metadata_reaches_result_json(pytester: pytest.Pytester)
     results = {r["title"]: r for r in map(json.loads, map(Path.read_text, (pytester.path / "out").glob("*/*/result.json")))}
     assert results["Broken on purpose"]["negative_proof"] is True and results["Broken on purpose"]["tier"] == "db"
     assert results["A real one"]["negative_proof"] is False and results["A real one"]["fault_kind"] == "kill-process"
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("availability_percent=nan", "--slo: 'availability_percent=nan': 'nan' is not a finite number"),
+        ("availability_percent=inf", "'inf' is not a finite number"),
+        ("recovery_s=-inf", "'-inf' is not a finite number"),
+        ("latency_ms.fault.p99=NaN", "'NaN' is not a finite number"),
+        ("web_failover_s=1e999", "'1e999' is not a finite number"),
+        ("availability_percent=101", "availability_percent must be between 0 and 100, not 101"),
+        ("max_error_rate_percent=-1", "max_error_rate_percent must be between 0 and 100, not -1"),
+        ("failover_margin_s=-0.5", "failover_margin_s must be >= 0, not -0.5"),
+        ("latency_ms.steady.p95=-3", "latency_ms.steady.p95 must be >= 0, not -3"),
+    ],
+)
+def test_slo_override_must_be_finite_and_in_range(bad, message):
+    with pytest.raises(pytest.UsageError, match=re.escape(message)):
+        parse_slo_override(bad)
+
+
+def test_a_nan_slo_is_a_usage_error_before_any_test_runs(pytester: pytest.Pytester):
+    # on main, --slo availability_percent=nan read VALID on a 10 s outage at 83 %
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--slo", "availability_percent=nan")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--slo: 'availability_percent=nan': 'nan' is not a finite number*"])
+    result.stdout.no_fnmatch_line("*passed*")
