@@ -25,6 +25,7 @@ import pytest
 
 from ._secrets import scrub_data
 from .inventory._model import LatencyBound
+from .report.allure import install_results_scrubber
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -113,6 +114,7 @@ report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    install_results_scrubber()  # allure results are scrubbed for every test, not only scenarios
     seed = config.getoption("--seed")
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)

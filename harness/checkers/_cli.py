@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
+from .._secrets import scrub_data
 from ..errors import HistoryError
 from ..history import history_path, load_history
 from . import CheckConfig, applicable, run_all
@@ -249,7 +250,7 @@ def run_check(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     status = exit_status(results, applies, accept_unknown=accept_unknown)
     if args.json:
         docs = [dict(r.to_dict(), applicable=applies.get(r.checker, True)) for r in results]
-        json.dump(docs, stream, indent=2, default=str)
+        json.dump(scrub_data(docs), stream, indent=2, default=str)
         stream.write("\n")
     else:
         stream.write(f"{args.history}: {len(ops)} operations\n")

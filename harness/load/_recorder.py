@@ -13,6 +13,8 @@ import time
 
 from locust import events
 
+from harness._secrets import scrub
+
 _path = os.environ.get("HARNESS_LOCUST_SAMPLES")
 _fh = open(_path, "a", buffering=1, encoding="utf-8") if _path else None
 
@@ -31,7 +33,7 @@ def _on_request(request_type, name, response_time, response_length, response=Non
         "ms": response_time,
         "status": status,
         "ok": exception is None,
-        "error": None if exception is None else f"{type(exception).__name__}: {exception}"[:300],
+        "error": None if exception is None else scrub(f"{type(exception).__name__}: {exception}")[:300],
         "user": ctx.get("user"),
         "key": ctx.get("key"),
         "node": ctx.get("node"),
