@@ -1,0 +1,159 @@
+"""Hostile and broken inventory input: one InventoryError naming the file/field, never a traceback.
+
+NaN and infinity, bad bytes, bad YAML, alias cycles and bombs, deep nesting, oversized files,
+huge Ansible ranges, and ssh-config ``Match`` / ``Host`` patterns (issue 10).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import InventoryError
+from harness.inventory import InventoryProblems, from_ansible, inventory_from_dict, load_inventory
+
+MAX_INPUT_BYTES = 1024 * 1024  # the documented limit (docs/inventory.md)
+
+MINIMAL = "hosts:\n  web1: {address: 198.18.0.21, roles: [web]}\n"
+
+
+def _base() -> dict[str, Any]:
+    return {"hosts": {"web1": {"address": "198.18.0.21", "roles": ["web"]}}}
+
+
+def _problems(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(InventoryProblems) as info:
+        inventory_from_dict(data, source="cluster.yml")
+    return info.value.problems
+
+
+def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+@pytest.mark.parametrize("key", ["connect_timeout_s", "command_timeout_s", "keepalive_s"])
+def test_non_finite_ssh_numbers_are_refused_naming_the_field(key: str, value: float) -> None:
+    data = _base()
+    data["ssh"] = {key: value}
+    assert _problems(data) == [f"cluster.yml: ssh.{key}: expected a finite number, got {value!r}"]
+
+
+@pytest.mark.parametrize(
+    "section,key",
+    [
+        ("slo", "availability_percent"),
+        ("slo", "failover_margin_s"),
+        ("slo", "max_error_rate_percent"),
+        ("slo", "recovery_s"),
+        ("slo", "web_failover_s"),
+        ("moodle", "timeout_s"),
+    ],
+)
+def test_nan_in_slo_and_moodle_is_refused(section: str, key: str) -> None:
+    data = _base()
+    data[section] = {key: float("nan")}
+    assert _problems(data) == [f"cluster.yml: {section}.{key}: expected a finite number, got nan"]
+
+
+def test_every_non_finite_field_is_reported_at_once(tmp_path: Path) -> None:
+    """From YAML's own spellings (.inf, .nan), through the file loader, all in one error."""
+    path = _write(
+        tmp_path, "cluster.yml",
+        MINIMAL + "  web2:\n    address: 198.18.0.22\n    roles: [web]\n    ssh: {connect_timeout_s: .inf}\n"
+        "slo:\n  availability_percent: .nan\n  latency_ms: {steady: {p95: .inf}}\n"
+        "moodle:\n  wait_s: {min: .nan, max: .inf}\n",
+    )
+    with pytest.raises(InventoryProblems) as info:
+        load_inventory(path)
+    assert sorted(info.value.problems) == sorted([
+        f"{path}: hosts.web2.ssh.connect_timeout_s: expected a finite number, got inf",
+        f"{path}: slo.availability_percent: expected a finite number, got nan",
+        f"{path}: slo.latency_ms.steady.p95: expected a finite number, got inf",
+        f"{path}: moodle.wait_s.min: expected a finite number, got nan",
+        f"{path}: moodle.wait_s.max: expected a finite number, got inf",
+    ])
+
+
+def test_converter_ssh_defaults_are_checked_too(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.ini", "[web]\nweb1\n")
+    with pytest.raises(InventoryProblems) as info:
+        from_ansible(path, command_timeout_s=float("inf"))
+    assert info.value.problems == [f"{path}: hosts.web1.ssh.command_timeout_s: expected a finite number, got inf"]
+
+
+def test_moodle_account_count_is_bounded() -> None:
+    data = _base()
+    data["moodle"] = {"accounts": {"count": 10**12}}
+    assert _problems(data) == ["cluster.yml: moodle.accounts.count: 1000000000000 is out of range [1, 100000]"]
+
+
+# -- bytes and structure of a cluster file ----------------------------------------------------
+
+
+def test_a_cluster_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "latin1.yml", (MINIMAL + "name: caf\xe9\n").encode("latin-1"))
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert str(info.value) == f"{path}: line 3: not UTF-8 (byte 0xe9 at offset {len(MINIMAL) + 9}); save the cluster file as UTF-8"
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, "broken.yml", "hosts:\n  web1: {address: x\n  roles: [web]\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: not valid YAML at line 3, column 8: ")
+    assert "\n" not in msg
+
+
+def test_an_alias_cycle_in_a_cluster_file_is_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "cycle.yml", MINIMAL + "vips: &v {x: *v}\n")
+    with pytest.raises(InventoryError, match=r"cycle.yml: the YAML at line 3, column 7 contains itself through an alias"):
+        load_inventory(path)
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_billion_laughs_cluster_file_is_refused_fast(tmp_path: Path) -> None:
+    path = _write(tmp_path, "bomb.yml", MINIMAL + "vips:\n  x:\n" + "".join("    " + ln + "\n" for ln in _bomb().splitlines()))
+    start = time.monotonic()
+    with pytest.raises(InventoryError, match=r"bomb.yml: the YAML at line \d+, column \d+ expands to more than 1000000 nodes"):
+        load_inventory(path)
+    assert time.monotonic() - start < 2
+
+
+def test_deep_nesting_is_one_error_not_a_recursion_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "deep.yml", MINIMAL + "name: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(InventoryError, match="deep.yml: the YAML is nested too deeply to read"):
+        load_inventory(path)
+
+
+def test_a_cluster_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = _write(tmp_path, "huge.yml", MINIMAL + "#" * MAX_INPUT_BYTES + "\n")
+    start = time.monotonic()
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert str(info.value) == f"{path}: the cluster file is larger than 1048576 bytes (1 MiB), the most the harness reads"
+    assert time.monotonic() - start < 1
+    # one byte less is read: the limit is the documented size, not a round number nearby
+    path.write_text(MINIMAL + "#" * (MAX_INPUT_BYTES - len(MINIMAL) - 1) + "\n", encoding="utf-8")
+    assert load_inventory(path).hosts["web1"].address == "198.18.0.21"
