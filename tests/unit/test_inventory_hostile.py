@@ -157,3 +157,84 @@ def test_a_cluster_file_over_the_size_limit_is_refused_before_parsing(tmp_path: 
     # one byte less is read: the limit is the documented size, not a round number nearby
     path.write_text(MINIMAL + "#" * (MAX_INPUT_BYTES - len(MINIMAL) - 1) + "\n", encoding="utf-8")
     assert load_inventory(path).hosts["web1"].address == "198.18.0.21"
+
+
+# -- Ansible inventories ------------------------------------------------------------------------
+
+
+def test_an_ansible_range_over_the_limit_is_refused_naming_the_pattern(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.ini", "[web]\nweb1\nweb[0:99999999]\n")
+    start = time.monotonic()
+    with pytest.raises(InventoryProblems) as info:
+        from_ansible(path)
+    assert info.value.problems == [
+        f"{path}:3: host pattern 'web[0:99999999]' names more than 10000 hosts (the most one pattern may name)"
+    ]
+    assert time.monotonic() - start < 1
+
+
+def test_nested_ansible_ranges_count_as_their_product(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", "all:\n  children:\n    web:\n      hosts:\n        'w[1:200]-[1:200]':\n")
+    with pytest.raises(InventoryProblems, match=r"names more than 10000 hosts"):
+        from_ansible(path)
+
+
+def test_many_patterns_cannot_pass_the_inventory_limit(tmp_path: Path) -> None:
+    lines = "".join(f"g{i}-[0:4999]\n" for i in range(3))
+    path = _write(tmp_path, "hosts.ini", "[web]\n" + lines)
+    with pytest.raises(InventoryError) as info:
+        from_ansible(path)
+    assert str(info.value) == f"{path}:4: the inventory names more than 10000 hosts (the most the harness reads)"
+
+
+def test_an_ansible_range_with_step_zero_is_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.ini", "[web]\nweb1\nweb[1:3:0]\n")
+    with pytest.raises(InventoryProblems) as info:
+        from_ansible(path)
+    assert info.value.problems == [f"{path}:3: bad host range '[1:3:0]' in 'web[1:3:0]': the step must be at least 1"]
+
+
+@pytest.mark.parametrize("name", ["hosts.ini", "hosts.yml"])
+def test_an_ansible_inventory_that_is_not_utf8_is_one_error(tmp_path: Path, name: str) -> None:
+    body = "[web]\nweb1 ansible_user=jos\xe9\n" if name.endswith(".ini") else "all:\n  hosts:\n    caf\xe9:\n"
+    path = _write(tmp_path, name, body.encode("latin-1"))
+    line = 2 if name.endswith(".ini") else 3
+    with pytest.raises(InventoryError, match=rf"^{path}: line {line}: not UTF-8 \(byte 0xe9 at offset \d+\); save the Ansible inventory as UTF-8$"):
+        from_ansible(path)
+
+
+def test_an_alias_cycle_in_an_ansible_yaml_inventory_is_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", "all:\n  children: &kids\n    web:\n      children: *kids\n")
+    with pytest.raises(InventoryError, match=r"hosts.yml: the YAML at line 2, column 13 contains itself through an alias \(a cycle\)"):
+        from_ansible(path)
+
+
+def test_a_billion_laughs_ansible_inventory_is_refused_fast(tmp_path: Path) -> None:
+    body = _bomb() + "all:\n  children:\n    web:\n      hosts:\n        web1:\n          ansible_user: *a9\n"
+    path = _write(tmp_path, "hosts.yml", body)
+    start = time.monotonic()
+    with pytest.raises(InventoryError, match=r"hosts.yml: the YAML at line \d+, column \d+ expands to more than 1000000 nodes"):
+        from_ansible(path)
+    assert time.monotonic() - start < 2
+
+
+def test_an_ansible_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", "all:\n  hosts:\n    web1: [\n")
+    with pytest.raises(InventoryError) as info:
+        from_ansible(path)
+    assert str(info.value).startswith(f"{path}: not valid YAML at line 4, column 1: ")
+    assert "\n" not in str(info.value)
+
+
+def test_an_empty_ansible_yaml_inventory_says_so(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.yml", "# nothing yet\n")
+    with pytest.raises(InventoryError) as info:
+        from_ansible(path)
+    assert str(info.value) == f"{path}: the file is empty (it needs at least one group, e.g. 'all:')"
+
+
+def test_an_ansible_inventory_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.ini", "[web]\nweb1\n" + "#" * MAX_INPUT_BYTES + "\n")
+    with pytest.raises(InventoryError) as info:
+        from_ansible(path)
+    assert str(info.value) == f"{path}: the Ansible inventory is larger than 1048576 bytes (1 MiB), the most the harness reads"
