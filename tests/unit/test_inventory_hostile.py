@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from harness.errors import InventoryError
-from harness.inventory import InventoryProblems, from_ansible, inventory_from_dict, load_inventory
+from harness.inventory import (
+    InventoryProblems,
+    from_ansible,
+    from_vagrant_ssh_config,
+    inventory_from_dict,
+    load_inventory,
+)
 
 MAX_INPUT_BYTES = 1024 * 1024  # the documented limit (docs/inventory.md)
 
@@ -238,3 +244,64 @@ def test_an_ansible_inventory_over_the_size_limit_is_refused(tmp_path: Path) -> 
     with pytest.raises(InventoryError) as info:
         from_ansible(path)
     assert str(info.value) == f"{path}: the Ansible inventory is larger than 1048576 bytes (1 MiB), the most the harness reads"
+
+
+# -- vagrant ssh-config -------------------------------------------------------------------------
+
+TWO = """\
+Host web1
+  HostName 127.0.0.1
+  Port 2222
+  User vagrant
+Host web2
+  HostName 127.0.0.1
+  Port 2200
+  User vagrant
+"""
+
+
+def test_strict_host_key_checking_under_match_does_not_switch_checking_off() -> None:
+    text = TWO.replace("Host web2\n", "Match host web1\n  StrictHostKeyChecking no\nHost web2\n")
+    with pytest.raises(InventoryProblems) as info:
+        from_vagrant_ssh_config(text)
+    assert info.value.problems == [
+        "vagrant ssh-config:5: 'Match' blocks are not supported (whether their options apply depends on "
+        "criteria the harness does not evaluate); write the options under each 'Host' instead"
+    ]
+
+
+def test_include_is_refused_naming_the_line() -> None:
+    with pytest.raises(InventoryProblems, match=r"^vagrant ssh-config:3: 'Include' is not supported"):
+        from_vagrant_ssh_config("Host web1\n  HostName 127.0.0.1\n  Include other.conf\n")
+
+
+def test_a_host_star_block_applies_to_every_machine_as_in_openssh() -> None:
+    inv = from_vagrant_ssh_config(TWO + "Host *\n  StrictHostKeyChecking no\n  Port 9999\n")
+    # the options of Host * apply to both; the first value wins (each host's own Port)
+    assert [h.ssh.insecure_ignore_host_keys for h in inv.hosts.values()] == [True, True]
+    assert [h.ssh.port for h in inv.hosts.values()] == [2222, 2200]
+
+
+def test_a_negated_pattern_excludes_its_host() -> None:
+    inv = from_vagrant_ssh_config("Host * !web1\n  StrictHostKeyChecking no\n" + TWO)
+    assert inv.hosts["web1"].ssh.insecure_ignore_host_keys is False
+    assert inv.hosts["web2"].ssh.insecure_ignore_host_keys is True
+
+
+def test_question_mark_several_names_and_a_name_repeated_combine_first_value_wins() -> None:
+    inv = from_vagrant_ssh_config(
+        "Host web1 web2\n  HostName 127.0.0.1\n  User vagrant\nHost web2\n  Port 2202\nHost web?\n  Port 2201\n"
+    )
+    assert sorted(inv.hosts) == ["web1", "web2"]
+    assert {n: (h.address, h.ssh.user, h.ssh.port) for n, h in inv.hosts.items()} == {
+        "web1": ("127.0.0.1", "vagrant", 2201),
+        "web2": ("127.0.0.1", "vagrant", 2202),
+    }
+
+
+def test_ssh_config_text_over_the_size_limit_is_refused() -> None:
+    with pytest.raises(InventoryError) as info:
+        from_vagrant_ssh_config(TWO + "#" * MAX_INPUT_BYTES + "\n")
+    assert str(info.value) == (
+        "vagrant ssh-config: the ssh-config text is larger than 1048576 characters (1 MiB), the most the harness reads"
+    )
