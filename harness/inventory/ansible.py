@@ -74,6 +74,8 @@ _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
 MAX_PATTERN_HOSTS = 10_000
 #: most hosts a whole inventory may hold, however many patterns name them
 MAX_INVENTORY_HOSTS = 10_000
+#: most groups an inventory may hold: group precedence costs up to groups^2 steps
+MAX_INVENTORY_GROUPS = 1_000
 
 
 def _range_items(m: re.Match[str], pattern: str) -> range | str:
@@ -126,37 +128,82 @@ def _expand(pattern: str) -> list[str]:
 
 
 class _Groups:
-    """Hosts, group membership, parent links and variables, whatever the file format."""
+    """Hosts, group membership, parent links and variables, whatever the file format.
+
+    The parent links, each host's direct groups and each group's depth are computed once and
+    kept (reset by any change): the conversion asks for them per host and per group, and
+    recomputing them made a 3,000-group chain take seconds and 10,000 hosts in it hours.
+    """
 
     def __init__(self) -> None:
         self.host_vars: dict[str, dict[str, Any]] = {}
         self.members: dict[str, list[str]] = {}  # group -> direct hosts
         self.children: dict[str, list[str]] = {}  # group -> child groups
         self.group_vars: dict[str, dict[str, Any]] = {}
+        self._member_sets: dict[str, set[str]] = {}
+        self._child_sets: dict[str, set[str]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._parents: dict[str, set[str]] | None = None
+        self._direct: dict[str, list[str]] | None = None
+        self._depths: dict[str, int] = {}
+        self._views: dict[tuple[str, ...], tuple[set[str], dict[str, Any]]] = {}
 
     def add_host(self, group: str, host: str, hvars: Mapping[str, Any]) -> None:
+        self._reset()
         self.host_vars.setdefault(host, {}).update(hvars)
         self.members.setdefault(group, [])
-        if host not in self.members[group]:
+        seen = self._member_sets.setdefault(group, set())
+        if host not in seen:
+            seen.add(host)
             self.members[group].append(host)
 
     def add_child(self, parent: str, child: str) -> None:
+        self._reset()
         self.children.setdefault(parent, [])
         self.members.setdefault(child, [])
-        if child not in self.children[parent]:
+        kids = self._child_sets.setdefault(parent, set())
+        if child not in kids:
+            kids.add(child)
             self.children[parent].append(child)
 
     def parents(self) -> dict[str, set[str]]:
-        p: dict[str, set[str]] = {}
-        for parent, kids in self.children.items():
-            for kid in kids:
-                p.setdefault(kid, set()).add(parent)
-        return p
+        if self._parents is None:
+            p: dict[str, set[str]] = {}
+            for parent, kids in self.children.items():
+                for kid in kids:
+                    p.setdefault(kid, set()).add(parent)
+            self._parents = p
+        return self._parents
+
+    def _direct_groups(self, host: str) -> list[str]:
+        if self._direct is None:
+            self._direct = {}
+            for group, hosts in self.members.items():
+                for h in hosts:
+                    self._direct.setdefault(h, []).append(group)
+        return self._direct.get(host, [])
+
+    def view(self, host: str) -> tuple[set[str], dict[str, Any]]:
+        """The host's groups (with ``all``) and their variables merged by precedence.
+
+        Kept per set of direct groups: the hosts of one range share it, so 10,000 hosts under
+        a deep chain of groups cost one merge, not 10,000.
+        """
+        key = tuple(sorted(self._direct_groups(host)))
+        if key not in self._views:
+            groups = self.groups_of(host) | {"all"}
+            merged: dict[str, Any] = {}
+            for group in sorted(groups, key=lambda x: (x != "all", self.depth(x), x)):
+                merged.update(self.group_vars.get(group, {}))
+            self._views[key] = (groups, merged)
+        return self._views[key]
 
     def groups_of(self, host: str) -> set[str]:
         """Direct groups plus all their ancestors (a parent group contains its children's hosts)."""
         parents = self.parents()
-        todo = [g for g, hs in self.members.items() if host in hs]
+        todo = list(self._direct_groups(host))
         seen: set[str] = set()
         while todo:
             g = todo.pop()
@@ -168,6 +215,8 @@ class _Groups:
 
     def depth(self, group: str) -> int:
         """Distance from ``all``: deeper groups' variables win (Ansible's group precedence)."""
+        if group in self._depths:
+            return self._depths[group]
         parents = self.parents()
         best = 0
         todo = [(group, 0)]
@@ -179,7 +228,13 @@ class _Groups:
             seen.add(g)
             best = max(best, d)
             todo.extend((p, d + 1) for p in parents.get(g, ()))
+        self._depths[group] = best
         return best
+
+
+def _check_group_count(g: _Groups, where: str) -> None:
+    if len(g.members) > MAX_INVENTORY_GROUPS:
+        raise InventoryError(f"{where}: the inventory names more than {MAX_INVENTORY_GROUPS} groups (the most the harness reads)")
 
 
 def _check_host_count(g: _Groups, names: list[str], where: str) -> None:
@@ -219,6 +274,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
                 continue
             section, kind = m.group(1), m.group(2) or "hosts"
             g.members.setdefault(section, [])
+            _check_group_count(g, where)
             continue
         if kind == "skip":
             continue
@@ -242,6 +298,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
             g.group_vars.setdefault(section, {})[k.strip()] = parts[0] if len(parts) == 1 else " ".join(parts)
         elif kind == "children":
             g.add_child(section, tokens[0])
+            _check_group_count(g, where)
         else:
             try:
                 names = expand_host_pattern(tokens[0])
@@ -260,6 +317,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
 
 def _parse_yaml_group(g: _Groups, name: str, body: Any, path: str, problems: list[str]) -> None:
     g.members.setdefault(name, [])
+    _check_group_count(g, path)
     if body is None:
         return
     if not isinstance(body, Mapping):
@@ -366,10 +424,8 @@ def from_ansible(
 
     hosts: dict[str, Any] = {}
     for host in g.host_vars:
-        groups = g.groups_of(host) | {"all"}
-        hvars: dict[str, Any] = {}
-        for group in sorted(groups, key=lambda x: (x != "all", g.depth(x), x)):
-            hvars.update(g.group_vars.get(group, {}))
+        groups, group_vars = g.view(host)
+        hvars: dict[str, Any] = dict(group_vars)
         hvars.update(g.host_vars[host])
         roles = sorted({r for grp in groups if (r := mapping.get(grp)) is not None})
         if not roles:

@@ -305,3 +305,20 @@ def test_ssh_config_text_over_the_size_limit_is_refused() -> None:
     assert str(info.value) == (
         "vagrant ssh-config: the ssh-config text is larger than 1048576 characters (1 MiB), the most the harness reads"
     )
+
+
+def test_an_ansible_inventory_over_the_group_limit_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "hosts.ini", "".join(f"[g{i}]\nh{i}\n" for i in range(1001)))
+    with pytest.raises(InventoryError) as info:
+        from_ansible(path, role_map={f"g{i}": "web" for i in range(1001)})
+    assert str(info.value) == f"{path}:2001: the inventory names more than 1000 groups (the most the harness reads)"
+
+
+def test_many_hosts_under_a_deep_group_chain_convert_in_linear_time(tmp_path: Path) -> None:
+    """Group precedence is computed once per set of groups, not per host (hours on main)."""
+    chain = "".join(f"[g{i}:children]\ng{i + 1}\n" for i in range(300))
+    path = _write(tmp_path, "hosts.ini", chain + "[g0:vars]\nansible_user=deploy\n[g300]\nweb[0:1999]\n")
+    start = time.monotonic()
+    inv = from_ansible(path, role_map={"g300": "web"})
+    assert time.monotonic() - start < 5
+    assert len(inv.hosts) == 2000 and inv.hosts["web1999"].ssh.user == "deploy"
