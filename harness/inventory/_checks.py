@@ -7,6 +7,7 @@ together in one InventoryError, one per line, so a user fixes the file in one pa
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -99,6 +100,11 @@ class Checker:
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.error(join_path(path, key), f"expected a number, got {describe_value(value)}")
+            return MISSING
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN compares false with every bound and .inf never ends a wait: refuse both here,
+            # so no range check below (and no caller) ever sees them
+            self.error(join_path(path, key), f"expected a finite number, got {value!r}")
             return MISSING
         if (low is not None and value < low) or (high is not None and value > high):
             rng = f">= {low}" if high is None else f"in [{low}, {high}]"

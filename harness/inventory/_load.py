@@ -19,6 +19,7 @@ from ._checks import MISSING, Checker, InventoryProblems, known_names
 from ._hosts import read_host, read_ssh
 from ._model import Database, Host, Inventory, Moodle, Slo, SshConfig, Vip
 from ._moodle import read_moodle
+from ._read import load_yaml, read_text
 from ._sections import read_database, read_slo, read_vip
 
 __all__ = ["InventoryProblems", "inventory_from_dict", "load_inventory"]
@@ -148,12 +149,7 @@ class _StrictLoader(yaml.SafeLoader):
 def _parse_yaml(text: str, source: str) -> Any:
     loader = _StrictLoader(text)
     loader.duplicates = []
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"{source}: not valid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+    data = load_yaml(text, source, loader)
     if loader.duplicates:
         raise InventoryProblems([f"{source}: {d}" for d in loader.duplicates])
     return data
@@ -162,10 +158,7 @@ def _parse_yaml(text: str, source: str) -> Any:
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read and validate a cluster file; the error names the file as the caller spelled it."""
     source = os.fspath(path)
-    try:
-        text = Path(source).expanduser().read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(f"{source}: cannot read the cluster file: {exc.strerror or exc}") from None
+    text = read_text(source, source, "cluster file")
     data = _parse_yaml(text, source)
     if data is None:
         raise InventoryError(f"{source}: the file is empty (it needs at least 'hosts')")

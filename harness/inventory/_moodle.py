@@ -19,6 +19,8 @@ SERIES_KEYS = ("prefix", "digits", "first", "count")
 _USERNAME_SEPARATORS = (",", ":")
 #: a table prefix is pasted into SQL identifiers: letters, digits and underscores only
 _TABLE_PREFIX_RE = re.compile(r"[A-Za-z0-9_]*")
+#: most accounts a numbered series may name: ``names()`` builds the list, and no load runs more users
+MAX_ACCOUNTS = 100_000
 
 
 def read_moodle(c: Checker, raw: Any, path: str) -> Moodle | None:
@@ -63,7 +65,7 @@ def read_accounts(c: Checker, raw: Any, path: str) -> MoodleAccounts | None:
         "prefix": c.string(data, "prefix", path, d.prefix),
         "digits": c.integer(data, "digits", path, d.digits, low=0, high=12),
         "first": c.integer(data, "first", path, d.first, low=0),
-        "count": c.integer(data, "count", path, d.count, low=1),
+        "count": c.integer(data, "count", path, d.count, low=1, high=MAX_ACCOUNTS),
     }
     if MISSING in values.values():
         return None

@@ -18,11 +18,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InventoryError
 from ._load import InventoryProblems, inventory_from_dict
 from ._model import ROLES, Inventory, SshConfig
+from ._read import load_yaml, read_text
 
 DEFAULT_ROLE_MAP: dict[str, str] = {
     **dict.fromkeys(("directors", "director", "lvs", "loadbalancers", "keepalived", "haproxy"), "director"),
@@ -70,64 +69,141 @@ def merge_extra(data: dict[str, Any], extra: Mapping[str, Any] | None, source: s
 # -- host patterns ----------------------------------------------------------------------------
 
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::([0-9]+))?\]")
+#: most hosts one pattern may name (``web[0:99999999]`` would build 10^8 names): documented in
+#: docs/inventory.md; a real cluster has tens
+MAX_PATTERN_HOSTS = 10_000
+#: most hosts a whole inventory may hold, however many patterns name them
+MAX_INVENTORY_HOSTS = 10_000
+#: most groups an inventory may hold: group precedence costs up to groups^2 steps
+MAX_INVENTORY_GROUPS = 1_000
 
 
-def expand_host_pattern(pattern: str) -> list[str]:
-    """``web[01:03]`` -> web01, web02, web03; ``db-[a:c]`` -> db-a, db-b, db-c (Ansible's ranges)."""
+def _range_items(m: re.Match[str], pattern: str) -> range | str:
+    """The numbers (a range) or letters (a string) one ``[start:end:step]`` stands for."""
+    start, end, step_s = m.group(1), m.group(2), m.group(3)
+    step = int(step_s) if step_s else 1
+    if step < 1:
+        raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}: the step must be at least 1")
+    if start.isdigit() and end.isdigit():
+        return range(int(start), int(end) + 1, step)
+    letters = string.ascii_letters
+    if len(start) == 1 and len(end) == 1 and start in letters and end in letters:
+        return letters[letters.index(start): letters.index(end) + 1: step]
+    raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}")
+
+
+def expand_host_pattern(pattern: str, limit: int = MAX_PATTERN_HOSTS) -> list[str]:
+    """``web[01:03]`` -> web01, web02, web03; ``db-[a:c]`` -> db-a, db-b, db-c (Ansible's ranges).
+
+    The count is computed before any name is built: a pattern naming more than ``limit``
+    hosts is refused (ValueError naming it) instead of exhausting memory.
+    """
+    total = 1
+    for m in _RANGE.finditer(pattern):
+        count = len(_range_items(m, pattern))
+        if not count:
+            raise ValueError(f"empty host range {m.group(0)!r} in {pattern!r}")
+        total *= count
+        if total > limit:
+            raise ValueError(f"host pattern {pattern!r} names more than {limit} hosts (the most one pattern may name)")
+    return _expand(pattern)
+
+
+def _expand(pattern: str) -> list[str]:
     m = _RANGE.search(pattern)
     if not m:
         return [pattern]
-    start, end, step_s = m.group(1), m.group(2), m.group(3)
-    step = int(step_s) if step_s else 1
+    start = m.group(1)
     head, tail = pattern[: m.start()], pattern[m.end():]
-    if start.isdigit() and end.isdigit():
+    items = _range_items(m, pattern)
+    if isinstance(items, range):
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
-        items = [str(i).zfill(width) for i in range(int(start), int(end) + 1, step)]
-    elif len(start) == 1 and len(end) == 1 and start.isalpha() and end.isalpha():
-        letters = string.ascii_letters
-        items = list(letters[letters.index(start): letters.index(end) + 1: step])
+        names = [str(i).zfill(width) for i in items]
     else:
-        raise ValueError(f"bad host range {m.group(0)!r} in {pattern!r}")
-    if not items:
-        raise ValueError(f"empty host range {m.group(0)!r} in {pattern!r}")
+        names = list(items)
     out: list[str] = []
-    for item in items:
-        out.extend(expand_host_pattern(head + item + tail))
+    for item in names:
+        out.extend(_expand(head + item + tail))
     return out
 
 
 class _Groups:
-    """Hosts, group membership, parent links and variables, whatever the file format."""
+    """Hosts, group membership, parent links and variables, whatever the file format.
+
+    The parent links, each host's direct groups and each group's depth are computed once and
+    kept (reset by any change): the conversion asks for them per host and per group, and
+    recomputing them made a 3,000-group chain take seconds and 10,000 hosts in it hours.
+    """
 
     def __init__(self) -> None:
         self.host_vars: dict[str, dict[str, Any]] = {}
         self.members: dict[str, list[str]] = {}  # group -> direct hosts
         self.children: dict[str, list[str]] = {}  # group -> child groups
         self.group_vars: dict[str, dict[str, Any]] = {}
+        self._member_sets: dict[str, set[str]] = {}
+        self._child_sets: dict[str, set[str]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._parents: dict[str, set[str]] | None = None
+        self._direct: dict[str, list[str]] | None = None
+        self._depths: dict[str, int] = {}
+        self._views: dict[tuple[str, ...], tuple[set[str], dict[str, Any]]] = {}
 
     def add_host(self, group: str, host: str, hvars: Mapping[str, Any]) -> None:
+        self._reset()
         self.host_vars.setdefault(host, {}).update(hvars)
         self.members.setdefault(group, [])
-        if host not in self.members[group]:
+        seen = self._member_sets.setdefault(group, set())
+        if host not in seen:
+            seen.add(host)
             self.members[group].append(host)
 
     def add_child(self, parent: str, child: str) -> None:
+        self._reset()
         self.children.setdefault(parent, [])
         self.members.setdefault(child, [])
-        if child not in self.children[parent]:
+        kids = self._child_sets.setdefault(parent, set())
+        if child not in kids:
+            kids.add(child)
             self.children[parent].append(child)
 
     def parents(self) -> dict[str, set[str]]:
-        p: dict[str, set[str]] = {}
-        for parent, kids in self.children.items():
-            for kid in kids:
-                p.setdefault(kid, set()).add(parent)
-        return p
+        if self._parents is None:
+            p: dict[str, set[str]] = {}
+            for parent, kids in self.children.items():
+                for kid in kids:
+                    p.setdefault(kid, set()).add(parent)
+            self._parents = p
+        return self._parents
+
+    def _direct_groups(self, host: str) -> list[str]:
+        if self._direct is None:
+            self._direct = {}
+            for group, hosts in self.members.items():
+                for h in hosts:
+                    self._direct.setdefault(h, []).append(group)
+        return self._direct.get(host, [])
+
+    def view(self, host: str) -> tuple[set[str], dict[str, Any]]:
+        """The host's groups (with ``all``) and their variables merged by precedence.
+
+        Kept per set of direct groups: the hosts of one range share it, so 10,000 hosts under
+        a deep chain of groups cost one merge, not 10,000.
+        """
+        key = tuple(sorted(self._direct_groups(host)))
+        if key not in self._views:
+            groups = self.groups_of(host) | {"all"}
+            merged: dict[str, Any] = {}
+            for group in sorted(groups, key=lambda x: (x != "all", self.depth(x), x)):
+                merged.update(self.group_vars.get(group, {}))
+            self._views[key] = (groups, merged)
+        return self._views[key]
 
     def groups_of(self, host: str) -> set[str]:
         """Direct groups plus all their ancestors (a parent group contains its children's hosts)."""
         parents = self.parents()
-        todo = [g for g, hs in self.members.items() if host in hs]
+        todo = list(self._direct_groups(host))
         seen: set[str] = set()
         while todo:
             g = todo.pop()
@@ -139,6 +215,8 @@ class _Groups:
 
     def depth(self, group: str) -> int:
         """Distance from ``all``: deeper groups' variables win (Ansible's group precedence)."""
+        if group in self._depths:
+            return self._depths[group]
         parents = self.parents()
         best = 0
         todo = [(group, 0)]
@@ -150,7 +228,20 @@ class _Groups:
             seen.add(g)
             best = max(best, d)
             todo.extend((p, d + 1) for p in parents.get(g, ()))
+        self._depths[group] = best
         return best
+
+
+def _check_group_count(g: _Groups, where: str) -> None:
+    if len(g.members) > MAX_INVENTORY_GROUPS:
+        raise InventoryError(f"{where}: the inventory names more than {MAX_INVENTORY_GROUPS} groups (the most the harness reads)")
+
+
+def _check_host_count(g: _Groups, names: list[str], where: str) -> None:
+    """Refuse before adding: the inventory may not pass MAX_INVENTORY_HOSTS, however spread out."""
+    new = sum(1 for n in names if n not in g.host_vars)
+    if len(g.host_vars) + new > MAX_INVENTORY_HOSTS:
+        raise InventoryError(f"{where}: the inventory names more than {MAX_INVENTORY_HOSTS} hosts (the most the harness reads)")
 
 
 # -- INI --------------------------------------------------------------------------------------
@@ -183,6 +274,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
                 continue
             section, kind = m.group(1), m.group(2) or "hosts"
             g.members.setdefault(section, [])
+            _check_group_count(g, where)
             continue
         if kind == "skip":
             continue
@@ -206,6 +298,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
             g.group_vars.setdefault(section, {})[k.strip()] = parts[0] if len(parts) == 1 else " ".join(parts)
         elif kind == "children":
             g.add_child(section, tokens[0])
+            _check_group_count(g, where)
         else:
             try:
                 names = expand_host_pattern(tokens[0])
@@ -213,6 +306,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
                 problems.append(f"{where}: {exc}")
                 continue
             hvars = _ini_vars(tokens[1:], where, problems)
+            _check_host_count(g, names, where)
             for name in names:
                 g.add_host(section, name, hvars)
     return g
@@ -223,6 +317,7 @@ def _parse_ini(text: str, source: str, problems: list[str]) -> _Groups:
 
 def _parse_yaml_group(g: _Groups, name: str, body: Any, path: str, problems: list[str]) -> None:
     g.members.setdefault(name, [])
+    _check_group_count(g, path)
     if body is None:
         return
     if not isinstance(body, Mapping):
@@ -244,6 +339,7 @@ def _parse_yaml_group(g: _Groups, name: str, body: Any, path: str, problems: lis
         except ValueError as exc:
             problems.append(f"{path}.hosts.{pattern}: {exc}")
             continue
+        _check_host_count(g, names, f"{path}.hosts.{pattern}")
         for host in names:
             g.add_host(name, host, dict(hvars or {}))
     gvars = body.get("vars") or {}
@@ -261,15 +357,17 @@ def _parse_yaml_group(g: _Groups, name: str, body: Any, path: str, problems: lis
 
 
 def _parse_yaml(text: str, source: str, problems: list[str]) -> _Groups:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"{source}: not valid YAML: {exc}") from None
+    data = load_yaml(text, source)
+    if data is None:
+        raise InventoryError(f"{source}: the file is empty (it needs at least one group, e.g. 'all:')")
     if not isinstance(data, Mapping):
         raise InventoryError(f"{source}: expected a mapping of groups (e.g. 'all:'), got {type(data).__name__}")
     g = _Groups()
-    for name, body in data.items():
-        _parse_yaml_group(g, str(name), body, f"{source}: {name}", problems)
+    try:
+        for name, body in data.items():
+            _parse_yaml_group(g, str(name), body, f"{source}: {name}", problems)
+    except RecursionError:
+        raise InventoryError(f"{source}: the groups are nested too deeply to read") from None
     return g
 
 
@@ -314,10 +412,7 @@ def from_ansible(
     """
     source = os.fspath(path)
     p = Path(source).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(f"{source}: cannot read the Ansible inventory: {exc.strerror or exc}") from None
+    text = read_text(p, source, "Ansible inventory")
     ssh_defaults = check_ssh_defaults(defaults, source)
     mapping: dict[str, str | None] = {**DEFAULT_ROLE_MAP, **(role_map or {})}
     problems: list[str] = []
@@ -329,10 +424,8 @@ def from_ansible(
 
     hosts: dict[str, Any] = {}
     for host in g.host_vars:
-        groups = g.groups_of(host) | {"all"}
-        hvars: dict[str, Any] = {}
-        for group in sorted(groups, key=lambda x: (x != "all", g.depth(x), x)):
-            hvars.update(g.group_vars.get(group, {}))
+        groups, group_vars = g.view(host)
+        hvars: dict[str, Any] = dict(group_vars)
         hvars.update(g.host_vars[host])
         roles = sorted({r for grp in groups if (r := mapping.get(grp)) is not None})
         if not roles:

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import InventoryError
 from ._load import InventoryProblems, inventory_from_dict
 from ._model import ROLES, Inventory
+from ._read import check_text_size
 from .ansible import check_ssh_defaults, merge_extra
 
 #: name pattern -> role, first match wins (``ndb_mgm*`` before ``ndb*``)
@@ -46,9 +47,44 @@ def guess_roles(name: str) -> list[str]:
     return []
 
 
+#: keywords the reader refuses: their effect depends on what it cannot evaluate (``Match``
+#: criteria: user, exec, canonical names ...) or read (``Include``'s other files)
+UNSUPPORTED_KEYWORDS: dict[str, str] = {
+    "match": "'Match' blocks are not supported (whether their options apply depends on criteria "
+             "the harness does not evaluate); write the options under each 'Host' instead",
+    "include": "'Include' is not supported (the harness reads only this text); paste the included options here",
+}
+
+
+def _host_pattern(pattern: str) -> re.Pattern[str]:
+    """An OpenSSH ``Host`` pattern: ``*`` any run, ``?`` one character, case-insensitive."""
+    return re.compile("".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern), re.I | re.S)
+
+
+def _block_applies(patterns: list[str], name: str) -> bool:
+    """OpenSSH's rule: a matching negated pattern (``!web2``) excludes; else any positive match includes."""
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if _host_pattern(pattern[1:] if negated else pattern).fullmatch(name):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
 def parse_ssh_config(text: str, source: str = "vagrant ssh-config") -> dict[str, dict[str, str]]:
-    """``{host: {lowercased keyword: value}}``; the first value of a keyword wins (as in ssh)."""
-    blocks: dict[str, dict[str, str]] = {}
+    """``{host: {lowercased keyword: value}}`` as OpenSSH reads it for ``ssh host``.
+
+    Each name written plainly on a ``Host`` line is a machine. Its options are gathered, as
+    ssh does, from every ``Host`` block whose patterns (``*``, ``?``, ``!negation``) match it,
+    in file order, the first value of a keyword winning: a ``Host *`` block applies to every
+    machine, ``Host * !web1`` to all but web1. ``Match`` and ``Include`` are refused, each
+    with one error naming its line (UNSUPPORTED_KEYWORDS).
+    """
+    check_text_size(text, source, "ssh-config text")
+    blocks: list[tuple[list[str], dict[str, str]]] = []
+    machines: list[str] = []
     current: dict[str, str] | None = None
     problems: list[str] = []
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -60,33 +96,43 @@ def parse_ssh_config(text: str, source: str = "vagrant ssh-config") -> dict[str,
             problems.append(f"{source}:{lineno}: cannot read {line!r}")
             continue
         key, rest = m.group(1).lower(), m.group(2).strip()
+        if key in UNSUPPORTED_KEYWORDS:
+            problems.append(f"{source}:{lineno}: {UNSUPPORTED_KEYWORDS[key]}")
+            current = {}  # the block's own options are not reported again, nor applied
+            continue
         try:
             parts = shlex.split(rest)
         except ValueError as exc:
             problems.append(f"{source}:{lineno}: {exc}")
             continue
-        value = " ".join(parts)
         if key == "host":
             if not parts:
                 problems.append(f"{source}:{lineno}: 'Host' without a name")
-                current = None
+                current = {}
                 continue
-            name = parts[0]
-            if any(ch in name for ch in "*?!"):
-                current = None  # a pattern block (Host *) is not a machine
-                continue
-            if name in blocks:
-                problems.append(f"{source}:{lineno}: host {name!r} appears twice")
-            current = blocks.setdefault(name, {})
+            current = {}
+            blocks.append((parts, current))
+            for name in parts:
+                if any(ch in name for ch in "*?!"):
+                    continue  # a pattern, not a machine
+                if name not in machines:  # named again: its blocks combine, first value wins
+                    machines.append(name)
             continue
         if current is None:
-            if key != "match":
-                problems.append(f"{source}:{lineno}: {key!r} before any 'Host' line")
+            problems.append(f"{source}:{lineno}: {key!r} before any 'Host' line")
             continue
-        current.setdefault(key, value)
+        current.setdefault(key, " ".join(parts))
     if problems:
         raise InventoryProblems(problems)
-    return blocks
+    result: dict[str, dict[str, str]] = {}
+    for name in machines:
+        options: dict[str, str] = {}
+        for patterns, block in blocks:
+            if _block_applies(patterns, name):
+                for key, value in block.items():
+                    options.setdefault(key, value)
+        result[name] = options
+    return result
 
 
 def from_vagrant_ssh_config(

@@ -107,7 +107,7 @@ MOODLE_ERRORS = [
     ({"wait_s": {"min": 5}}, "moodle.wait_s: min (5) is above max (3)"),
     ({"wait_s": {"low": 1}}, "moodle.wait_s.low: unknown key 'low' (known: max, min)"),
     ({"wait_s": 2}, "moodle.wait_s: expected a mapping, got int 2"),
-    ({"accounts": {"count": 0}}, "moodle.accounts.count: 0 is out of range [1, None]"),
+    ({"accounts": {"count": 0}}, "moodle.accounts.count: 0 is out of range [1, 100000]"),
     ({"accounts": {"digits": 20}}, "moodle.accounts.digits: 20 is out of range [0, 12]"),
     ({"accounts": {"pattern": "s{n}"}}, "moodle.accounts.pattern: unknown key 'pattern' (known: count, digits, first, prefix, usernames)"),
     ({"accounts": {"usernames": []}}, "moodle.accounts.usernames: expected a non-empty list of usernames, got a list"),
