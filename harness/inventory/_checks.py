@@ -135,6 +135,15 @@ class Checker:
         return value
 
 
+def refuse_password(c: Checker, data: dict[str, Any], path: str) -> dict[str, Any]:
+    """A section that names a password itself gets an error (passwords live in environment
+    variables named by ``password_env``); the rest of the section is read on."""
+    if "password" not in data:
+        return data
+    c.error(join_path(path, "password"), "passwords never appear in the file: name an environment variable with password_env")
+    return {k: v for k, v in data.items() if k != "password"}
+
+
 def join_path(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._checks import MISSING, Checker, describe_value, join_path
+from ._checks import MISSING, Checker, describe_value, join_path, refuse_password
 from ._model import Moodle, MoodleAccounts
 
 MOODLE_KEYS = ("accounts", "password_env", "course_id", "forum_cmid", "database", "table_prefix", "wait_s", "timeout_s")
@@ -27,9 +27,7 @@ def read_moodle(c: Checker, raw: Any, path: str) -> Moodle | None:
     data = c.mapping(raw, path)
     if data is None:
         return None
-    if "password" in data:
-        c.error(join_path(path, "password"), "passwords never appear in the file: name an environment variable with password_env")
-        data = {k: v for k, v in data.items() if k != "password"}
+    data = refuse_password(c, data, path)
     c.keys(data, path, (), MOODLE_KEYS)
     d = Moodle()
     accounts = read_accounts(c, data["accounts"], join_path(path, "accounts")) if "accounts" in data else d.accounts

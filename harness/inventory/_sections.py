@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import MISSING, Checker, join_path
+from ._checks import MISSING, Checker, join_path, refuse_password
 from ._model import DATABASE_KINDS, PHASES, Database, LatencyBound, Slo, Vip
 
 VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql"})
@@ -31,9 +31,7 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
     data = c.mapping(raw, path)
     if data is None:
         return None
-    if "password" in data:
-        c.error(join_path(path, "password"), "passwords never appear in the file: name an environment variable with password_env")
-        data = {k: v for k, v in data.items() if k != "password"}
+    data = refuse_password(c, data, path)
     c.keys(data, path, (), ("kind", "user", "password_env", "name", "port"))
     d = Database()
     values = {

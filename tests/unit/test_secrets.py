@@ -11,18 +11,7 @@ import pytest
 from harness._secrets import add_env_secrets, add_secret, dumps_scrubbed, scrub_data, scrub_file, suspicious
 from harness.report import scrub  # the report's import path: the same function
 
-
-@pytest.fixture(autouse=True)
-def _known_values_restored():
-    """Values a test registers do not outlive it (the registry is per process)."""
-    from harness import _secrets as registry
-
-    before = set(registry._known)
-    yield
-    with registry._lock:
-        registry._known.clear()
-        registry._known.update(before)
-        registry._rebuild()
+pytestmark = pytest.mark.usefixtures("known_secrets_restored")
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,7 @@ from pathlib import Path
 
 import pytest
 
-
-@pytest.fixture(autouse=True)
-def _known_values_restored():
-    """Values a test registers do not outlive it (the registry is per process)."""
-    from harness import _secrets as registry
-
-    before = set(registry._known)
-    yield
-    with registry._lock:
-        registry._known.clear()
-        registry._known.update(before)
-        registry._rebuild()
+pytestmark = pytest.mark.usefixtures("known_secrets_restored")
 
 
 PLANTED = {
