@@ -114,7 +114,7 @@ def test_lost_sessions_are_counted_as_forced_relogin(lms_stack: LmsStack, tmp_pa
         assert any(s["name"] == "login" and s["ok"] for s in later)
         assert any(s["name"] != "login" and s["ok"] for s in later)
     assert all(s["context"].get("forced_relogin") for s in samples if not s["ok"]), \
-        [s for s in samples if not s["ok"]][:5]
+        [(s["name"], s["error"], s["context"]) for s in samples if not s["ok"]][:5]
     ok_keys = sorted(s["context"]["key"] for s in samples if s["name"] == "post" and s["ok"])
     failed_keys = {s["context"]["key"] for s in samples if s["name"] == "post" and not s["ok"]}
     stored = keyed_subjects(lms_stack, prefix)
