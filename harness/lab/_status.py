@@ -147,8 +147,7 @@ def judge_directors(st: LabStatus, topo: Topology) -> list[str]:
     if not dirs:
         return ["no director running"]
     # the same invariants the audits and the recovery checker judge (harness.invariants)
-    sample = st.to_dict()
-    bad_vips = vips_not_held_once(sample, topo.vips)
+    bad_vips = vips_not_held_once({"vip_holders": st.vip_holders}, topo.vips)
     problems = [f"VIP {vip} held by {bad_vips[vip] or 'nobody'}" for vip in topo.vips if vip in bad_vips]
     bad_vrrp = vrrp_without_one_master({"vrrp": {d: st.vrrp.get(d, {}) for d in dirs}}, VRRP_INSTANCES)
     problems += [f"VRRP {inst}: {len(bad_vrrp[inst])} MASTER(s) {bad_vrrp[inst]}"
