@@ -32,6 +32,11 @@ DEFAULT_KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 DIRECTOR_FAILOVER_CHECK = "director_failover"
 
 
+def _secs(value: float) -> str:
+    """Seconds as a reader wants them in a message: milliseconds at most (0.596, 4.5, 5)."""
+    return f"{round(value, 3):g}"
+
+
 @dataclass(frozen=True)
 class DirectorBudget:
     """The slowest takeover a director's keepalived.conf allows, and the setting behind it."""
@@ -156,14 +161,14 @@ class FailoverBound:
                         f"= {self.budget_bound_s:g} s")
         if over:
             return CheckResult(DIRECTOR_FAILOVER_CHECK, Validity.INVALID, counts, examples,
-                               f"longest web VIP outage {longest_outage_s:g} s is above " + " and ".join(over))
+                               f"longest web VIP outage {_secs(longest_outage_s)} s is above " + " and ".join(over))
         note = self.note()
         if note is not None:
             return CheckResult(DIRECTOR_FAILOVER_CHECK, Validity.VALID, counts, examples,
-                               f"longest web VIP outage {longest_outage_s:g} s within the keepalived budget "
+                               f"longest web VIP outage {_secs(longest_outage_s)} s within the keepalived budget "
                                f"+ margin; {note}")
         return CheckResult(DIRECTOR_FAILOVER_CHECK, Validity.VALID, counts, examples,
-                           f"longest web VIP outage {longest_outage_s:g} s within both the promise "
+                           f"longest web VIP outage {_secs(longest_outage_s)} s within both the promise "
                            f"{self.promise_s:g} s and the keepalived budget + margin {self.budget_bound_s:g} s")
 
 

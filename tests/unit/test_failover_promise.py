@@ -83,7 +83,8 @@ def test_an_outage_within_the_budget_but_above_the_promise_is_invalid():
                               "bound_s": 4.0, "longest_outage_s": 4.5, "refused_before_inject": False}
     assert bound.judge(3.9).valid is Validity.VALID
     assert bound.judge(4.0).valid is Validity.VALID  # the promise itself is kept
-    assert "within both the promise 4 s and the keepalived budget + margin 5.109 s" in bound.judge(3.9).message
+    assert "outage 3.9 s within both the promise 4 s and the keepalived budget + margin 5.109 s" in bound.judge(3.9).message
+    assert bound.judge(0.595845).message.startswith("longest web VIP outage 0.596 s within both")
 
 
 def test_an_outage_within_the_promise_but_above_the_budget_is_invalid():
