@@ -163,10 +163,7 @@ def director_failover_under_load(scenario: Scenario, plan: FaultPlan, bound: Fai
     checker bounded by the tighter of the two, and the ``director_failover`` verdict (promise,
     budget, measured side by side) joins the run's checks.
     """
-    refusal = bound.refusal()
-    if refusal is not None:
-        scenario.checks.append(bound.refused())
-        raise AssertionError(refusal)
+    _refuse_an_unkeepable_promise(scenario, bound)
     note = bound.note()
     if note is not None:  # today's behaviour, said out loud: the bound moves with the configuration
         warnings.warn(note, stacklevel=2)
@@ -177,6 +174,15 @@ def director_failover_under_load(scenario: Scenario, plan: FaultPlan, bound: Fai
     run.checks[verdict.checker] = verdict
     scenario.checks.append(verdict)
     return run
+
+
+def _refuse_an_unkeepable_promise(scenario: Scenario, bound: FailoverBound) -> None:
+    """Fail the test with the refusal alone (its INVALID verdict kept for result.json)."""
+    __tracebackhide__ = True  # the message says it all; the frame would only repeat it
+    refusal = bound.refusal()
+    if refusal is not None:
+        scenario.checks.append(bound.refused())
+        raise AssertionError(refusal)
 
 
 def _steady(sc: Scenario, plan: FaultPlan) -> FaultContext:

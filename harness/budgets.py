@@ -5,7 +5,7 @@ The acceptance tests and the soak bound each outage by these plus the SLO's
 node's silent death from the Galera timers it reports.
 
 A budget read from the configuration says how slow the cluster is *allowed* to be, not how
-slow the user may accept: a director pair set to ``advert_int 3`` has a 9.6 s budget and
+slow the user may accept: a director pair set to ``advert_int 3`` has a budget of ~10 s and
 passes a 9 s outage by construction. So a director failover is also held to the cluster
 file's absolute promise (``slo.director_failover_s``): :class:`FailoverBound` is VALID only
 within both, and refuses up front, before any fault, when the configuration's own budget
