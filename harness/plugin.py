@@ -29,7 +29,7 @@ from .report.allure import install_results_scrubber
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s")
+SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s", "director_failover_s")
 _SLO_PERCENTS = ("availability_percent", "max_error_rate_percent")  # the rest: >= 0 (s or ms)
 
 

@@ -6,6 +6,7 @@ output, or written by the lab. Frozen dataclasses: a loaded inventory never chan
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -117,6 +118,9 @@ class Slo:
     recovery_s: float = 60.0
     #: longest VIP outage allowed when one web node dies (the balancer's detection time)
     web_failover_s: float = 3.0
+    #: the user's promise for a director failover (longest web VIP outage), in seconds, checked
+    #: beside the budget read from the directors' keepalived.conf; None: no promise given
+    director_failover_s: float | None = None
     latency_ms: dict[str, LatencyBound] = field(
         default_factory=lambda: {
             "steady": LatencyBound(p95=300.0, p99=800.0),
@@ -124,6 +128,14 @@ class Slo:
             "recovery": LatencyBound(p95=800.0, p99=2000.0),
         }
     )
+
+    def __post_init__(self) -> None:
+        # the cluster file's reader refuses these with the file's other problems; this guards
+        # the other ways in (``--slo``, code): a NaN promise would pass every outage, 0 none
+        p = self.director_failover_s
+        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p) or p <= 0):
+            raise InventoryError(f"slo.director_failover_s: must be a finite number of seconds > 0 "
+                                 f"(leave it out for no promise), not {p!r}")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,18 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
     return Database(**values)
 
 
+def read_promise(c: Checker, data: dict[str, Any], key: str, path: str) -> Any:
+    """An optional promise in seconds: absent or null is no promise; else finite and > 0 (a
+    promise of 0 s cannot be kept, a NaN one would pass every outage). One error naming it."""
+    if data.get(key) is None:
+        return None
+    value = c.number(data, key, path)
+    if value is not MISSING and value <= 0:
+        c.error(join_path(path, key), f"{value:g} must be > 0 seconds (leave it out for no promise)")
+        return MISSING
+    return value
+
+
 def read_slo(c: Checker, raw: Any, path: str) -> Slo | None:
     data = c.mapping(raw, path)
     if data is None:
@@ -53,7 +65,7 @@ def read_slo(c: Checker, raw: Any, path: str) -> Slo | None:
     c.keys(
         data, path, (),
         ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s",
-         "latency_ms"),
+         "director_failover_s", "latency_ms"),
     )
     d = Slo()
     values: dict[str, Any] = {
@@ -62,6 +74,7 @@ def read_slo(c: Checker, raw: Any, path: str) -> Slo | None:
         "max_error_rate_percent": c.number(data, "max_error_rate_percent", path, d.max_error_rate_percent, 0, 100),
         "recovery_s": c.number(data, "recovery_s", path, d.recovery_s, 0),
         "web_failover_s": c.number(data, "web_failover_s", path, d.web_failover_s, 0),
+        "director_failover_s": read_promise(c, data, "director_failover_s", path),
     }
     latency = dict(d.latency_ms)
     if "latency_ms" in data:

@@ -62,6 +62,7 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
         "max_error_rate_percent": inv.slo.max_error_rate_percent,
         "recovery_s": inv.slo.recovery_s,
         "web_failover_s": inv.slo.web_failover_s,
+        **({"director_failover_s": inv.slo.director_failover_s} if inv.slo.director_failover_s is not None else {}),
         "latency_ms": {p: _drop_none(asdict(b)) for p, b in inv.slo.latency_ms.items()},
     }
     out["moodle"] = _moodle(inv.moodle)

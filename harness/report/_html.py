@@ -329,6 +329,34 @@ def _ledger(t: TestModel) -> str:
     return f"<h3>Writes (ledger)</h3><div class='ledger'>{''.join(cells)}</div>{node_txt}{msg}"
 
 
+def _failover(t: TestModel) -> str:
+    """Promise, keepalived budget + margin and the measured outage of a director failover, side
+    by side: a budget that grows with a slow configuration is visible next to the promise."""
+    c = t.failover
+    if c is None:
+        return ""
+    n = _mapping(c.get("counts"))
+    promise = "none given" if n.get("promise_s") is None else f"{_num(n.get('promise_s'))} s"
+    budget = f"{_num(n.get('budget_s'))} s + {_num(n.get('margin_s'))} s = {_num(n.get('budget_bound_s'))} s"
+    if n.get("refused_before_inject") is True:
+        measured = "not run: refused before any fault"
+    elif n.get("longest_outage_s") is None:
+        measured = "–"
+    else:
+        measured = f"{_num(n.get('longest_outage_s'))} s"
+    verdict = str(c.get("valid", "unknown")).lower()
+    settings = c.get("examples", {}).get("setting") if isinstance(c.get("examples"), dict) else None
+    setting = f"<p class='muted'>budget from {esc(settings[0])}</p>" if isinstance(settings, list) and settings else ""
+    return (
+        "<h3>Director failover</h3><table class='slo failover'><thead><tr><th class='num'>promise</th>"
+        "<th class='num'>keepalived budget + margin</th><th class='num'>measured (longest outage)</th><th>verdict</th>"
+        f"</tr></thead><tbody><tr class='{'hot' if verdict == 'invalid' else ''}'>"
+        f"<td class='num' data-failover='promise'>{promise}</td><td class='num' data-failover='budget'>{budget}</td>"
+        f"<td class='num' data-failover='measured'>{measured}</td><td>{_badge(verdict)}</td></tr></tbody></table>"
+        f"<p class='muted'>{esc(c.get('message', ''))}</p>{setting}"
+    )
+
+
 def _slo(t: TestModel) -> str:
     if not t.slo:
         return ""
@@ -395,7 +423,7 @@ def _test_section(t: TestModel) -> str:
         chart = _LEGEND + timeline_chart(t.timeline, t.phases)
     elif t.timeline:
         chart = "<p class='muted'>The history holds no probe, write or request results to draw.</p>"
-    left = _ledger(t) + _slo(t)
+    left = _ledger(t) + _failover(t) + _slo(t)
     right = _outage_table(t) + _fault_table(t)
     grid = f"<div class='grid2'><div>{left}</div><div>{right}</div></div>" if left and right else left + right
     cls = esc(t.outcome.replace(" ", "-"))

@@ -121,6 +121,13 @@ class TestModel:
     #: the cluster was broken on purpose; "passed" means the checker caught it
     negative_proof: bool = False
 
+    @property
+    def failover(self) -> dict[str, Any] | None:
+        """The ``director_failover`` verdict (harness.budgets) of a director failover test:
+        the user's promise, the keepalived budget + margin and the measured outage, or None."""
+        found = next((c for c in self.checks if c.get("checker") == "director_failover"), None)
+        return found if found is not None and isinstance(found.get("counts"), dict) else None
+
 
 @dataclass(frozen=True)
 class TrendPoint:
