@@ -204,6 +204,7 @@ class Scenario:
         inv = self.cluster.inventory  # the cluster file's moodle: section reaches the locustfile
         kwargs.setdefault("moodle", inv.moodle)
         kwargs.setdefault("moodle_source", inv.source)
+        kwargs.setdefault("journal", self.journal)  # a child that outlives a crash is healed from it
         load = LocustLoad(self.history, url, workdir=self.directory / "locust", **kwargs)
         load.start()
         self._loads.append(load)
