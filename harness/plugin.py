@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Generator, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from ._interrupt import InterruptWatch, interrupted_result
 from ._secrets import scrub_data
 from .inventory._model import LatencyBound
 from .report.allure import install_results_scrubber
@@ -106,11 +108,14 @@ class HarnessSettings:
     run_id: str = ""
     run_dir: Path = field(default_factory=Path)
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: the first SIGINT/SIGTERM of the session (result.json and run.json record it)
+    interrupts: InterruptWatch = field(default_factory=InterruptWatch)
 
 
 settings_key = pytest.StashKey[HarnessSettings]()
 scenario_key = pytest.StashKey[Any]()
 report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
+_watch_key = pytest.StashKey[ExitStack]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,6 +139,33 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id=run_id,
         run_dir=report_dir / run_id,
     )
+    watch = config.stash[settings_key].interrupts
+    config.stash[_watch_key] = stack = ExitStack()
+    stack.enter_context(watch.watching())
+    config.pluginmanager.register(_InterruptHooks(watch), "harness-interrupts")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _watch_key in config.stash:
+        config.stash[_watch_key].close()  # the signal handlers found at configure
+
+
+class _InterruptHooks:
+    """Keeps the watch's current test, and notes a KeyboardInterrupt no handler saw (raised
+    by code, or a Ctrl-C a heal deferred) before the session's teardown writes the records."""
+
+    def __init__(self, watch: InterruptWatch) -> None:
+        self.watch = watch
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.watch.current_test = item.nodeid
+        result = yield
+        self.watch.current_test = None  # not reached when interrupted: the test stays named
+        return result
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.watch.note_exception(excinfo.value)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -253,6 +285,8 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
 
     def write(finished: bool) -> None:
         doc = dict(base, tests=[r["test"] for r in s.results])
+        if s.interrupts.first is not None:
+            doc["interrupted"] = s.interrupts.first.to_dict()
         if finished:
             doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         (s.run_dir / "run.json").write_text(json.dumps(scrub_data(doc), indent=2) + "\n")  # scrubbed: node ids, paths
@@ -298,7 +332,7 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
     from .report import allure as allure_report  # no-ops without allure-pytest
 
     allure_report.label_test(tier=sc.tier or None, fault_kind=sc.fault_kind or None, title=sc.title)
-    with sc.nemesis.sigterm_heals():
+    with sc.nemesis.sigterm_heals(), run_record.interrupts.watching():  # the watch over the nemesis's SIGTERM
         sc.nemesis.heal_all()
         try:
             yield sc
@@ -317,6 +351,9 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
                 else:
                     sc.outcome = "failed"
                     sc.error = str(call.longrepr.reprcrash.message) if hasattr(call.longrepr, "reprcrash") else str(call.longrepr)[-2000:]
+                cut = run_record.interrupts.first
+                if cut is not None and cut.test == item.nodeid:
+                    sc.outcome, sc.error, sc.interrupted = interrupted_result(cut, reports, sc.outcome, sc.error)
                 result_path = sc.write_result()
                 _attach_to_allure(allure_report, sc, result_path)
                 run_record.results.append(sc.result())

@@ -95,6 +95,8 @@ class Scenario:
         self._started = time.monotonic()
         self.outcome = "running"
         self.error: str | None = None
+        #: how the run was cut short in this test (signal, at, phase; result.json "interrupted")
+        self.interrupted: dict[str, Any] | None = None
         # one sample = a few SSH round trips per host (~0.15 s each on 2 busy cores): give each
         # host a generous budget so a slow answer is not mistaken for an unreachable host
         options = {"budget_s": 10.0, **self.sampler_options}
@@ -311,6 +313,7 @@ class Scenario:
             "slo": [s.to_dict() for s in self.slo],
             "error": self.error,
             **({"soak": self.extra} if self.extra else {}),
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
         }
 
     def write_result(self) -> Path:
