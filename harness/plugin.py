@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 
+from ._host_keys import host_key_warning, unchecked_host_keys
 from ._interrupt import InterruptWatch, interrupted_result
 from ._secrets import scrub_data
+from .errors import HarnessError
 from .inventory._model import LatencyBound
 from .report.allure import install_results_scrubber
 
@@ -168,10 +170,24 @@ class _InterruptHooks:
         self.watch.note_exception(excinfo.value)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[settings_key]
     target = s.cluster_file or f"the lab ({s.lab_name})"
-    return f"harness: cluster={target} seed={s.seed} run={s.run_id}"
+    warning = _host_key_header(s.cluster_file)
+    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}"] + ([f"harness: {warning}"] if warning else [])
+
+
+def _host_key_header(cluster_file: str | None) -> str | None:
+    """The host-key opt-out of ``--cluster FILE`` (the lab never opts out); a file that does
+    not load says nothing here: the cluster fixture reports it, naming the field."""
+    if not cluster_file:
+        return None
+    from .inventory import load_inventory
+
+    try:
+        return host_key_warning(unchecked_host_keys(load_inventory(cluster_file)))
+    except HarnessError:
+        return None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -280,6 +296,7 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
             "name": inv.name, "source": cluster_target.cluster_file,
             "hosts": {h.name: {"address": h.address, "roles": list(h.roles)} for h in inv.hosts.values()},
             "vips": {n: f"{v.address}:{v.port}" for n, v in inv.vips.items()},
+            "host_keys_unchecked": unchecked_host_keys(inv),
         },
     }
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._host_keys import host_key_warning, unchecked_host_keys
 from ..errors import FaultError
 from ._children import ChildOutcome, stop_children
 from ._journal import JOURNAL_FILE, HealOutcome, Journal, heal_journal
@@ -99,7 +100,11 @@ def open_cluster(cluster_file: str) -> Cluster:
     from ..cluster import Cluster
     from ..inventory import load_inventory
 
-    return Cluster(load_inventory(cluster_file), transport_factory=TRANSPORT_FACTORY)
+    inventory = load_inventory(cluster_file)
+    warning = host_key_warning(unchecked_host_keys(inventory))
+    if warning:
+        print(f"harness: {warning}")
+    return Cluster(inventory, transport_factory=TRANSPORT_FACTORY)
 
 
 def newest_journal_dir(reports: Path) -> Path:

@@ -192,3 +192,36 @@ def test_an_interrupted_result_names_the_phase_and_keeps_a_finished_calls_verdic
     assert interrupted_result(cut, {"setup": 1, "call": 1}, "failed", "assert 1 == 2") == (
         "error", "interrupted by SIGINT at 2026-12-02T15:00:00.000+00:00 during teardown (the call had failed: assert 1 == 2)",
         {"signal": "SIGINT", "at": "2026-12-02T15:00:00.000+00:00", "phase": "teardown"})
+
+
+# ---- the host-key opt-out, said at the start of every run and kept in run.json ---------------
+OPTED_OUT_CLUSTER = """\
+name: t
+hosts:
+  dir1: {address: 198.18.0.11, roles: [director]}
+  web2: {address: 198.18.0.22, roles: [web], ssh: {insecure_ignore_host_keys: true}}
+  web1: {address: 198.18.0.21, roles: [web], ssh: {insecure_ignore_host_keys: true}}
+"""
+
+
+def test_the_header_names_the_hosts_whose_keys_are_not_checked_and_run_json_keeps_them(pytester: pytest.Pytester) -> None:
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(OPTED_OUT_CLUSTER)
+    pytester.makepyfile("def test_x(run_record): pass")
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["harness: cluster=*", "harness: WARNING: SSH host keys are NOT checked for 2 host(s): "
+                                 "web1, web2 (ssh.insecure_ignore_host_keys): whoever answers at their address is trusted"])
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    assert json.loads(run_json.read_text())["cluster"]["host_keys_unchecked"] == ["web1", "web2"]
+
+
+def test_no_host_key_line_when_every_key_is_checked(pytester: pytest.Pytester) -> None:
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(OPTED_OUT_CLUSTER.replace(", ssh: {insecure_ignore_host_keys: true}", ""))
+    pytester.makepyfile("def test_x(run_record): pass")
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*host keys*")
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    assert json.loads(run_json.read_text())["cluster"]["host_keys_unchecked"] == []
