@@ -46,11 +46,9 @@ def test_the_report_header_warns_with_the_host_names_escaped(tmp_path: Path) -> 
     assert ('<div class="err hostkeys">WARNING: SSH host keys are NOT checked for 2 host(s): web1, '
             "&lt;b&gt;evil&lt;/b&gt;&amp;co (ssh.insecure_ignore_host_keys)") in header
     assert "<b>evil</b>" not in page
-
-
-@pytest.mark.parametrize("cluster", [{}, {"host_keys_unchecked": []}, {"host_keys_unchecked": "web1"}])
-def test_no_warning_when_every_key_is_checked_or_run_json_says_nothing_usable(tmp_path: Path, cluster: dict[str, object]) -> None:
-    assert "hostkeys" not in render_report(load_run(_run_dir(tmp_path, cluster)))
+    # every key checked, or a run.json that says nothing usable: no warning
+    for i, cluster in enumerate([{}, {"host_keys_unchecked": []}, {"host_keys_unchecked": "web1"}]):
+        assert "hostkeys" not in render_report(load_run(_run_dir(tmp_path / str(i), cluster)))
 
 
 def test_harness_heal_says_which_host_keys_it_will_not_check(
