@@ -16,7 +16,6 @@ import re
 import secrets
 import time
 from collections.abc import Generator, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from ._host_keys import host_key_warning, unchecked_host_keys
+from ._host_keys import unchecked_host_keys
 from ._interrupt import InterruptWatch, interrupted_result
+from ._run_record import host_key_header, install_interrupt_watch
 from ._secrets import scrub_data
-from .errors import HarnessError
 from .inventory._model import LatencyBound
 from .report.allure import install_results_scrubber
 
@@ -117,7 +116,6 @@ class HarnessSettings:
 settings_key = pytest.StashKey[HarnessSettings]()
 scenario_key = pytest.StashKey[Any]()
 report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
-_watch_key = pytest.StashKey[ExitStack]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -141,53 +139,13 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id=run_id,
         run_dir=report_dir / run_id,
     )
-    watch = config.stash[settings_key].interrupts
-    config.stash[_watch_key] = stack = ExitStack()
-    stack.enter_context(watch.watching())
-    config.pluginmanager.register(_InterruptHooks(watch), "harness-interrupts")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _watch_key in config.stash:
-        config.stash[_watch_key].close()  # the signal handlers found at configure
-
-
-class _InterruptHooks:
-    """Keeps the watch's current test, and notes a KeyboardInterrupt no handler saw (raised
-    by code, or a Ctrl-C a heal deferred) before the session's teardown writes the records."""
-
-    def __init__(self, watch: InterruptWatch) -> None:
-        self.watch = watch
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        self.watch.current_test = item.nodeid
-        result = yield
-        self.watch.current_test = None  # not reached when interrupted: the test stays named
-        return result
-
-    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        self.watch.note_exception(excinfo.value)
+    install_interrupt_watch(config, config.stash[settings_key].interrupts)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[settings_key]
     target = s.cluster_file or f"the lab ({s.lab_name})"
-    warning = _host_key_header(s.cluster_file)
-    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}"] + ([f"harness: {warning}"] if warning else [])
-
-
-def _host_key_header(cluster_file: str | None) -> str | None:
-    """The host-key opt-out of ``--cluster FILE`` (the lab never opts out); a file that does
-    not load says nothing here: the cluster fixture reports it, naming the field."""
-    if not cluster_file:
-        return None
-    from .inventory import load_inventory
-
-    try:
-        return host_key_warning(unchecked_host_keys(load_inventory(cluster_file)))
-    except HarnessError:
-        return None
+    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}", *host_key_header(s.cluster_file)]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
