@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+from ._host_keys import unchecked_host_keys
+from ._interrupt import InterruptWatch, interrupted_result
+from ._run_record import host_key_header, install_interrupt_watch
 from ._secrets import scrub_data
 from .inventory._model import LatencyBound
 from .report.allure import install_results_scrubber
@@ -106,6 +109,8 @@ class HarnessSettings:
     run_id: str = ""
     run_dir: Path = field(default_factory=Path)
     results: list[dict[str, Any]] = field(default_factory=list)
+    #: the first SIGINT/SIGTERM of the session (result.json and run.json record it)
+    interrupts: InterruptWatch = field(default_factory=InterruptWatch)
 
 
 settings_key = pytest.StashKey[HarnessSettings]()
@@ -134,12 +139,13 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id=run_id,
         run_dir=report_dir / run_id,
     )
+    install_interrupt_watch(config, config.stash[settings_key].interrupts)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[settings_key]
     target = s.cluster_file or f"the lab ({s.lab_name})"
-    return f"harness: cluster={target} seed={s.seed} run={s.run_id}"
+    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}", *host_key_header(s.cluster_file)]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -248,11 +254,14 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
             "name": inv.name, "source": cluster_target.cluster_file,
             "hosts": {h.name: {"address": h.address, "roles": list(h.roles)} for h in inv.hosts.values()},
             "vips": {n: f"{v.address}:{v.port}" for n, v in inv.vips.items()},
+            "host_keys_unchecked": unchecked_host_keys(inv),
         },
     }
 
     def write(finished: bool) -> None:
         doc = dict(base, tests=[r["test"] for r in s.results])
+        if s.interrupts.first is not None:
+            doc["interrupted"] = s.interrupts.first.to_dict()
         if finished:
             doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         (s.run_dir / "run.json").write_text(json.dumps(scrub_data(doc), indent=2) + "\n")  # scrubbed: node ids, paths
@@ -298,7 +307,7 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
     from .report import allure as allure_report  # no-ops without allure-pytest
 
     allure_report.label_test(tier=sc.tier or None, fault_kind=sc.fault_kind or None, title=sc.title)
-    with sc.nemesis.sigterm_heals():
+    with sc.nemesis.sigterm_heals(), run_record.interrupts.watching():  # the watch over the nemesis's SIGTERM
         sc.nemesis.heal_all()
         try:
             yield sc
@@ -317,6 +326,9 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
                 else:
                     sc.outcome = "failed"
                     sc.error = str(call.longrepr.reprcrash.message) if hasattr(call.longrepr, "reprcrash") else str(call.longrepr)[-2000:]
+                cut = run_record.interrupts.first
+                if cut is not None and cut.test == item.nodeid:
+                    sc.outcome, sc.error, sc.interrupted = interrupted_result(cut, reports, sc.outcome, sc.error)
                 result_path = sc.write_result()
                 _attach_to_allure(allure_report, sc, result_path)
                 run_record.results.append(sc.result())

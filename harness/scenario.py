@@ -95,6 +95,8 @@ class Scenario:
         self._started = time.monotonic()
         self.outcome = "running"
         self.error: str | None = None
+        #: how the run was cut short in this test (signal, at, phase; result.json "interrupted")
+        self.interrupted: dict[str, Any] | None = None
         # one sample = a few SSH round trips per host (~0.15 s each on 2 busy cores): give each
         # host a generous budget so a slow answer is not mistaken for an unreachable host
         options = {"budget_s": 10.0, **self.sampler_options}
@@ -204,6 +206,7 @@ class Scenario:
         inv = self.cluster.inventory  # the cluster file's moodle: section reaches the locustfile
         kwargs.setdefault("moodle", inv.moodle)
         kwargs.setdefault("moodle_source", inv.source)
+        kwargs.setdefault("journal", self.journal)  # a child that outlives a crash is healed from it
         load = LocustLoad(self.history, url, workdir=self.directory / "locust", **kwargs)
         load.start()
         self._loads.append(load)
@@ -310,6 +313,7 @@ class Scenario:
             "slo": [s.to_dict() for s in self.slo],
             "error": self.error,
             **({"soak": self.extra} if self.extra else {}),
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
         }
 
     def write_result(self) -> Path:

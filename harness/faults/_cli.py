@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._host_keys import host_key_warning, unchecked_host_keys
 from ..errors import FaultError
+from ._children import ChildOutcome, stop_children
 from ._journal import JOURNAL_FILE, HealOutcome, Journal, heal_journal
 from ._registry import FAULTS
 
@@ -25,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "heal",
         help="heal every fault a (crashed) run's journal still lists as in force",
-        description="Heal the pending faults of a run journal (journal.jsonl). Exit 0 when all "
-        "healed (or none pending), 1 when a heal failed or a journal line is unreadable (the "
+        description="Stop the child processes (Locust) and heal the pending faults of a run "
+        "journal (journal.jsonl). Exit 0 when all stopped and healed (or none pending), 1 when a "
+        "heal failed, a child could not be stopped or a journal line is unreadable (the "
         "readable ones are healed anyway), 2 for bad usage or a journal that cannot be read at all.",
     )
     p.add_argument("--journal", metavar="DIR", help="run directory holding journal.jsonl "
@@ -53,8 +56,15 @@ def cmd_heal(args: argparse.Namespace) -> int:
     pending = journal.pending()
     problems = journal.problems()
     outcomes: list[HealOutcome] = []
+    stopped: list[ChildOutcome] = []
+    if journal.pending_children():  # first: load on a cluster being healed only muddies it
+        print(f"{journal.path}: {len(journal.pending_children())} child process(es) journaled as running")
+        stopped = stop_children(journal)
+        for child in stopped:
+            print(f"  {child.line()}")
     if not pending:
-        print(f"{journal.path}: nothing to heal" + (" among the readable records" if problems else ""))
+        if not stopped:
+            print(f"{journal.path}: nothing to heal" + (" among the readable records" if problems else ""))
     else:
         cluster_file = args.cluster or next((r["cluster_file"] for r in pending if r.get("cluster_file")), None)
         if not cluster_file:
@@ -71,13 +81,16 @@ def cmd_heal(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  {problem.text()}")
     failed = [o for o in outcomes if not o.healed]
+    running = [c for c in stopped if not c.ok]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} fault(s) NOT healed; fix and run `harness heal` again",
               file=sys.stderr)
+    if running:
+        print(f"{len(running)} child process(es) NOT stopped; stop them by hand (kill -KILL PID)", file=sys.stderr)
     if problems:
         print(f"{len(problems)} journal line(s) unreadable: whatever they recorded may still be in force; "
               "check those hosts by hand", file=sys.stderr)
-    return 1 if failed or problems else 0
+    return 1 if failed or running or problems else 0
 
 
 def open_cluster(cluster_file: str) -> Cluster:
@@ -87,7 +100,11 @@ def open_cluster(cluster_file: str) -> Cluster:
     from ..cluster import Cluster
     from ..inventory import load_inventory
 
-    return Cluster(load_inventory(cluster_file), transport_factory=TRANSPORT_FACTORY)
+    inventory = load_inventory(cluster_file)
+    warning = host_key_warning(unchecked_host_keys(inventory))
+    if warning:
+        print(f"harness: {warning}")
+    return Cluster(inventory, transport_factory=TRANSPORT_FACTORY)
 
 
 def newest_journal_dir(reports: Path) -> Path:

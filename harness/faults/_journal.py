@@ -11,6 +11,12 @@ to rebuild and heal them (`harness heal`). One JSON object a line:
 States: ``injecting`` (before the first command), ``injected``, ``healed``. The last record of
 a fault id wins; a fault is pending until a ``healed`` record follows.
 
+The run's child processes on this machine (Locust) are journaled here too, so `harness heal`
+after a crash finds a survivor: ``{"kind": "child", "child_id": "c1", "name": "locust",
+"state": "running", "pid": ..., "start_time": ..., "boot_id": ..., "pgid": ..., "command":
+[...], "time": ...}``; a ``stopped`` (or ``gone``) record of the same id closes it
+(harness.faults._children). Fault readers never see these records.
+
 Reading never gives up on the whole file for one bad line: a line that is not UTF-8, not
 JSON, or not a fault record is skipped and reported (:class:`JournalProblem`: line number and
 why), so every readable record can still be healed; ``harness heal`` prints the problems and
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
 
 JOURNAL_FILE = "journal.jsonl"
 STATES: frozenset[str] = frozenset({"injecting", "injected", "healed"})
+#: a child process record (``"kind": "child"``): running, then stopped (normal end or heal)
+#: or gone (heal found it dead, or its pid held by another process)
+CHILD = "child"
+CHILD_STATES: frozenset[str] = frozenset({"running", "stopped", "gone"})
 
 
 class Journal:
@@ -80,6 +90,29 @@ class Journal:
             "runtime": desc.get("runtime", {}),
         }
         record.update(extra)
+        self._append(record)
+        return record
+
+    def new_child_id(self) -> str:
+        """A child id unused in this journal (``c1``, ``c2``, ...)."""
+        with self._lock:
+            highest = 0
+            for rec in self._scan()[0]:
+                cid = str(rec.get("child_id", "")) if rec.get("kind") == CHILD else ""
+                if cid.startswith("c") and cid[1:].isdigit():
+                    highest = max(highest, int(cid[1:]))
+            return f"c{highest + 1}"
+
+    def write_child(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append one child record (harness.faults._children.child_record) and fsync it."""
+        rec = {**record, "kind": CHILD, "time": time.time()}
+        problem = _child_problem(rec)
+        if problem is not None:
+            raise FaultError(f"journal {self.path}: bad child record: {problem}")
+        self._append(rec)
+        return rec
+
+    def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, default=str) + "\n"
         with self._lock:
             new_dir = not self.run_dir.exists()
@@ -96,7 +129,6 @@ class Journal:
                 os.close(fd)
             if new_file or new_dir:
                 _fsync_dir(self.run_dir)
-        return record
 
     # ---- reading ------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
@@ -126,13 +158,26 @@ class Journal:
         """Faults not healed, in the order they were first journaled."""
         return [rec for rec in self.latest().values() if rec.get("state") != "healed"]
 
+    def children(self) -> list[dict[str, Any]]:
+        """Every child record in file order."""
+        with self._lock:
+            return [rec for rec in self._scan()[0] if rec.get("kind") == CHILD]
+
+    def pending_children(self) -> list[dict[str, Any]]:
+        """Children whose newest record says running, in the order they were started."""
+        latest: dict[str, dict[str, Any]] = {}
+        for rec in self.children():
+            latest[rec["child_id"]] = rec
+        return [rec for rec in latest.values() if rec["state"] == "running"]
+
     def problems(self) -> list[JournalProblem]:
         """The lines that are not readable fault records (skipped by every other reader)."""
         with self._lock:
             return self._scan()[1]
 
     def _read(self) -> list[dict[str, Any]]:
-        return self._scan()[0]
+        """The fault records (child records apart)."""
+        return [rec for rec in self._scan()[0] if rec.get("kind") != CHILD]
 
     def _scan(self) -> tuple[list[dict[str, Any]], list[JournalProblem]]:
         """Readable records and problem lines; FaultError naming the file when it cannot be
@@ -212,6 +257,8 @@ def _parse_line(raw: bytes, *, last: bool) -> dict[str, Any] | str:
         return "not JSON: nested too deep"
     if not isinstance(rec, dict):
         return f"a JSON {type(rec).__name__}, not a record object"
+    if rec.get("kind") == CHILD:
+        return _child_problem(rec) or rec
     for key, kind, what in (("fault_id", str, "a string"), ("name", str, "a string"), ("state", str, "a string")):
         if not isinstance(rec.get(key), kind) or not rec[key]:
             return f"{key!r} must be {what}, not {rec.get(key)!r}"
@@ -224,6 +271,27 @@ def _parse_line(raw: bytes, *, last: bool) -> dict[str, Any] | str:
     if not all(isinstance(t, str) for t in rec.get("targets") or []):
         return f"'targets' must hold host names, not {rec['targets']!r}"
     return rec
+
+
+def _child_problem(rec: dict[str, Any]) -> str | None:
+    """Why a ``"kind": "child"`` record is not one, or None (pure)."""
+    for key in ("child_id", "name", "state"):
+        if not isinstance(rec.get(key), str) or not rec[key]:
+            return f"child {key!r} must be a string, not {rec.get(key)!r}"
+    if rec["state"] not in CHILD_STATES:
+        return f"child state {rec['state']!r} is not one of {', '.join(sorted(CHILD_STATES))}"
+    pid = rec.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid < 2:  # 0 is our own group, 1 init
+        return f"child 'pid' must be a process id above 1, not {pid!r}"
+    for key in ("start_time", "pgid"):
+        value = rec.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return f"child {key!r} must be a whole number, not {value!r}"
+    if not isinstance(rec.get("command"), list) or not all(isinstance(a, str) for a in rec["command"]):
+        return f"child 'command' must be a list of strings, not {rec.get('command')!r}"
+    if rec.get("boot_id") is not None and not isinstance(rec["boot_id"], str):
+        return f"child 'boot_id' must be a string, not {rec['boot_id']!r}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import HarnessError
+from ..faults import Journal, child_record
 from ..history import HistoryRecorder
 from ..inventory import Moodle
+from ._spawn import spawn_tied
 from .moodle_env import moodle_environment
 
 #: both files ship in the package, so an installed wheel finds them without a checkout
@@ -38,6 +40,10 @@ class LocustLoad:
     ``moodle`` (the cluster file's section, ``inventory.moodle``; ``moodle_source`` is the file,
     for errors) becomes the locustfile's ``MOODLE_*`` variables; ``env`` is applied over them,
     so a caller's per-run settings (post-key prefix, short waits) win.
+
+    The child dies with this process (harness.load._spawn: SIGKILL when the harness is gone,
+    ``kill -9`` included). With a ``journal`` it is journaled (pid, start time, command) as soon
+    as it runs and closed there once it has exited, so `harness heal` stops a survivor.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class LocustLoad:
         grace_s: float = 15.0,
         moodle: Moodle | None = None,
         moodle_source: str = "<memory>",
+        journal: Journal | None = None,
     ) -> None:
         if users < 1:
             raise LoadError(f"users must be >= 1, not {users}")
@@ -69,6 +76,8 @@ class LocustLoad:
         self.moodle = moodle
         self.moodle_source = moodle_source
         self.grace_s = grace_s
+        self.journal = journal
+        self._record_open: dict[str, object] | None = None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="harness-locust-"))
         self.samples_path = self.workdir / "locust-samples.jsonl"
         self.log_path = self.workdir / "locust.log"
@@ -109,13 +118,21 @@ class LocustLoad:
         self._wall0 = time.time()
         self._hist0 = self.history.now()
         log: IO[bytes] = open(self.log_path, "wb")
+        command = self.command()
         try:
-            self._proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self._proc = spawn_tied(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, cwd=self.workdir, start_new_session=True,
             )
         finally:
             log.close()
+        if self.journal is not None:
+            try:
+                rec = child_record(self.journal.new_child_id(), "locust", self._proc.pid, command)
+                self._record_open = self.journal.write_child(rec)
+            except BaseException:  # an unjournaled load is one heal could not stop: none at all
+                self.stop()
+                raise
         self._tail = threading.Thread(target=self._tail_samples, name="locust-tail", daemon=True)
         self._tail.start()
         return self
@@ -169,6 +186,7 @@ class LocustLoad:
             self.stop()
             rc = self._proc.wait(timeout=10)
         self._finish_tail()
+        self._close_record()
         return rc
 
     def stop(self) -> None:
@@ -185,6 +203,15 @@ class LocustLoad:
                     pass
                 proc.wait(timeout=5)
         self._finish_tail()
+        self._close_record()
+
+    def _close_record(self) -> None:
+        """Journal the end of a child that has exited (a normal end: nothing left to heal)."""
+        rec, proc = self._record_open, self._proc
+        if rec is None or self.journal is None or proc is None or proc.poll() is None:
+            return
+        self.journal.write_child({**rec, "state": "stopped", "exit_status": proc.returncode})
+        self._record_open = None
 
     def _finish_tail(self) -> None:
         self._stop.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._host_keys import host_key_warning
 from ._model import Outage, RunModel, TestModel
 from ._soak import soak_section, soak_trend_section
 from ._style import CSS
@@ -90,9 +91,12 @@ def _header(run: RunModel) -> str:
         meta.append(f"markers <b>{esc(run.markers)}</b>")
     meta.append(f"harness <b>{esc(run.harness_version or '?')}</b>")
     meta.append(f"seed <b class='mono'>{esc(run.seed if run.seed is not None else '–')}</b>")
+    unchecked = c.get("host_keys_unchecked")  # run.json is untrusted: a list of names, or nothing
+    warning = host_key_warning([str(h) for h in unchecked]) if isinstance(unchecked, list) else None
+    banner = f'<div class="err hostkeys">{esc(warning)}</div>' if warning else ""
     return (
         f'<header class="run"><h1>Availability report · <span class="mono">{esc(run.run_id)}</span></h1>'
-        f'<div class="meta">{" · ".join(meta)}</div></header>'
+        f'<div class="meta">{" · ".join(meta)}</div>{banner}</header>'
     )
 
 

@@ -7,6 +7,10 @@ or a journal that cannot be read at all (one line naming the file, no traceback)
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import pytest
 from harness import cli
 from harness.cluster import Cluster
 from harness.errors import FaultError
-from harness.faults import Journal, Nemesis, _cli
+from harness.faults import Journal, Nemesis, _children, _cli, child_record
 from harness.history import HistoryRecorder
 from harness.inventory._model import Host, Inventory
 from harness.testing import FakeCluster
@@ -191,3 +195,107 @@ def test_the_default_search_skips_a_directory_it_cannot_list(tmp_path: Path, mon
 
     monkeypatch.setattr(Path, "iterdir", iterdir)
     assert _cli.newest_journal_dir(tmp_path / "reports") == good
+
+
+# ---- child processes (Locust) journaled by the run, stopped by `harness heal` ---------------
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+STUBBORN = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)"]
+
+
+@pytest.fixture
+def survivors() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Children a test starts as stand-ins for a crashed run's Locust; killed and reaped after."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=10)
+
+
+def journal_child(run: Path, proc: subprocess.Popen[bytes], **override: object) -> Journal:
+    journal = Journal(run)
+    journal.write_child({**child_record(journal.new_child_id(), "locust", proc.pid, proc.args), **override})  # type: ignore[arg-type]
+    return journal
+
+
+def heal_only(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`harness heal` with no cluster file: stopping children needs none."""
+    code = cli.main(["heal", "--journal", str(run)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_heal_stops_a_journaled_survivor_and_closes_its_record(
+    tmp_path: Path, survivors: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc = subprocess.Popen(SLEEPER, start_new_session=True)  # as Locust: it leads its own group
+    survivors.append(proc)
+    journal_child(tmp_path, proc)
+    code, out, _ = heal_only(tmp_path, capsys)
+    assert code == 0
+    assert f"  c1 locust pid {proc.pid}: stopped by SIGTERM to its process group\n" in out
+    assert proc.wait(timeout=5) == -signal.SIGTERM
+    assert Journal(tmp_path).pending_children() == []
+    assert Journal(tmp_path).children()[-1]["stopped_by"] == "harness heal"
+    assert heal_only(tmp_path, capsys)[:2] == (0, f"{tmp_path / 'journal.jsonl'}: nothing to heal\n")
+
+
+def test_heal_kills_a_survivor_that_ignores_sigterm_after_a_bounded_wait(
+    tmp_path: Path, survivors: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_children, "TERM_WAIT_S", 0.3)
+    proc = subprocess.Popen(STUBBORN, stdout=subprocess.PIPE)
+    survivors.append(proc)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"  # SIGTERM is ignored now
+    journal_child(tmp_path, proc)
+    t0 = time.monotonic()
+    code, out, _ = heal_only(tmp_path, capsys)
+    assert code == 0 and f"pid {proc.pid}: killed by SIGKILL after 0.3s of SIGTERM" in out
+    assert proc.wait(timeout=5) == -signal.SIGKILL and time.monotonic() - t0 < 5
+
+
+def test_heal_leaves_a_reused_pid_alone_and_says_so(
+    tmp_path: Path, survivors: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc = subprocess.Popen(SLEEPER)  # holds the pid the journal names, but is not that process
+    survivors.append(proc)
+    real = _children.read_stat(proc.pid)
+    assert real is not None
+    journal_child(tmp_path, proc, start_time=real.starttime - 1)
+    code, out, _ = heal_only(tmp_path, capsys)
+    assert code == 0
+    assert (f"c1 locust pid {proc.pid}: pid {proc.pid} is another process now (started at tick "
+            f"{real.starttime}, the journaled one at {real.starttime - 1}): left alone") in out
+    assert proc.poll() is None  # not signalled
+    assert Journal(tmp_path).children()[-1]["state"] == "gone"
+
+
+def test_a_child_already_gone_or_from_another_boot_is_not_signalled(
+    tmp_path: Path, survivors: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    journal_child(tmp_path, done)
+    done.wait(timeout=10)  # reaped: its pid is free
+    alive = subprocess.Popen(SLEEPER)
+    survivors.append(alive)
+    journal_child(tmp_path, alive, boot_id="00000000-0000-0000-0000-000000000000")
+    code, out, _ = heal_only(tmp_path, capsys)
+    assert code == 0 and f"c2 locust pid {alive.pid}: gone: the machine rebooted since it started" in out
+    assert f"c1 locust pid {done.pid}: already gone" in out or f"c1 locust pid {done.pid}: pid {done.pid} is another" in out
+    assert alive.poll() is None and Journal(tmp_path).pending_children() == []
+
+
+def test_child_records_are_no_fault_records_and_a_bad_one_is_reported_with_its_line(
+    tmp_path: Path, fake: FakeCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = {"kind": "child", "child_id": "c1", "name": "locust", "state": "running", "pid": 0, "command": []}
+    run = run_dir(tmp_path, line(record("f1", "web1")), line(bad))
+    assert [r["fault_id"] for r in Journal(run).pending()] == ["f1"] and Journal(run).pending_children() == []
+    code, out, _ = heal(tmp_path, run, capsys)
+    assert code == 1 and fake("web1").commands == ["ip link set eth0 up"]
+    assert "journal.jsonl:2: unreadable record: child 'pid' must be a process id above 1, not 0" in out
+    with pytest.raises(FaultError, match="bad child record: child state 'lost' is not one of gone, running, stopped"):
+        Journal(run).write_child({**bad, "pid": 1234, "state": "lost"})

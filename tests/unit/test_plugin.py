@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +116,112 @@ def test_a_nan_slo_is_a_usage_error_before_any_test_runs(pytester: pytest.Pytest
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--slo: 'availability_percent=nan': 'nan' is not a finite number*"])
     result.stdout.no_fnmatch_line("*passed*")
+
+
+# ---- an interrupted run says so: the signal, when, and in which test -------------------------
+def _docs_cluster(pytester: pytest.Pytester) -> str:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cluster-file.md").read_text()
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(re.search(r"```yaml\n(.*?)```", doc, re.S).group(1))
+    return str(cluster)
+
+
+def _run_dir_docs(pytester: pytest.Pytester) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    results = [json.loads(p.read_text()) for p in sorted((pytester.path / "out").glob("*/*/result.json"))]
+    return json.loads(run_json.read_text()), results
+
+
+@pytest.mark.parametrize("how, name", [
+    ("os.kill(os.getpid(), signal.SIGINT)", "SIGINT"),
+    ("os.kill(os.getpid(), signal.SIGTERM)", "SIGTERM"),
+    ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+])
+def test_an_interrupted_scenario_records_the_signal_and_when_in_result_and_run_json(
+    pytester: pytest.Pytester, how: str, name: str
+) -> None:
+    # on main: result.json said outcome error, error null, and nothing in run.json
+    cluster = _docs_cluster(pytester)
+    pytester.makepyfile(f"""
+        import os, signal, time
+
+        def test_cut_short(scenario):
+            {how}
+            time.sleep(30)  # never reached: the signal is handled first
+    """)
+    before = datetime.now(timezone.utc)
+    result = pytester.runpytest_subprocess("--cluster", cluster, "--report-dir", "out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    run, (res,) = _run_dir_docs(pytester)
+    node = "test_an_interrupted_scenario_records_the_signal_and_when_in_result_and_run_json.py::test_cut_short"
+    assert res["outcome"] == "error"
+    assert res["interrupted"]["signal"] == name and res["interrupted"]["phase"] == "call"
+    at = datetime.fromisoformat(res["interrupted"]["at"])
+    assert before <= at <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert res["error"] == f"interrupted by {name} at {res['interrupted']['at']} during call"
+    assert run["interrupted"] == {"signal": name, "at": res["interrupted"]["at"], "test": node}
+    assert run["finished"] and run["tests"] == [node]
+
+
+def test_sigterm_outside_a_scenario_unwinds_and_finishes_run_json(pytester: pytest.Pytester) -> None:
+    # on main SIGTERM killed pytest at once: run.json had no "finished", nothing said why
+    cluster = _docs_cluster(pytester)
+    pytester.makepyfile("""
+        import os, signal, time
+
+        def test_first(scenario):
+            pass
+
+        def test_plain(run_record):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)
+    """)
+    result = pytester.runpytest_subprocess("--cluster", cluster, "--report-dir", "out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    run, (first,) = _run_dir_docs(pytester)
+    assert run["interrupted"]["signal"] == "SIGTERM" and run["interrupted"]["test"].endswith("::test_plain")
+    assert run["finished"]
+    assert first["outcome"] == "passed" and "interrupted" not in first  # finished before the signal
+
+
+def test_an_interrupted_result_names_the_phase_and_keeps_a_finished_calls_verdict() -> None:
+    from harness._interrupt import Interruption, interrupted_phase, interrupted_result
+
+    cut = Interruption("SIGINT", "2026-12-02T15:00:00.000+00:00", "t.py::x")
+    assert interrupted_phase({}) == "setup" and interrupted_phase({"setup": 1}) == "call"
+    assert interrupted_result(cut, {"setup": 1, "call": 1}, "failed", "assert 1 == 2") == (
+        "error", "interrupted by SIGINT at 2026-12-02T15:00:00.000+00:00 during teardown (the call had failed: assert 1 == 2)",
+        {"signal": "SIGINT", "at": "2026-12-02T15:00:00.000+00:00", "phase": "teardown"})
+
+
+# ---- the host-key opt-out, said at the start of every run and kept in run.json ---------------
+OPTED_OUT_CLUSTER = """\
+name: t
+hosts:
+  dir1: {address: 198.18.0.11, roles: [director]}
+  web2: {address: 198.18.0.22, roles: [web], ssh: {insecure_ignore_host_keys: true}}
+  web1: {address: 198.18.0.21, roles: [web], ssh: {insecure_ignore_host_keys: true}}
+"""
+
+
+def test_the_header_names_the_hosts_whose_keys_are_not_checked_and_run_json_keeps_them(pytester: pytest.Pytester) -> None:
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(OPTED_OUT_CLUSTER)
+    pytester.makepyfile("def test_x(run_record): pass")
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["harness: cluster=*", "harness: WARNING: SSH host keys are NOT checked for 2 host(s): "
+                                 "web1, web2 (ssh.insecure_ignore_host_keys): whoever answers at their address is trusted"])
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    assert json.loads(run_json.read_text())["cluster"]["host_keys_unchecked"] == ["web1", "web2"]
+
+
+def test_no_host_key_line_when_every_key_is_checked(pytester: pytest.Pytester) -> None:
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(OPTED_OUT_CLUSTER.replace(", ssh: {insecure_ignore_host_keys: true}", ""))
+    pytester.makepyfile("def test_x(run_record): pass")
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*host keys*")
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    assert json.loads(run_json.read_text())["cluster"]["host_keys_unchecked"] == []
