@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
 from ._host_keys import host_key_warning, unchecked_host_keys
 from ._interrupt import InterruptWatch
-from .errors import HarnessError
-from .inventory import load_inventory
 
 
 class InterruptHooks:
@@ -46,13 +45,10 @@ def install_interrupt_watch(config: pytest.Config, watch: InterruptWatch) -> Non
     config.pluginmanager.register(InterruptHooks(watch), "harness-interrupts")
 
 
-def host_key_header(cluster_file: str | None) -> list[str]:
-    """pytest's header line for the host-key opt-out of ``--cluster FILE`` (the lab never opts
-    out); a file that does not load says nothing here: the cluster fixture reports it."""
-    if not cluster_file:
+def host_key_header(inventory: Any) -> list[str]:
+    """pytest's header line for the host-key opt-out of ``--cluster FILE`` (already read and
+    validated at configure; None for the lab, which never opts out)."""
+    if inventory is None:
         return []
-    try:
-        warning = host_key_warning(unchecked_host_keys(load_inventory(cluster_file)))
-    except HarnessError:
-        return []
+    warning = host_key_warning(unchecked_host_keys(inventory))
     return [f"harness: {warning}"] if warning else []

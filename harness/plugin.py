@@ -34,6 +34,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SLO_KEYS = ("availability_percent", "failover_margin_s", "max_error_rate_percent", "recovery_s", "web_failover_s", "director_failover_s")
 _SLO_PERCENTS = ("availability_percent", "max_error_rate_percent")  # the rest: >= 0 (s or ms)
+_SLO_POSITIVE = ("director_failover_s",)  # a promise: > 0
 
 
 def parse_duration(text: str) -> float:
@@ -66,6 +67,8 @@ def parse_slo_override(text: str) -> tuple[tuple[str, ...], float]:
     if not math.isfinite(number):  # x > nan is False: a NaN bound would pass every run
         raise pytest.UsageError(f"--slo: {text!r}: {value.strip()!r} is not a finite number")
     high = 100.0 if path[0] in _SLO_PERCENTS else math.inf
+    if path[0] in _SLO_POSITIVE and number <= 0:  # a promise of 0 s can never be kept
+        raise pytest.UsageError(f"--slo: {text!r}: {key.strip()} must be > 0, not {value.strip()}")
     if not 0 <= number <= high:
         limit = "between 0 and 100" if high == 100.0 else ">= 0"
         raise pytest.UsageError(f"--slo: {text!r}: {key.strip()} must be {limit}, not {value.strip()}")
@@ -106,6 +109,9 @@ class HarnessSettings:
     soak_duration_s: float
     slo_overrides: list[tuple[tuple[str, ...], float]]
     load_users: int | None
+    #: ``--cluster FILE`` read and validated at configure (bad input is a usage error, not a
+    #: fixture traceback), with the ``--slo`` overrides applied; None for the lab
+    inventory: Any = None
     run_id: str = ""
     run_dir: Path = field(default_factory=Path)
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -139,13 +145,28 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id=run_id,
         run_dir=report_dir / run_id,
     )
-    install_interrupt_watch(config, config.stash[settings_key].interrupts)
+    settings = config.stash[settings_key]
+    if settings.cluster_file:
+        settings.inventory = _read_cluster_file(settings.cluster_file, settings.slo_overrides)
+    install_interrupt_watch(config, settings.interrupts)
+
+
+def _read_cluster_file(path: str, overrides: list[tuple[tuple[str, ...], float]]) -> Any:
+    """The cluster file with the ``--slo`` overrides applied; one line naming the file and
+    field for anything wrong with it (pytest exits 4, as for any bad option)."""
+    from .errors import HarnessError
+    from .inventory import load_inventory
+
+    try:
+        return _apply_slo_overrides(load_inventory(path), overrides)
+    except HarnessError as exc:
+        raise pytest.UsageError(f"--cluster: {exc}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[settings_key]
     target = s.cluster_file or f"the lab ({s.lab_name})"
-    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}", *host_key_header(s.cluster_file)]
+    return [f"harness: cluster={target} seed={s.seed} run={s.run_id}", *host_key_header(s.inventory)]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -196,8 +217,7 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
 
     s = harness_settings
     if s.cluster_file:
-        inv = _apply_slo_overrides(load_inventory(s.cluster_file), s.slo_overrides)
-        yield ClusterTarget(inv, str(Path(s.cluster_file).resolve()))
+        yield ClusterTarget(s.inventory, str(Path(s.cluster_file).resolve()))
         return
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")

@@ -102,6 +102,7 @@ def test_scenario_marker_metadata_reaches_result_json(pytester: pytest.Pytester)
         ("max_error_rate_percent=-1", "max_error_rate_percent must be between 0 and 100, not -1"),
         ("failover_margin_s=-0.5", "failover_margin_s must be >= 0, not -0.5"),
         ("latency_ms.steady.p95=-3", "latency_ms.steady.p95 must be >= 0, not -3"),
+        ("director_failover_s=0", "director_failover_s must be > 0, not 0"),
     ],
 )
 def test_slo_override_must_be_finite_and_in_range(bad, message):
@@ -115,6 +116,24 @@ def test_a_nan_slo_is_a_usage_error_before_any_test_runs(pytester: pytest.Pytest
     result = pytester.runpytest("--slo", "availability_percent=nan")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--slo: 'availability_percent=nan': 'nan' is not a finite number*"])
+    result.stdout.no_fnmatch_line("*passed*")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"hosts:\n  web1:\n    address: 10.0.0.1\n    roles: [web]\n    ssh: {connect_timeout_s: .nan}\n",
+     "*--cluster: *cluster.yml*connect_timeout_s*"),
+    (b"hosts: \xff\n", "*--cluster: *cluster.yml*not UTF-8*"),
+    (b"a: &a [*a]\n", "*--cluster: *cluster.yml*"),
+])
+def test_a_bad_cluster_file_is_one_usage_error_before_any_test_runs(
+        pytester: pytest.Pytester, content: bytes, message: str) -> None:
+    # on main the file was read by a session fixture: a traceback in a test error, exit 1
+    (pytester.path / "cluster.yml").write_bytes(content)
+    pytester.makepyfile("def test_x(cluster): pass")
+    result = pytester.runpytest("--cluster", "cluster.yml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
     result.stdout.no_fnmatch_line("*passed*")
 
 
