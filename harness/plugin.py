@@ -15,7 +15,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-directors", choices=("haproxy", "lvs", "auto"), default="auto",
                     help="lab directors: auto (default: lvs where a guest boots, else haproxy, saying why), "
                          "lvs (User-Mode Linux guests with IPVS), haproxy (namespaces)")
+    group.addoption("--lab-accept-unhealthy", action="store_true",
+                    help="run on a lab that is up but not healthy (default: every test's setup fails "
+                         "with the reasons `harness lab status` gives)")
     group.addoption("--keep-lab", action="store_true",
                     help="leave a lab this session brought up running at the end")
     group.addoption("--report-dir", metavar="DIR", default="reports",
@@ -104,6 +107,7 @@ class HarnessSettings:
     lab_subnet: str | None
     lab_directors: str
     keep_lab: bool
+    lab_accept_unhealthy: bool
     report_dir: Path
     seed: int
     soak_duration_s: float
@@ -112,6 +116,8 @@ class HarnessSettings:
     #: ``--cluster FILE`` read and validated at configure (bad input is a usage error, not a
     #: fixture traceback), with the ``--slo`` overrides applied; None for the lab
     inventory: Any = None
+    #: the problems of an unhealthy lab used with --lab-accept-unhealthy (run.json records them)
+    lab_problems_at_start: list[str] = field(default_factory=list)
     run_id: str = ""
     run_dir: Path = field(default_factory=Path)
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -137,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_subnet=config.getoption("--lab-subnet"),
         lab_directors=config.getoption("--lab-directors"),
         keep_lab=config.getoption("--keep-lab"),
+        lab_accept_unhealthy=config.getoption("--lab-accept-unhealthy"),
         report_dir=report_dir,
         seed=seed,
         soak_duration_s=parse_duration(config.getoption("--soak-duration")),
@@ -212,39 +219,96 @@ def _apply_slo_overrides(inventory: Any, overrides: list[tuple[tuple[str, ...], 
 
 @pytest.fixture(scope="session")
 def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]:
-    """The cluster under test: ``--cluster FILE``, or the lab (brought up if not running)."""
-    from .inventory import load_inventory
-
+    """The cluster under test: ``--cluster FILE``, or the lab (brought up if not built)."""
     s = harness_settings
     if s.cluster_file:
         yield ClusterTarget(s.inventory, str(Path(s.cluster_file).resolve()))
         return
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (it creates network namespaces); run as root or pass --cluster FILE")
-    from .lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab
+    from .lab import Lab
 
     if s.lab_subnet:
         lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet)
     else:
         lab = Lab(name=s.lab_name, directors=s.lab_directors)  # the lab's own default subnet
+    yield from lab_target(s, lab)
+
+
+def lab_target(s: HarnessSettings, lab: Any) -> Iterator[ClusterTarget]:
+    """Use, or build and afterwards tear down, the lab: only a lab this session built is torn
+    down by it, and a built lab that stays unhealthy fails every test's setup with its problems
+    (unless --lab-accept-unhealthy)."""
+    from .inventory import load_inventory
+    from .lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV
+
     st = lab.status()
-    brought_up = False
-    if not st.healthy:
+    if st.built and not st.healthy:
+        st = _wait_for_health(lab, LAB_HEALTH_WAIT_S)
+    action = lab_session_action(st.built, st.healthy, st.problems, accept_unhealthy=s.lab_accept_unhealthy)
+    if action.kind == "refuse":
+        pytest.fail(action.message, pytrace=False)  # every test's setup fails with the reasons
+    if action.message:
+        print(f"\nharness: {action.message}", flush=True)
+        s.lab_problems_at_start = list(st.problems)
+    brought_up = action.kind == "up"
+    if brought_up:
         print(f"\nharness: bringing up the lab {s.lab_name!r} (no --cluster given) ...", flush=True)
         t0 = time.monotonic()
         lab.up(progress=lambda msg: print(f"  lab: {msg}", flush=True))
-        brought_up = True
         print(f"harness: lab up in {time.monotonic() - t0:.1f}s", flush=True)
-    # the lab's password is authoritative (a lab rebuilt in this session has a new one)
-    os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
-    os.environ.setdefault(MOODLE_PASSWORD_ENV, LMS_STUDENT_PASSWORD)  # the load logs in as the LMS's students
-    inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
     try:
+        # the lab's password is authoritative (a lab rebuilt in this session has a new one)
+        os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
+        os.environ.setdefault(MOODLE_PASSWORD_ENV, LMS_STUDENT_PASSWORD)  # the load logs in as the LMS's students
+        inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
         yield ClusterTarget(inv, str(lab.inventory_path), guard=lab.guard, lab=lab, brought_up=brought_up)
     finally:
         if brought_up and not s.keep_lab:
             print("\nharness: tearing down the lab this session brought up", flush=True)
             lab.down()
+
+
+#: how long a built lab that is not healthy at the start gets to become healthy (a heal settling)
+LAB_HEALTH_WAIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class LabSessionAction:
+    """What the session does with the lab: ``up`` (build it, and tear it down at the end),
+    ``use`` (someone else built it: leave it as found) or ``refuse`` (setup fails with
+    ``message``). ``message`` is also the warning for a lab used although unhealthy."""
+
+    kind: str
+    message: str = ""
+
+
+def lab_session_action(built: bool, healthy: bool, problems: Sequence[str], *,
+                       accept_unhealthy: bool) -> LabSessionAction:
+    """Only a lab this session builds is torn down by it; a built lab that is not healthy is
+    not silently tested (a PASS on it would prove nothing) unless the user says so."""
+    if not built:
+        return LabSessionAction("up")
+    if healthy:
+        return LabSessionAction("use")
+    reasons = "; ".join(problems) or "no reason given"
+    if accept_unhealthy:
+        return LabSessionAction("use", f"WARNING: the lab is NOT healthy ({reasons}); running anyway "
+                                       "(--lab-accept-unhealthy): every verdict is taken on an unhealthy cluster")
+    return LabSessionAction("refuse", f"the lab is up but not healthy: {reasons}. Fix it (`harness lab status`), "
+                                      "or `harness lab down` and rerun to rebuild it, or pass --lab-accept-unhealthy")
+
+
+def _wait_for_health(lab: Any, wait_s: float) -> Any:
+    """Poll ``lab status`` (bounded in time and count) until healthy; the last status."""
+    deadline = time.monotonic() + wait_s
+    st = lab.status()
+    for _ in range(int(wait_s) + 1):
+        if st.healthy or time.monotonic() >= deadline:
+            break
+        time.sleep(1.0)  # a poll interval between real readiness checks, not a wait for readiness
+        st = lab.status()
+    return st
 
 
 @pytest.fixture(scope="session")
@@ -275,6 +339,8 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
             "hosts": {h.name: {"address": h.address, "roles": list(h.roles)} for h in inv.hosts.values()},
             "vips": {n: f"{v.address}:{v.port}" for n, v in inv.vips.items()},
             "host_keys_unchecked": unchecked_host_keys(inv),
+            # a lab used although unhealthy (--lab-accept-unhealthy): its problems at the start
+            "unhealthy_at_start": list(s.lab_problems_at_start),
         },
     }
 

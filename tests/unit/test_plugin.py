@@ -244,3 +244,108 @@ def test_no_host_key_line_when_every_key_is_checked(pytester: pytest.Pytester) -
     result.stdout.no_fnmatch_line("*host keys*")
     (run_json,) = (pytester.path / "out").glob("*/run.json")
     assert json.loads(run_json.read_text())["cluster"]["host_keys_unchecked"] == []
+
+
+# ---- the lab: torn down only by the session that built it; an unhealthy one is not tested ----
+class _FakeLab:
+    """Stands in for harness.lab.Lab: records what the session did to it."""
+
+    def __init__(self, tmp: Path, statuses: list[Any]) -> None:
+        self.statuses = statuses
+        self.calls: list[str] = []
+        self.inventory_path = tmp / "cluster.yml"
+        self.inventory_path.write_text("hosts:\n  web1: {address: 198.18.0.21, roles: [web]}\n")
+
+    def status(self) -> Any:
+        self.calls.append("status")
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+    def up(self, progress: Any = None) -> None:
+        self.calls.append("up")
+
+    def down(self) -> None:
+        self.calls.append("down")
+
+    def db_password(self) -> str:
+        return "lab-db-pw"
+
+    def guard(self, address: str) -> None:
+        pass
+
+
+def _status(built: bool, problems: list[str]) -> Any:
+    from harness.lab._records import LabStatus
+
+    return LabStatus(name="t", state_dir="/nonexistent", built=built, problems=problems)
+
+
+def _settings(tmp: Path, **kw: Any) -> Any:
+    from harness.plugin import HarnessSettings
+
+    base: dict[str, Any] = dict(cluster_file=None, lab_name="t", lab_subnet=None, lab_directors="auto",
+                                keep_lab=False, lab_accept_unhealthy=False, report_dir=tmp, seed=1,
+                                soak_duration_s=60.0, slo_overrides=[], load_users=None)
+    base.update(kw)
+    return HarnessSettings(**base)
+
+
+@pytest.fixture(autouse=False)
+def lab_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables lab_target sets, restored after the test."""
+    monkeypatch.setenv("HARNESS_DB_PASSWORD", "before")
+    monkeypatch.setenv("HARNESS_MOODLE_PASSWORD", "before")
+
+
+def _session(settings: Any, lab: _FakeLab) -> None:
+    from harness.plugin import lab_target
+
+    gen = lab_target(settings, lab)
+    target = next(gen)
+    assert target.inventory.hosts["web1"].address == "198.18.0.21"
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_a_lab_the_session_did_not_build_is_left_up(tmp_path, lab_env) -> None:
+    lab = _FakeLab(tmp_path, [_status(True, [])])
+    _session(_settings(tmp_path), lab)
+    assert "up" not in lab.calls and "down" not in lab.calls
+
+
+def test_a_lab_the_session_built_is_torn_down_unless_kept(tmp_path, lab_env) -> None:
+    lab = _FakeLab(tmp_path, [_status(False, ["not built"])])
+    _session(_settings(tmp_path), lab)
+    assert lab.calls[-2:] == ["up", "down"]
+    kept = _FakeLab(tmp_path, [_status(False, ["not built"])])
+    _session(_settings(tmp_path, keep_lab=True), kept)
+    assert "up" in kept.calls and "down" not in kept.calls
+
+
+def test_an_unhealthy_lab_fails_setup_with_its_problems_and_is_left_alone(tmp_path, monkeypatch) -> None:
+    # on main: "lab already up: nothing to do", the tests ran (PASS), and the lab was removed
+    monkeypatch.setattr("harness.plugin.LAB_HEALTH_WAIT_S", 0.0)
+    lab = _FakeLab(tmp_path, [_status(True, ["web3 DOWN in dir1's HAProxy"])])
+    from harness.plugin import lab_target
+
+    with pytest.raises(pytest.fail.Exception, match="not healthy: web3 DOWN in dir1's HAProxy.*--lab-accept-unhealthy"):
+        next(lab_target(_settings(tmp_path), lab))
+    assert "up" not in lab.calls and "down" not in lab.calls
+
+
+def test_an_unhealthy_lab_that_heals_within_the_wait_is_used(tmp_path, monkeypatch, lab_env) -> None:
+    monkeypatch.setattr("harness.plugin.time.sleep", lambda s: None)
+    lab = _FakeLab(tmp_path, [_status(True, ["db2 not Synced"]), _status(True, ["db2 not Synced"]), _status(True, [])])
+    settings = _settings(tmp_path)
+    _session(settings, lab)
+    assert lab.calls.count("status") == 3 and "down" not in lab.calls
+    assert settings.lab_problems_at_start == []
+
+
+def test_an_unhealthy_lab_is_used_when_the_user_accepts_it(tmp_path, monkeypatch, capsys, lab_env) -> None:
+    monkeypatch.setattr("harness.plugin.LAB_HEALTH_WAIT_S", 0.0)
+    lab = _FakeLab(tmp_path, [_status(True, ["db2 not Synced"])])
+    settings = _settings(tmp_path, lab_accept_unhealthy=True)
+    _session(settings, lab)
+    assert settings.lab_problems_at_start == ["db2 not Synced"]
+    assert "WARNING: the lab is NOT healthy (db2 not Synced)" in capsys.readouterr().out
+    assert "up" not in lab.calls and "down" not in lab.calls
