@@ -207,6 +207,35 @@ def open_client(name: str, address: str, ssh: SshConfig) -> paramiko.SSHClient:
     return client
 
 
+def _exec_bounded(chan: paramiko.Channel, name: str, line: str, limit: float) -> None:
+    """``chan.exec_command(line)``, bounded: paramiko waits for the server's answer to the
+    exec request without a timeout, for ever if the host froze (SIGSTOP, a paused domain)
+    with the TCP connection still up. A timer closes the channel after ``limit``, which wakes
+    paramiko; that is a TransportError (the request was sent: it may have run), any other
+    failure _NotStarted (the server refused or the channel died before the request)."""
+    gave_up = threading.Event()
+
+    def give_up() -> None:
+        gave_up.set()
+        chan.close()
+
+    timer = threading.Timer(limit, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        chan.exec_command(line)
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        if gave_up.is_set():
+            raise TransportError(
+                name, f"no answer to the request to run {line!r} within {limit:g}s (it may or may not have run)"
+            ) from None
+        raise _NotStarted(str(exc) or type(exc).__name__) from exc
+    finally:
+        timer.cancel()
+    if gave_up.is_set():  # answered just as the timer fired: the channel is closed now
+        raise TransportError(name, f"no answer to the request to run {line!r} within {limit:g}s (it may or may not have run)")
+
+
 def exec_on_client(
     client: paramiko.SSHClient,
     name: str,
@@ -231,10 +260,7 @@ def exec_on_client(
         raise _NotStarted(str(exc) or type(exc).__name__) from exc
     try:
         deadline = time.monotonic() + timeout
-        try:
-            chan.exec_command(line)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise _NotStarted(str(exc) or type(exc).__name__) from exc
+        _exec_bounded(chan, name, line, min(open_timeout, timeout))
         out, err = BoundedBuffer(output_limit_bytes), BoundedBuffer(output_limit_bytes)
         exit_seen: float | None = None
 
