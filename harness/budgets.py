@@ -184,7 +184,8 @@ def database_stall_budget_s(cluster: Cluster, guard: Callable[[str], Any] | None
             if guard is not None:
                 guard(host.address)
             conn = pymysql.connect(host=host.address, port=inv.database.port, user=inv.database.user,
-                                   password=inv.db_password(), connect_timeout=3, read_timeout=5)
+                                   password=inv.db_password(), connect_timeout=3, read_timeout=5,
+                                   write_timeout=5)
             try:
                 with conn.cursor() as cur:
                     cur.execute("SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'")

@@ -72,19 +72,27 @@ class CommandError(TransportError):
         stdout: str,
         stderr: str,
         expected: tuple[int, ...] | list[int] = (0,),
+        *,
+        stdout_truncated_bytes: int = 0,
+        stderr_truncated_bytes: int = 0,
     ) -> None:
         tail = (stderr or stdout).strip().splitlines()[-5:]
         detail = ("\n    " + "\n    ".join(tail)) if tail else ""
+        cut = [f"{name} truncated, {n} bytes dropped" for name, n in
+               (("stdout", stdout_truncated_bytes), ("stderr", stderr_truncated_bytes)) if n]
+        note = f" ({'; '.join(cut)}: the tail shown is not the end of the output)" if cut else ""
         TransportError.__init__(
             self,
             host,
-            f"command {command!r} exited {exit_status}, expected one of {list(expected)}{detail}",
+            f"command {command!r} exited {exit_status}, expected one of {list(expected)}{note}{detail}",
         )
         self.command = command
         self.exit_status = exit_status
         self.stdout = stdout
         self.stderr = stderr
         self.expected = tuple(expected)
+        self.stdout_truncated_bytes = stdout_truncated_bytes
+        self.stderr_truncated_bytes = stderr_truncated_bytes
 
 
 class UnknownTransport(HarnessError, LookupError):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import TransportError
-from .transport.base import CommandResult, Transport, quote_command
+from .transport.base import BoundedBuffer, CommandResult, Transport, check_output_limit, quote_command
 
 Responder = Callable[[str], "tuple[int, str, str] | CommandResult"]
 
@@ -23,12 +24,18 @@ class FakeTransport(Transport):
 
     ``fake.on(r"^pidof keepalived", (0, "123 124\\n", ""))``
     ``fake.on(r"^ip link", TransportError("dir1", "connection lost"))``
+
+    With ``output_limit_bytes`` the answers are cut to it as a real transport cuts output
+    (``stdout_truncated_bytes``...), so callers' handling of cut output can be tested.
     """
 
     NAME = "fake"
 
-    def __init__(self, host: str, rules: Sequence[tuple[str, object]] = ()) -> None:
+    def __init__(
+        self, host: str, rules: Sequence[tuple[str, object]] = (), output_limit_bytes: int | None = None
+    ) -> None:
         super().__init__(host)
+        self.output_limit_bytes = None if output_limit_bytes is None else check_output_limit(host, output_limit_bytes)
         self.commands: list[str] = []
         self._rules: list[_Rule] = []
         self.closed = False
@@ -49,10 +56,24 @@ class FakeTransport(Transport):
                     raise response
                 answer = response(line) if callable(response) else response
                 if isinstance(answer, CommandResult):
-                    return answer
+                    return self._bounded(answer)
                 status, out, err = answer
-                return CommandResult(self.host, line, status, out, err)
+                return self._bounded(CommandResult(self.host, line, status, out, err))
         return CommandResult(self.host, line, 0, "", "")
+
+    def _bounded(self, result: CommandResult) -> CommandResult:
+        if self.output_limit_bytes is None:
+            return result
+        out, err = BoundedBuffer(self.output_limit_bytes), BoundedBuffer(self.output_limit_bytes)
+        out.feed(result.stdout.encode("utf-8"))
+        err.feed(result.stderr.encode("utf-8"))
+        if not (out.dropped or err.dropped):
+            return result
+        return dataclasses.replace(
+            result, stdout=out.text(), stderr=err.text(),
+            stdout_truncated_bytes=result.stdout_truncated_bytes + out.dropped,
+            stderr_truncated_bytes=result.stderr_truncated_bytes + err.dropped,
+        )
 
     def close(self) -> None:
         self.closed = True

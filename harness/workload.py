@@ -140,7 +140,7 @@ def read_post_keys(scenario: Scenario, prefix: str, *, database: str | None = No
         if scenario.guard is not None:
             scenario.guard(host)
         conn = pymysql.connect(host=host, port=port, user=inv.database.user, password=password,
-                               database=database, connect_timeout=3, read_timeout=10)
+                               database=database, connect_timeout=3, read_timeout=10, write_timeout=10)
         try:
             with conn.cursor() as cur:
                 cur.execute(f"SELECT subject FROM `{table}` WHERE subject LIKE %s", (like,))

@@ -9,10 +9,12 @@ safe to call when nothing was injected, after a partial inject, or twice.
 ``describe()`` is the JSON-ready record the journal and the history keep; ``from_journal``
 rebuilds a fault from it in another process (``harness heal`` after a crashed run).
 
-A fault never *targets* a host with ``transport: local`` (the supervisor: the machine the
-harness runs on; a freeze of python3 there stops the harness itself) unless that fault says
-``allow_local=True``. Running a command on the supervisor as another host's hypervisor (a lab
-domain destroy) is not targeting it: only ``targets`` (the hosts the fault breaks) count.
+A fault never *targets* the supervisor (the machine the harness runs on; a freeze of python3
+there stops the harness itself) unless that fault says ``allow_local=True``: neither a host
+with ``transport: local`` nor one with ``transport: ssh`` whose address is the supervisor's
+(loopback, ``localhost``, its hostname, an address of its interfaces: harness.transport.
+supervisor). Running a command on the supervisor as another host's hypervisor (a lab domain
+destroy) is not targeting it: only ``targets`` (the hosts the fault breaks) count.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import FaultError, HarnessError, InventoryError
 from ..inventory._model import Host
+from ..transport import supervisor
 from ..transport.base import CommandResult, Transport
 
 if TYPE_CHECKING:  # the cluster module is written in parallel; only its interface is used
@@ -143,7 +146,8 @@ class Fault(ABC):
         return fault
 
     def _refuse_local_targets(self, allow_local: bool) -> None:
-        """FaultError for a target with ``transport: local`` unless this fault opted in."""
+        """FaultError for a target that is the supervisor unless this fault opted in: one with
+        ``transport: local``, or with ``transport: ssh`` at an address of the supervisor."""
         if allow_local:
             return
         local = [t for t in self.targets if self.host(t).transport == "local"]
@@ -153,6 +157,24 @@ class Fault(ABC):
                 f"{self.name}: host {which} has transport local (the machine the harness runs on); "
                 f"refusing to target it. Pass {ALLOW_LOCAL}=True "
                 "to this fault to do it anyway"
+            )
+        remote = [self.host(t) for t in self.targets if self.host(t).transport == "ssh"]
+        if not remote:
+            return
+        try:
+            ident = supervisor.discover()
+        except HarnessError as exc:
+            raise FaultError(
+                f"{self.name}: cannot tell whether {', '.join(repr(h.name) for h in remote)} is the machine "
+                f"the harness runs on ({exc}); refusing. Pass {ALLOW_LOCAL}=True to this fault to target it anyway"
+            ) from None
+        found = [(h, why) for h in remote if (why := supervisor.supervisor_reason(h.address, ident))]
+        if found:
+            which = "; ".join(f"host {h.name!r} (transport ssh) has address {h.address!r}, {why}" for h, why in found)
+            raise FaultError(
+                f"{self.name}: {which}: that is the machine the harness runs on; refusing to target it. "
+                f"Pass {ALLOW_LOCAL}=True to this fault to do it anyway (a port-forwarded VM at a "
+                "loopback address, e.g. vagrant, needs it too)"
             )
 
     # ---- helpers for subclasses ---------------------------------------------------------

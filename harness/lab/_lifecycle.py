@@ -224,7 +224,7 @@ def db_vip_error(lab: LabContext) -> str:
     """'' if the harness user can run a query through the DB VIP, else the error."""
     try:
         conn = pymysql.connect(host=lab.topo.vips["db"], port=3306, user="harness", password=lab.db_password(),
-                               database="harness", connect_timeout=2, read_timeout=3)
+                               database="harness", connect_timeout=2, read_timeout=3, write_timeout=3)
     except pymysql.MySQLError as exc:
         return str(exc)
     try:

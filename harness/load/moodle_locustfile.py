@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import secrets
@@ -126,6 +127,8 @@ KEY_PREFIX = os.environ.get("MOODLE_POST_KEY_PREFIX", "").strip() or f"lt-{secre
 WAIT_MIN = _env_float("MOODLE_WAIT_MIN", 1.0)
 WAIT_MAX = max(WAIT_MIN, _env_float("MOODLE_WAIT_MAX", 3.0))
 TIMEOUT = _env_float("MOODLE_TIMEOUT", 30.0)
+if not (math.isfinite(TIMEOUT) and TIMEOUT > 0):  # requests would wait for ever (inf) or refuse 0
+    raise MoodleConfigError(f"MOODLE_TIMEOUT={TIMEOUT}: must be a finite number of seconds > 0")
 WORKERS = _env_int("MOODLE_WORKERS", 1, minimum=1)
 SAMPLES_FILE = os.environ.get("MOODLE_SAMPLES_FILE", "").strip()
 

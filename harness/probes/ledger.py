@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import re
 import select
@@ -128,6 +129,10 @@ class Ledger(ProbeThread):
         self.name = f"ledger ({host}:{port})"
         check_bounds(self.name, rate_hz=rate_hz, max_count=max_count, max_duration_s=max_duration_s,
                      timeout_s=connect_timeout_s)
+        for timeout_name, limit in (("read_timeout_s", read_timeout_s), ("write_timeout_s", write_timeout_s)):
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not (math.isfinite(limit) and limit > 0):
+                # pymysql takes None as "wait for ever": a frozen node would hang a worker
+                raise ProbeError(f"{self.name}: {timeout_name} must be a positive finite number, not {limit!r}")
         if not (isinstance(workers, int) and workers >= 1):
             raise ProbeError(f"{self.name}: workers must be an integer >= 1, not {workers!r}")
         for field_name, value in (("table", table), ("database", database), ("engine", engine)):

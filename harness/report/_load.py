@@ -23,13 +23,107 @@ FAST_PATH_BYTES = 32 * 1024 * 1024
 
 
 def _read_json(path: Path) -> Any:
+    """The decoded JSON of ``path``; ReportError naming the file (and line) when it cannot be
+    read, is not UTF-8 or is not JSON: one line for the CLI (exit 2), never a traceback."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        raw = path.read_bytes()
     except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ReportError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
+        raise ReportError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not JSON the report can read: nested too deeply") from None
+
+
+_NUMBER = (int, float)
+_KIND_NAMES = {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list", dict: "an object"}
+
+
+def _kind(value: Any, kinds: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def _want(path: Path, where: str, value: Any, kinds: tuple[type, ...]) -> None:
+    """ReportError naming the file and the field unless ``value`` is null or of ``kinds``."""
+    if value is None or _kind(value, kinds):
+        return
+    want = " or ".join(dict.fromkeys(_KIND_NAMES[k] for k in kinds))
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise ReportError(f"{path}: {where}: expected {want} (or null), not {shown}")
+
+
+def _want_objects(path: Path, where: str, value: Any) -> list[dict[str, Any]]:
+    """A list of objects (null: empty), else ReportError naming the field and the item."""
+    _want(path, where, value, (list,))
+    for i, item in enumerate(value or []):
+        _want(path, f"{where}[{i}]", item, (dict,))
+        if item is None:
+            raise ReportError(f"{path}: {where}[{i}]: expected an object, not null")
+    return list(value or [])
+
+
+#: result.json's top-level fields and their JSON kinds (docs/run-dir.md); each may be null
+_RESULT_FIELDS: dict[str, tuple[type, ...]] = {
+    "test": (str,), "slug": (str,), "title": (str,), "outcome": (str,), "tier": (str,),
+    "fault_kind": (str,), "error": (str,), "started": _NUMBER, "duration_s": _NUMBER,
+    "negative_proof": (bool,), "soak": (dict,),
+}
+
+
+def check_result_shape(path: Path, r: dict[str, Any]) -> None:
+    """The fields of a result.json the report reads have the kinds docs/run-dir.md gives."""
+    for key, kinds in _RESULT_FIELDS.items():
+        _want(path, key, r.get(key), kinds)
+    for key in ("phases", "checks", "slo"):
+        _want_objects(path, key, r.get(key))
+    soak = r.get("soak")
+    if isinstance(soak, dict):
+        for i, audit in enumerate(_want_objects(path, "soak.audits", soak.get("audits"))):
+            _want(path, f"soak.audits[{i}].problems", audit.get("problems"), (list,))
+        for i, step in enumerate(_want_objects(path, "soak.steps", soak.get("steps"))):
+            step_audit = step.get("audit")
+            _want(path, f"soak.steps[{i}].audit", step_audit, (dict,))
+            if isinstance(step_audit, dict):
+                _want(path, f"soak.steps[{i}].audit.problems", step_audit.get("problems"), (list,))
+
+
+def check_run_shape(path: Path, run: dict[str, Any]) -> None:
+    """The fields of a run.json the report reads have the kinds docs/run-dir.md gives."""
+    for key in ("run_id", "harness_version"):
+        _want(path, key, run.get(key), (str,))
+    for key in ("started", "finished"):
+        _want(path, key, run.get(key), (str, *_NUMBER))
+    _want(path, "seed", run.get("seed"), (*_NUMBER, str))
+    tests = run.get("tests")
+    _want(path, "tests", tests, (list,))
+    for i, test in enumerate(tests or []):
+        _want(path, f"tests[{i}]", test, (str,))
+    cluster = run.get("cluster")
+    _want(path, "cluster", cluster, (dict,))
+    if isinstance(cluster, dict):
+        for key in ("hosts", "vips"):
+            _want(path, f"cluster.{key}", cluster.get(key), (dict,))
+        for name, host in (cluster.get("hosts") or {}).items():
+            _want(path, f"cluster.hosts.{name}", host, (dict,))
+            if isinstance(host, dict):
+                _want(path, f"cluster.hosts.{name}.roles", host.get("roles"), (list,))
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    loaded = _read_json(path)
+    if not isinstance(loaded, dict):
+        raise ReportError(f"{path}: not a JSON object")
+    return loaded
 
 
 def _slugify(text: str) -> str:
@@ -52,7 +146,8 @@ def _test_dirs(run_dir: Path, run: Mapping[str, Any]) -> list[Path]:
             try:
                 r = _read_json(res)
                 test = r.get("test") if isinstance(r, dict) else None
-                for key in (r.get("slug") if isinstance(r, dict) else None, test and _slugify(str(test))):
+                slug = r.get("slug") if isinstance(r, dict) else None
+                for key in (slug if isinstance(slug, str) else None, test and _slugify(str(test))):
                     if key in order:
                         rank = order[key]
                         break
@@ -79,9 +174,8 @@ def load_test(test_dir: str | Path, *, probe_prefix: str = "vip-probe", fast_pat
     d = Path(test_dir)
     r: dict[str, Any] = {}
     if (d / "result.json").is_file():
-        loaded = _read_json(d / "result.json")
-        if not isinstance(loaded, dict):
-            raise ReportError(f"{d / 'result.json'}: not a JSON object")
+        loaded = _read_object(d / "result.json")
+        check_result_shape(d / "result.json", loaded)
         r = scrub_data(loaded)
     checks = [c for c in (r.get("checks") or []) if isinstance(c, dict)]
     has_ledger = any(c.get("checker") == "ledger" and c.get("counts") for c in checks)
@@ -125,9 +219,8 @@ def load_run(run_dir: str | Path, *, probe_prefix: str = "vip-probe") -> RunMode
         raise ReportError(f"{root}: not a run directory")
     run: dict[str, Any] = {}
     if (root / "run.json").is_file():
-        loaded = _read_json(root / "run.json")
-        if not isinstance(loaded, dict):
-            raise ReportError(f"{root / 'run.json'}: not a JSON object")
+        loaded = _read_object(root / "run.json")
+        check_run_shape(root / "run.json", loaded)
         run = scrub_data(loaded)
     if (root / "history.jsonl").is_file() or (root / "result.json").is_file():
         dirs = [root]

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 
 from ..errors import TransportError
 from ..inventory._model import Host
-from .base import CommandResult, Transport, quote_command
+from .base import (
+    DEFAULT_OUTPUT_LIMIT_BYTES,
+    READ_CHUNK_BYTES,
+    BoundedBuffer,
+    CommandResult,
+    Transport,
+    check_output_limit,
+    check_timeout,
+    quote_command,
+)
 
 #: after bash exits, how long to wait for EOF on its pipes: a daemon it started in the
 #: background may hold them open for ever, and we must not wait for the daemon.
@@ -19,21 +28,30 @@ PIPE_GRACE_S = 0.5
 
 
 class LocalTransport(Transport):
-    """Each command runs in its own session (process group) so a timeout can kill all of it."""
+    """Each command runs in its own session (process group) so a timeout can kill all of it.
+
+    Of each stream at most ``output_limit_bytes`` are kept (the rest is read and counted).
+    """
 
     NAME = "local"
 
-    def __init__(self, host: str = "localhost", command_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str = "localhost",
+        command_timeout_s: float = 60.0,
+        output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT_BYTES,
+    ) -> None:
         super().__init__(host)
-        self.command_timeout_s = command_timeout_s
+        self.command_timeout_s = check_timeout(host, "command_timeout_s", command_timeout_s)
+        self.output_limit_bytes = check_output_limit(host, output_limit_bytes)
 
     @classmethod
-    def from_host(cls, host: Host) -> LocalTransport:
-        return cls(host.name, command_timeout_s=host.ssh.command_timeout_s)
+    def from_host(cls, host: Host, output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT_BYTES) -> LocalTransport:
+        return cls(host.name, command_timeout_s=host.ssh.command_timeout_s, output_limit_bytes=output_limit_bytes)
 
     def run(self, command: str | Sequence[str], *args: object, timeout: float | None = None) -> CommandResult:
         line = quote_command(command, *args)
-        limit = self.command_timeout_s if timeout is None else timeout
+        limit = self.command_timeout_s if timeout is None else check_timeout(self.host, "timeout", timeout)
         started = time.monotonic()
         deadline = started + limit
         try:
@@ -48,7 +66,7 @@ class LocalTransport(Transport):
             raise TransportError(self.host, f"cannot start bash for {line!r}: {exc}") from exc
         assert proc.stdout is not None and proc.stderr is not None
         out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
-        chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+        chunks = {out_fd: BoundedBuffer(self.output_limit_bytes), err_fd: BoundedBuffer(self.output_limit_bytes)}
         exited_at: float | None = None
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
@@ -66,9 +84,9 @@ class LocalTransport(Transport):
                             self.host, f"command {line!r} timed out after {limit:g}s (process group killed)"
                         )
                     for key, _ in sel.select(timeout=min(deadline - now, 0.1 if exited_at else 0.5)):
-                        data = os.read(key.fd, 65536)
+                        data = os.read(key.fd, READ_CHUNK_BYTES)
                         if data:
-                            chunks[key.fd].append(data)
+                            chunks[key.fd].feed(data)
                         else:
                             sel.unregister(key.fileobj)
                 status = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -82,9 +100,11 @@ class LocalTransport(Transport):
             host=self.host,
             command=line,
             exit_status=status,
-            stdout=b"".join(chunks[out_fd]).decode("utf-8", "replace"),
-            stderr=b"".join(chunks[err_fd]).decode("utf-8", "replace"),
+            stdout=chunks[out_fd].text(),
+            stderr=chunks[err_fd].text(),
             duration_s=time.monotonic() - started,
+            stdout_truncated_bytes=chunks[out_fd].dropped,
+            stderr_truncated_bytes=chunks[err_fd].dropped,
         )
 
     @staticmethod

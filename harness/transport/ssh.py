@@ -25,7 +25,16 @@ from testinfra.backend.paramiko import ParamikoBackend
 
 from ..errors import TransportError
 from ..inventory._model import Host, SshConfig
-from .base import CommandResult, Transport, quote_command
+from .base import (
+    DEFAULT_OUTPUT_LIMIT_BYTES,
+    READ_CHUNK_BYTES,
+    BoundedBuffer,
+    CommandResult,
+    Transport,
+    check_output_limit,
+    check_timeout,
+    quote_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +82,57 @@ def _warn_insecure(name: str, address: str, port: int) -> None:
     )
 
 
+def parse_known_hosts(name: str, path: str, raw: bytes) -> list[paramiko.hostkeys.HostKeyEntry]:
+    """The entries of a known_hosts file's bytes; TransportError naming host, file and line
+    for text that is not UTF-8 or a line that is cut short or whose key cannot be read.
+
+    paramiko's own loader stops with a UnicodeDecodeError or InvalidHostKey traceback on such
+    a file, or silently skips the line (and the host then looks unknown). Lines OpenSSH knows
+    and paramiko does not (``@cert-authority``/``@revoked`` markers, unknown key types) are
+    skipped as paramiko skips them.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = raw.count(b"\n", 0, exc.start) + 1
+        raise TransportError(
+            name, f"known_hosts {path}:{lineno}: not UTF-8 (byte 0x{raw[exc.start]:02x}); fix or remove that line"
+        ) from None
+    entries: list[paramiko.hostkeys.HostKeyEntry] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("@"):
+            continue
+        where = f"known_hosts {path}:{lineno}"
+        fields = line.split()
+        if len(fields) < 3:
+            raise TransportError(name, f"{where}: cut short: expected 'HOSTS KEYTYPE BASE64KEY', got {line[:80]!r}")
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(" ".join(fields[:3]), lineno)
+        except paramiko.hostkeys.InvalidHostKey:
+            raise TransportError(name, f"{where}: the {fields[1]} key is not valid base64") from None
+        except Exception as exc:  # paramiko raises SSHException, ValueError, struct.error... on bad key data
+            raise TransportError(
+                name, f"{where}: the {fields[1]} key cannot be read: {exc or type(exc).__name__}"
+            ) from None
+        if entry is not None:  # None: a key type paramiko does not know (skipped, as paramiko does)
+            entries.append(entry)
+    return entries
+
+
+def load_known_hosts(name: str, path: str) -> list[paramiko.hostkeys.HostKeyEntry]:
+    """Read and parse one known_hosts file (read-only); FileNotFoundError if it is missing,
+    TransportError for any other read error or bad content."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise TransportError(name, f"known_hosts {path}: cannot read: {exc.strerror or exc}") from None
+    return parse_known_hosts(name, path, raw)
+
+
 def open_client(name: str, address: str, ssh: SshConfig) -> paramiko.SSHClient:
     """A connected, authenticated paramiko client for one host, with our host-key policy.
 
@@ -88,9 +148,14 @@ def open_client(name: str, address: str, ssh: SshConfig) -> paramiko.SSHClient:
         _warn_insecure(name, address, ssh.port)
     else:
         try:
-            client.load_system_host_keys(known)
-        except OSError:
+            entries = load_known_hosts(name, known or os.path.expanduser("~/.ssh/known_hosts"))
+        except FileNotFoundError:
             known_label += " (file does not exist)"
+            entries = []
+        keys = client.get_host_keys()
+        for entry in entries:
+            for hostname in entry.hostnames:
+                keys.add(hostname, entry.key.get_name(), entry.key)
         client.set_missing_host_key_policy(_RejectUnknown())
     key_file = os.path.expanduser(ssh.key_file) if ssh.key_file else None
     where = f"{ssh.user}@{address}:{ssh.port}"
@@ -142,11 +207,47 @@ def open_client(name: str, address: str, ssh: SshConfig) -> paramiko.SSHClient:
     return client
 
 
+def _exec_bounded(chan: paramiko.Channel, name: str, line: str, limit: float) -> None:
+    """``chan.exec_command(line)``, bounded: paramiko waits for the server's answer to the
+    exec request without a timeout, for ever if the host froze (SIGSTOP, a paused domain)
+    with the TCP connection still up. A timer closes the channel after ``limit``, which wakes
+    paramiko; that is a TransportError (the request was sent: it may have run), any other
+    failure _NotStarted (the server refused or the channel died before the request)."""
+    gave_up = threading.Event()
+
+    def give_up() -> None:
+        gave_up.set()
+        chan.close()
+
+    timer = threading.Timer(limit, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        chan.exec_command(line)
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        if gave_up.is_set():
+            raise TransportError(
+                name, f"no answer to the request to run {line!r} within {limit:g}s (it may or may not have run)"
+            ) from None
+        raise _NotStarted(str(exc) or type(exc).__name__) from exc
+    finally:
+        timer.cancel()
+    if gave_up.is_set():  # answered just as the timer fired: the channel is closed now
+        raise TransportError(name, f"no answer to the request to run {line!r} within {limit:g}s (it may or may not have run)")
+
+
 def exec_on_client(
-    client: paramiko.SSHClient, name: str, line: str, timeout: float, open_timeout: float
-) -> tuple[int, bytes, bytes]:
+    client: paramiko.SSHClient,
+    name: str,
+    line: str,
+    timeout: float,
+    open_timeout: float,
+    output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT_BYTES,
+) -> tuple[int, BoundedBuffer, BoundedBuffer]:
     """Run ``line`` in a new session; return (exit status, stdout, stderr).
 
+    Each stream keeps its first ``output_limit_bytes``; the channel is still read to the end
+    (in chunks) so the remote command is not blocked on a full window, the rest only counted.
     Raises _NotStarted if no session could be opened (the caller may reconnect and retry),
     TransportError on timeout or when the connection dies under a running command.
     """
@@ -159,18 +260,15 @@ def exec_on_client(
         raise _NotStarted(str(exc) or type(exc).__name__) from exc
     try:
         deadline = time.monotonic() + timeout
-        try:
-            chan.exec_command(line)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise _NotStarted(str(exc) or type(exc).__name__) from exc
-        out, err = bytearray(), bytearray()
+        _exec_bounded(chan, name, line, min(open_timeout, timeout))
+        out, err = BoundedBuffer(output_limit_bytes), BoundedBuffer(output_limit_bytes)
         exit_seen: float | None = None
 
         def drain() -> None:
             while chan.recv_ready():
-                out.extend(chan.recv(65536))
+                out.feed(chan.recv(READ_CHUNK_BYTES))
             while chan.recv_stderr_ready():
-                err.extend(chan.recv_stderr(65536))
+                err.feed(chan.recv_stderr(READ_CHUNK_BYTES))
 
         while True:
             drain()
@@ -193,7 +291,7 @@ def exec_on_client(
             select.select([chan], [], [], min(deadline - now, 0.2))
         if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
             raise TransportError(name, f"command {line!r} timed out after {timeout:g}s waiting for its exit status")
-        return chan.exit_status, bytes(out), bytes(err)
+        return chan.exit_status, out, err
     finally:
         chan.close()
 
@@ -203,22 +301,32 @@ class SshTransport(Transport):
 
     Thread-safe for probes sampling in threads: connecting is serialised by a lock; commands
     run concurrently, each in its own channel. If the connection dropped, it is re-opened once,
-    and only before the command was sent: a command is never run twice.
+    and only before the command was sent: a command is never run twice. Of each stream at
+    most ``output_limit_bytes`` are kept (the rest is read and counted).
     """
 
     NAME = "ssh"
 
-    def __init__(self, host: str, address: str | None = None, ssh: SshConfig | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        address: str | None = None,
+        ssh: SshConfig | None = None,
+        output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT_BYTES,
+    ) -> None:
         super().__init__(host)
         self.address = address or host
         self.ssh = ssh or SshConfig()
+        for what in ("connect_timeout_s", "command_timeout_s"):
+            check_timeout(host, f"ssh.{what}", getattr(self.ssh, what))
+        self.output_limit_bytes = check_output_limit(host, output_limit_bytes)
         self.connections_opened = 0
         self._client: paramiko.SSHClient | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_host(cls, host: Host) -> SshTransport:
-        return cls(host.name, host.address, host.ssh)
+    def from_host(cls, host: Host, output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT_BYTES) -> SshTransport:
+        return cls(host.name, host.address, host.ssh, output_limit_bytes=output_limit_bytes)
 
     def _connected(self) -> paramiko.SSHClient:
         with self._lock:
@@ -241,12 +349,14 @@ class SshTransport(Transport):
 
     def run(self, command: str | Sequence[str], *args: object, timeout: float | None = None) -> CommandResult:
         line = quote_command(command, *args)
-        limit = self.ssh.command_timeout_s if timeout is None else timeout
+        limit = self.ssh.command_timeout_s if timeout is None else check_timeout(self.host, "timeout", timeout)
         started = time.monotonic()
         for attempt in (1, 2):
             client = self._connected()
             try:
-                status, out, err = exec_on_client(client, self.host, line, limit, self.ssh.connect_timeout_s)
+                status, out, err = exec_on_client(
+                    client, self.host, line, limit, self.ssh.connect_timeout_s, self.output_limit_bytes
+                )
                 break
             except _NotStarted as exc:
                 self._drop(client)
@@ -262,9 +372,11 @@ class SshTransport(Transport):
             host=self.host,
             command=line,
             exit_status=status,
-            stdout=out.decode("utf-8", "replace"),
-            stderr=err.decode("utf-8", "replace"),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_s=time.monotonic() - started,
+            stdout_truncated_bytes=out.dropped,
+            stderr_truncated_bytes=err.dropped,
         )
 
     def close(self) -> None:
@@ -311,7 +423,13 @@ class HarnessParamikoBackend(ParamikoBackend):
         line = command.decode("utf-8", "replace")
         for attempt in (1, 2):
             try:
-                return exec_on_client(self.client, h.name, line, h.ssh.command_timeout_s, h.ssh.connect_timeout_s)
+                status, out, err = exec_on_client(
+                    self.client, h.name, line, h.ssh.command_timeout_s, h.ssh.connect_timeout_s
+                )
+                if out.dropped or err.dropped:
+                    log.warning("%s: output of %r cut at %d bytes a stream (stdout %d, stderr %d bytes dropped)",
+                                h.name, line, out.limit, out.dropped, err.dropped)
+                return status, out.data, err.data
             except _NotStarted as exc:
                 del self.client
                 if attempt == 2:

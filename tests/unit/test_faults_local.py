@@ -6,17 +6,20 @@ a command on the supervisor as another host's hypervisor (a lab domain) stays al
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.cluster import Cluster
-from harness.errors import FaultError
+from harness.errors import FaultError, TransportError
 from harness.faults import Journal, Nemesis, get_fault
 from harness.history import HistoryRecorder
 from harness.inventory._model import Database, Domain, Host, Hypervisor, Inventory, Service
 from harness.testing import FakeCluster
+from harness.transport import supervisor
+from harness.transport.supervisor import SupervisorIdentity, identity_from
 
 APACHE = Service("apache", "sysv", sysv_name="apache2", process="apache2")
 KEEPALIVED = Service("keepalived", "sysv", sysv_name="keepalived", process="keepalived")
@@ -159,3 +162,81 @@ def test_a_journaled_local_fault_is_still_healed(cluster: Cluster, fake: FakeClu
 def test_a_misspelt_opt_in_is_refused_and_the_real_one_listed(cluster: Cluster) -> None:
     with pytest.raises(FaultError, match=r"unknown parameter\(s\) alow_local \(known: allow_local, host, pidfile"):
         get_fault("freeze")(cluster, host="supervisor", process="python3", alow_local=True)
+
+
+# -- the supervisor by address: transport ssh, but an address of this machine ---------------------
+
+#: the supervisor as the tests see it: the lab bridge's gateway and one more interface address
+IDENT = identity_from({"127.0.0.1", "::1", "198.18.0.1", "10.9.9.9", "fe80::1"}, "supervisor-box.example.org")
+
+
+@pytest.fixture
+def as_supervisor(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Replace address discovery (the module's one side effect); count the calls."""
+    calls: list[int] = []
+
+    def discover() -> SupervisorIdentity:
+        calls.append(1)
+        return IDENT
+
+    monkeypatch.setattr(supervisor, "discover", discover)
+    return calls
+
+
+def _ssh_cluster(fake: FakeCluster, address: str) -> Cluster:
+    inv = inventory()
+    hosts = dict(inv.hosts)
+    hosts["web9"] = Host("web9", address, ("web",), services={"apache": APACHE})
+    return Cluster(replace(inv, hosts=hosts), transport_factory=lambda host: fake(host.name))
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("127.1.2.3", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("0.0.0.0", "the unspecified address"),
+        ("localhost", "a name of the loopback"),
+        ("LOCALHOST.", "a name of the loopback"),
+        ("web.localhost", "a name of the loopback"),
+        ("10.9.9.9", "an address of this machine's own interfaces"),
+        ("fe80::1%eth0", "an address of this machine's own interfaces"),
+        ("supervisor-box.example.org", "this machine's hostname"),
+        ("Supervisor-Box", "this machine's hostname"),
+    ],
+)
+def test_an_ssh_target_at_the_supervisors_address_is_refused(
+    fake: FakeCluster, as_supervisor: list[int], address: str, why: str
+) -> None:
+    c = _ssh_cluster(fake, address)
+    with pytest.raises(FaultError) as info:
+        get_fault("kill-process")(c, host="web9", process="apache")
+    text = str(info.value)
+    assert text.startswith(f"kill-process: host 'web9' (transport ssh) has address {address!r}, {why}")
+    assert "machine the harness runs on" in text and "allow_local=True" in text
+    assert fake.transports == {}
+    # the opt-in works as for transport local; a lab host (own namespace) is not the supervisor
+    assert get_fault("kill-process")(c, host="web9", process="apache", allow_local=True).targets == ["web9"]
+    assert get_fault("partition")(c, a=["web1"], b=["web2"]).targets == ["web1", "web2"]
+
+
+def test_other_addresses_and_names_are_not_the_supervisor(fake: FakeCluster, as_supervisor: list[int]) -> None:
+    for address in ("198.18.0.21", "10.9.9.10", "supervisor-box.example.com", "supervisor-boxes", "web1.example.org"):
+        c = _ssh_cluster(fake, address)
+        assert get_fault("kill-process")(c, host="web9", process="apache").targets == ["web9"]
+    assert len(as_supervisor) == 5
+    with pytest.raises(FaultError, match=r"host 'web9' \(transport ssh\) has address '10.9.9.9'"):
+        get_fault("kill-process")(_ssh_cluster(fake, "10.9.9.9"), host="web9", process="apache")
+
+
+def test_when_the_addresses_cannot_be_listed_the_fault_is_refused(fake: FakeCluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> SupervisorIdentity:
+        raise TransportError("supervisor", "cannot list this machine's addresses (ip -j addr show): No such file")
+
+    monkeypatch.setattr(supervisor, "discover", broken)
+    c = _ssh_cluster(fake, "198.18.0.30")
+    with pytest.raises(FaultError, match=r"kill-process: cannot tell whether 'web9' is the machine .*ip -j addr show.*allow_local=True"):
+        get_fault("kill-process")(c, host="web9", process="apache")
+    assert get_fault("kill-process")(c, host="web9", process="apache", allow_local=True).targets == ["web9"]

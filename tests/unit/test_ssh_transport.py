@@ -194,6 +194,27 @@ def test_missing_known_hosts_file_rejects_too(sshd: Sshd, tmp_path: Path) -> Non
         t.run("true")
 
 
+def test_known_hosts_with_markers_and_hashed_entries_still_connects(sshd: Sshd, tmp_path: Path) -> None:
+    """OpenSSH lines paramiko cannot use (``@cert-authority``) are skipped, not a traceback;
+    a hashed entry (``ssh-keygen -H``) still matches."""
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@cert-authority *.example {sshd.host_pub.read_text().strip()}\n" + sshd.known_hosts.read_text())
+    subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert "|1|" in known.read_text() and "127.0.0.1" not in known.read_text()
+    t = SshTransport.from_host(sshd.host(known_hosts=str(known)))
+    assert t.check_output("echo ok") == "ok"
+    t.close()
+
+
+def test_oversized_output_is_cut_over_ssh_and_the_stream_read_to_the_end(sshd: Sshd) -> None:
+    t = SshTransport.from_host(sshd.host(), output_limit_bytes=1000)
+    try:
+        r = t.run("head -c 2000000 /dev/zero | tr '\\0' a; echo done >&2", timeout=20)
+        assert (len(r.stdout), r.stdout_truncated_bytes, r.stderr) == (1000, 1_999_000, "done\n")
+    finally:
+        t.close()
+
+
 def test_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None:
     other = tmp_path / "other"
     _keygen(other)
