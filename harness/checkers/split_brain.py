@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Op
+from ._orphans import fail_closed
 from ._result import CheckResult, Validity
-from .phases import FaultWindow, fault_windows
+from .phases import FaultWindow, scan_faults
 
 NAME = "split_brain"
 
@@ -67,8 +68,9 @@ def split_brain(
     UNKNOWN when no sample carried ``vrrp`` or ``vip_holders``.
     """
     try:
-        windows = fault_windows(ops)
-        return judge(gather_splits(ops, process), windows, allow_during_faults=allow_during_faults, settle_s=settle_s, max_examples=max_examples)
+        windows, orphans = scan_faults(ops)
+        result = judge(gather_splits(ops, process), windows, allow_during_faults=allow_during_faults, settle_s=settle_s, max_examples=max_examples)
+        return fail_closed(result, orphans, "fault windows unsure: nemesis ")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 
