@@ -96,11 +96,11 @@ class _Probe:
     __slots__ = ("attempts", "ok", "first_time", "last_time", "last_ok", "down_since", "first_error", "failed",
                  "no_success_before", "open", "last_end", "last_invoke", "spacing")
 
-    def __init__(self, t: float) -> None:
+    def __init__(self) -> None:
         self.attempts = 0
         self.ok = 0
-        self.first_time = t
-        self.last_time = t
+        self.first_time = 0.0  # of the first completion (attempts > 0)
+        self.last_time = 0.0
         self.last_ok: float | None = None  # time of the latest success
         self.down_since: float | None = None  # start of the open outage, if one is open
         self.first_error: Any = None
@@ -109,14 +109,25 @@ class _Probe:
         self.open = False  # an invocation awaits its completion
         self.last_end: float | None = None  # when the previous attempt ended (completion, else invoke)
         self.last_invoke: float | None = None
-        self.spacing: dict[int, int] = {}  # invoke-to-invoke spacing histogram (log buckets)
+        self.spacing: dict[int, int] = {}  # invoke-to-invoke spacing histogram (see _bucket)
+
+
+#: spacing histogram: 0.1 ms buckets below 1 s, then 32 an octave (about 2 %)
+_LINEAR_BUCKETS = 10_000
 
 
 def _bucket(spacing: float) -> int:
-    """The spacing histogram's bucket of ``spacing`` seconds (about 2 % wide; all <= 1 us in one)."""
-    if spacing <= 1e-6:
-        return -(1 << 30)
-    return round(math.log2(spacing) * _SPACING_BUCKETS_PER_OCTAVE)
+    """The spacing histogram's bucket of ``spacing`` seconds: a multiply for the usual probe
+    spacings (under a second), a logarithm only above."""
+    if spacing < 1.0:
+        return int(spacing * _LINEAR_BUCKETS)
+    return _LINEAR_BUCKETS + round(math.log2(spacing) * _SPACING_BUCKETS_PER_OCTAVE)
+
+
+def _bucket_value(b: int) -> float:
+    if b < _LINEAR_BUCKETS:
+        return max(0.0, (b + 0.5) / _LINEAR_BUCKETS)
+    return 2.0 ** ((b - _LINEAR_BUCKETS) / _SPACING_BUCKETS_PER_OCTAVE)
 
 
 def _median_spacing(hist: dict[int, int]) -> float | None:
@@ -124,14 +135,12 @@ def _median_spacing(hist: dict[int, int]) -> float | None:
     the probe's interval, inferred because the history does not record the rate. A median,
     so the stalls and catch-ups being looked for do not move it."""
     total = sum(hist.values())
-    if not total:
-        return None
     seen = 0
     for b in sorted(hist):
         seen += hist[b]
         if 2 * seen >= total:
-            return 0.0 if b == -(1 << 30) else 2.0 ** (b / _SPACING_BUCKETS_PER_OCTAVE)
-    return None  # pragma: no cover - the loop always returns
+            return _bucket_value(b)
+    return None
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,7 @@ def unobserved(facts: ProbeFacts) -> list[Gap]:
     for g in facts.idle:
         tally = facts.probes.get(g.process)
         interval = tally.interval_s if tally is not None and tally.interval_s is not None else 0.0
+        interval = max(0.0, interval)
         if g.duration_s > facts.max_gap_s + interval:
             out.append(g)
     return out
@@ -185,7 +195,8 @@ def follow_probes(ops: Iterable[Op], prefix: str = "vip-probe", *, max_probe_gap
     outages: list[Outage] = []
     idle: list[Gap] = []
     orphans = Orphans()
-    started: dict[str, _Probe] = {}  # processes seen invoking, before any completion
+    completed: dict[str, _Probe] = {}  # in the order of their first completion
+    bucket = _bucket
     for op in ops:
         typ = op.type
         proc = op.process
@@ -196,32 +207,29 @@ def follow_probes(ops: Iterable[Op], prefix: str = "vip-probe", *, max_probe_gap
             continue
         t = op.time
         st = per.get(proc)
+        if st is None:
+            st = per[proc] = _Probe()
         if typ == "invoke":
-            if st is None:
-                st = started.get(proc)
-                if st is None:
-                    st = started[proc] = _Probe(t)
             if st.open:
                 st.last_end = st.last_invoke  # the previous attempt never completed
-            if st.last_end is not None and t - st.last_end > max_probe_gap_s:
-                idle.append(Gap(proc, st.last_end, t))
-            if st.last_invoke is not None:
-                b = _bucket(t - st.last_invoke)
-                st.spacing[b] = st.spacing.get(b, 0) + 1
+            last_end = st.last_end
+            if last_end is not None and t - last_end > max_probe_gap_s:
+                idle.append(Gap(proc, last_end, t))
+            last_inv = st.last_invoke
+            if last_inv is not None:
+                b = bucket(t - last_inv)
+                spacing = st.spacing
+                spacing[b] = spacing.get(b, 0) + 1
             st.last_invoke = t
             st.open = True
             continue
-        if st is None:
-            st = started.pop(proc, None)
-            if st is None:
-                st = _Probe(t)
-            else:
-                st.first_time = t
-            per[proc] = st
         if st.open:
             st.open = False
         else:
             orphans.add(op)
+        if not st.attempts:
+            st.first_time = t
+            completed[proc] = st
         st.last_end = t
         st.attempts += 1
         st.last_time = t
@@ -240,11 +248,12 @@ def follow_probes(ops: Iterable[Op], prefix: str = "vip-probe", *, max_probe_gap
                 st.first_error = err if err is not None else (f"{typ}: {op.value}" if op.value is not None else typ)
                 st.failed = 0
             st.failed += 1
-    for proc, st in per.items():
+    for proc, st in completed.items():
         if st.down_since is not None:
             outages.append(Outage(proc, st.down_since, st.last_time, st.first_error, st.failed, True, st.no_success_before))
     tallies = {
-        proc: ProbeTally(st.attempts, st.ok, st.first_time, st.last_time, _median_spacing(st.spacing)) for proc, st in per.items()
+        proc: ProbeTally(st.attempts, st.ok, st.first_time, st.last_time, _median_spacing(st.spacing))
+        for proc, st in completed.items()
     }
     return ProbeFacts(prefix, tallies, outages, max_probe_gap_s, idle, orphans)
 
