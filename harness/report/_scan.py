@@ -54,7 +54,7 @@ def _check_block(block: bytes, path: Path, first_lineno: int) -> bool:
     """Whole-block checks that keep the regex path as strict as the reader at C speed: bytes
     not UTF-8 raise the reader's error for their line; the result says whether every line
     ends in ``}`` (else each line is tested: one damaged inside still ends in ``}`` and is
-    taken, the one thing the fast path does not check; docs/report.md)."""
+    taken, the one thing the fast path does not check; docs/history.md)."""
     if not block.isascii():
         try:
             block.decode("utf-8")
