@@ -36,6 +36,9 @@ _KEY_FIGURES: dict[str, tuple[str, ...]] = {
     "recovery": ("heals", "recovered", "late", "never", "max_recovery_s"),
 }
 
+#: shown for any checker when non-zero: the thin evidence that made it UNKNOWN (docs/checkers.md)
+_THIN_EVIDENCE = ("unobserved_windows", "orphan_completions")
+
 #: exit statuses of ``harness check`` (docs/checkers.md)
 EXIT_VALID, EXIT_INVALID, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -186,6 +189,7 @@ def key_figures(result: CheckResult) -> str:
         ]
         return "; ".join(parts) or "samples=0"
     names = _KEY_FIGURES.get(result.checker, tuple(k for k, v in c.items() if isinstance(v, (int, float)))[:5])
+    names += tuple(n for n in _THIN_EVIDENCE if c.get(n) and n not in names)  # why an UNKNOWN, when so
     return " ".join(f"{n}={_fmt(c[n])}" for n in names if n in c)
 
 

@@ -115,7 +115,8 @@ def test_harness_check_takes_max_probe_gap(tmp_path, capsys):
     path = tmp_path / "history.jsonl"
     write_history(H().probes(0.0, 1.0).probes(3.0, 4.0).ops, path)
     assert harness_main(["check", str(path)]) == 3
-    assert "unobserved" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "unobserved_windows=1" in out  # in the figures column, not only the message
     assert harness_main(["check", str(path), "--max-probe-gap", "5"]) == 0
     with pytest.raises(SystemExit) as exc:
         harness_main(["check", str(path), "--max-probe-gap", "nan"])
