@@ -255,13 +255,14 @@ def history_path(path: str | Path) -> Path:
     return inner
 
 
-def _bad_line(p: Path, lineno: int, line: bytes, exc: Exception) -> HistoryError:
-    """The one error for a line that does not parse: not UTF-8, cut short, or not JSON."""
+def _bad_line(p: Path, lineno: int, line: bytes, exc: Exception, ended: bool | None = None) -> HistoryError:
+    """The one error for a line that does not parse: not UTF-8, cut short, or not JSON.
+    ``ended``: whether the line had its newline (None: look for it at the end of ``line``)."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as u:
         return HistoryError(f"{p}:{lineno}: not UTF-8 (byte 0x{line[u.start]:02x} at column {u.start + 1})")
-    if not line.endswith(b"\n"):  # only the last line can lack one
+    if not (line.endswith(b"\n") if ended is None else ended):  # only the last line can lack one
         return HistoryError(f"{p}:{lineno}: truncated: the last line has no end (the writer stopped mid-line?)")
     return HistoryError(f"{p}:{lineno}: not JSON: {exc}")
 
@@ -280,45 +281,56 @@ def _bad_field(p: Path, lineno: int, d: dict[str, Any]) -> HistoryError | None:
     return None
 
 
+_KNOWN_FIELDS = frozenset({"index", "time", "process", "type", "f", "value"})
+
+
+def parse_line(line: bytes, path: Path, lineno: int, *, ended: bool | None = None) -> Op | None:
+    """One line of a history.jsonl as an :class:`Op`, checked against the contract (None for a
+    blank line), else the one HistoryError naming ``path`` and ``lineno``: not UTF-8, cut short
+    (no newline: ``ended`` False, or None and ``line`` not ending in one), not JSON, not an
+    object, a field missing or of the wrong type, an unknown ``type``. The one line checker:
+    :func:`iter_history` and the report's fast scan (harness.report._scan) both use it."""
+    try:
+        d = _loads(line)
+    except (_DecodeError, UnicodeDecodeError) as exc:
+        if not line.strip():
+            return None
+        raise _bad_line(path, lineno, line, exc, ended) from None
+    try:
+        type_ = d["type"]
+        op = Op(d["index"], d["time"], d["process"], type_, d["f"], d.get("value"),
+                {k: v for k, v in d.items() if k not in _KNOWN_FIELDS} if len(d) > 6 or "value" not in d else {})
+        bad = _bad_field(path, lineno, d)
+    except KeyError as exc:
+        raise HistoryError(f"{path}:{lineno}: missing field {exc.args[0]!r}") from None
+    except TypeError:
+        raise HistoryError(f"{path}:{lineno}: not a JSON object") from None
+    if bad is not None:
+        raise bad
+    if type_ not in OP_TYPES:
+        raise HistoryError(f"{path}:{lineno}: field 'type': {type_!r} is not one of {sorted(OP_TYPES)}")
+    return op
+
+
 def iter_history(path: str | Path) -> Iterator[Op]:
     """The ops of a history.jsonl one at a time, checked like :func:`load_history`: memory stays
     flat however long the history (a soak of several days). Opening fails on the first ``next``.
 
-    Every way a line can break the contract is one HistoryError naming the file and line: not
-    UTF-8, cut short at the end, not JSON, not an object, a field missing or of the wrong type,
-    an unknown ``type``. Lines are read as bytes, so bad bytes are found on their line."""
+    Every way a line can break the contract is one HistoryError naming the file and line
+    (:func:`parse_line`). Lines are read as bytes, so bad bytes are found on their line."""
     p = history_path(path)
     try:
         fh = open(p, "rb")
     except OSError as exc:
         raise HistoryError(f"{p}: cannot read history: {exc.strerror}") from exc
-    loads = _loads
-    types = OP_TYPES
-    known = {"index", "time", "process", "type", "f", "value"}
+    parse = parse_line
     with fh:
         lineno = 0
         try:
             for lineno, line in enumerate(fh, 1):
-                try:
-                    d = loads(line)
-                except (_DecodeError, UnicodeDecodeError) as exc:
-                    if not line.strip():
-                        continue
-                    raise _bad_line(p, lineno, line, exc) from None
-                try:
-                    type_ = d["type"]
-                    op = Op(d["index"], d["time"], d["process"], type_, d["f"], d.get("value"),
-                            {k: v for k, v in d.items() if k not in known} if len(d) > 6 or "value" not in d else {})
-                    bad = _bad_field(p, lineno, d)
-                except KeyError as exc:
-                    raise HistoryError(f"{p}:{lineno}: missing field {exc.args[0]!r}") from None
-                except TypeError:
-                    raise HistoryError(f"{p}:{lineno}: not a JSON object") from None
-                if bad is not None:
-                    raise bad
-                if type_ not in types:
-                    raise HistoryError(f"{p}:{lineno}: field 'type': {type_!r} is not one of {sorted(types)}")
-                yield op
+                op = parse(line, p, lineno)
+                if op is not None:
+                    yield op
         except OSError as exc:  # e.g. EIO, or a directory where the file should be
             raise HistoryError(f"{p}:{lineno + 1}: cannot read history: {exc.strerror or exc}") from exc
 

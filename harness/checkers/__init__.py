@@ -15,7 +15,7 @@ from typing import Any
 
 from ..history import Op
 from ._result import CheckResult, Validity
-from .availability import availability
+from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
 from .latency import latency, nearest_rank
 from .ledger import ledger
 from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
@@ -30,6 +30,8 @@ class CheckConfig:
     probe_prefix: str = "vip-probe"
     max_outage_s: float | None = None
     min_availability_percent: float | None = None
+    #: a VIP probe idle longer than this beyond its usual spacing is unobserved time (UNKNOWN)
+    max_probe_gap_s: float = DEFAULT_MAX_PROBE_GAP_S
     latency_bounds: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
     recovery_s: float = 60.0  # length of the recovery phase after a heal (latency phases)
     recovery_within_s: float = 60.0  # SLO: back to steady state within this after a heal
@@ -43,6 +45,7 @@ class CheckConfig:
         False: a NaN bound passes every outage), naming the field."""
         _bound("max_outage_s", self.max_outage_s, optional=True)
         _bound("min_availability_percent", self.min_availability_percent, optional=True, high=100.0)
+        _bound("max_probe_gap_s", self.max_probe_gap_s)
         _bound("recovery_s", self.recovery_s)
         _bound("recovery_within_s", self.recovery_within_s)
         _bound("split_brain_settle_s", self.split_brain_settle_s)
@@ -129,7 +132,9 @@ def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckR
         ops = list(ops)
     c = config or CheckConfig()
     runs: list[tuple[str, Callable[[], CheckResult]]] = [
-        ("availability", lambda: availability(ops, c.probe_prefix, c.max_outage_s, c.min_availability_percent)),
+        ("availability", lambda: availability(
+            ops, c.probe_prefix, c.max_outage_s, c.min_availability_percent, max_probe_gap_s=c.max_probe_gap_s
+        )),
         ("ledger", lambda: ledger(ops)),
         ("latency", lambda: latency(ops, c.latency_bounds, c.recovery_s)),
         (

@@ -23,6 +23,7 @@ from ..errors import HistoryError
 from ..history import history_path, load_history
 from . import CheckConfig, applicable, run_all
 from ._result import CheckResult, Validity
+from .availability import DEFAULT_MAX_PROBE_GAP_S
 from .phases import PHASE_NAMES
 
 #: the figures shown per checker in the table, in order
@@ -34,6 +35,9 @@ _KEY_FIGURES: dict[str, tuple[str, ...]] = {
     "split_brain": ("samples", "split_brain_samples", "untolerated_samples", "persisted_after_last_heal"),
     "recovery": ("heals", "recovered", "late", "never", "max_recovery_s"),
 }
+
+#: shown for any checker when non-zero: the thin evidence that made it UNKNOWN (docs/checkers.md)
+_THIN_EVIDENCE = ("unobserved_windows", "orphan_completions")
 
 #: exit statuses of ``harness check`` (docs/checkers.md)
 EXIT_VALID, EXIT_INVALID, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -132,6 +136,13 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help="back to steady state within S seconds of each heal (default: --recovery-s)",
     )
+    g.add_argument(
+        "--max-probe-gap",
+        type=_non_negative("--max-probe-gap"),
+        default=DEFAULT_MAX_PROBE_GAP_S,
+        metavar="S",
+        help=f"a VIP probe idle longer than S seconds beyond its usual spacing is unobserved time: UNKNOWN (default {DEFAULT_MAX_PROBE_GAP_S:g})",
+    )
     g.add_argument("--settle", type=_non_negative("--settle"), default=3.0, metavar="S", help="split brain tolerated this long after a heal (default 3)")
     g.add_argument("--strict-split-brain", action="store_true", help="split brain is INVALID even during a fault")
     g.add_argument("--probe-prefix", type=_prefix("--probe-prefix"), default="vip-probe", metavar="PREFIX", help="process name prefix of VIP probes")
@@ -152,6 +163,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
     return CheckConfig(
         probe_prefix=args.probe_prefix,
         max_outage_s=args.max_outage,
+        max_probe_gap_s=args.max_probe_gap,
         min_availability_percent=args.min_availability,
         latency_bounds=bounds,
         recovery_s=args.recovery_s,
@@ -177,6 +189,7 @@ def key_figures(result: CheckResult) -> str:
         ]
         return "; ".join(parts) or "samples=0"
     names = _KEY_FIGURES.get(result.checker, tuple(k for k, v in c.items() if isinstance(v, (int, float)))[:5])
+    names += tuple(n for n in _THIN_EVIDENCE if c.get(n) and n not in names)  # why an UNKNOWN, when so
     return " ".join(f"{n}={_fmt(c[n])}" for n in names if n in c)
 
 

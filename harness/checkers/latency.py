@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..history import Op
+from ._orphans import fail_closed
 from ._result import CheckResult, Validity
-from .phases import PHASE_NAMES, Phases
+from .phases import PHASE_NAMES, Phases, scan_faults
 
 NAME = "latency"
 DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0)
@@ -72,8 +73,9 @@ def latency(
     """
     try:
         _check_bounds(bounds or {})
-        samples = gather_samples(ops, Phases.from_ops(ops, recovery_s).classifier(), process_prefix, request_types)
-        return judge(samples, bounds or {}, tuple(percentiles))
+        windows, orphans = scan_faults(ops)
+        samples = gather_samples(ops, Phases(windows, recovery_s).classifier(), process_prefix, request_types)
+        return fail_closed(judge(samples, bounds or {}, tuple(percentiles)), orphans, "phases unsure: nemesis ")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 

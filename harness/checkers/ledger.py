@@ -10,7 +10,10 @@ keys found there (the last ``ok`` read of a node is its final read). Verdicts:
 - failed-but-present: a ``fail`` write found (``fail`` means "certainly did not happen");
 - inconsistent: an indeterminate (``info``) write found on some nodes but not others;
 - recovered: ``info`` writes found (fine: they may go either way). An absent ``info`` write
-  is NOT lost.
+  is NOT lost;
+- orphan completions (no invocation before them: a damaged history) are counted and make the
+  verdict UNKNOWN unless INVALID; an orphan acknowledged write is still judged (its key from
+  the completion): missing from a node, it is lost.
 
 As in Jepsen, the check is a fold and then a judgement: :func:`gather` streams the history
 once into a :class:`LedgerFacts` (each key's best outcome, each node's final read), and
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Op
+from ._orphans import Orphans
 from ._result import CheckResult, Validity
 
 NAME = "ledger"
@@ -71,15 +75,18 @@ class LedgerFacts:
     final_reads: dict[str, list[Any]] = field(default_factory=dict)
     #: nodes whose reads all failed (none ``ok``)
     read_failed: set[str] = field(default_factory=set)
+    #: write and read completions with no invocation before them (judged all the same)
+    orphans: Orphans = field(default_factory=Orphans)
 
     def keys_with(self, outcome: str) -> set[Any]:
         """The keys whose best outcome is ``outcome``."""
         return {k for k, s in self.outcomes.items() if s == outcome}
 
 
-def _key(inv: Op, comp: Op | None, key_field: str | None) -> Any:
+def _key(inv: Op | None, comp: Op | None, key_field: str | None) -> Any:
+    """A write's key (see :func:`ledger`); ``inv`` None for an orphan completion."""
     if key_field is None:
-        if inv.value is not None:
+        if inv is not None and inv.value is not None:
             return inv.value
         return comp.value if comp is not None else None
     for op in (comp, inv):
@@ -92,11 +99,11 @@ def _key(inv: Op, comp: Op | None, key_field: str | None) -> Any:
     return None
 
 
-def _read_node(inv: Op, comp: Op, read_prefix: str) -> str:
+def _read_node(inv: Op | None, comp: Op, read_prefix: str) -> str:
     """The node a final read is of: the completion's ``node``, the invocation's, else the
     process name after ``read_prefix``."""
     node = comp.extra.get("node")
-    if node is None and isinstance(inv.value, dict):
+    if node is None and inv is not None and isinstance(inv.value, dict):
         node = inv.value.get("node")
     if node is None:
         node = comp.process[len(read_prefix) :]
@@ -132,8 +139,9 @@ def gather(
     unkeyed = 0
     final_reads: dict[str, list[Any]] = {}
     read_failed: set[str] = set()
+    orphans = Orphans()
 
-    def settle_write(inv: Op, comp: Op | None) -> None:
+    def settle_write(inv: Op | None, comp: Op | None) -> None:
         nonlocal unkeyed
         key = _key(inv, comp, key_field)
         outcome = comp.type if comp is not None else "info"
@@ -158,7 +166,13 @@ def gather(
             open_inv[proc] = op
             continue
         inv = open_inv.pop(proc, None)
-        if inv is None:
+        if inv is None:  # an orphan: judged on the completion alone (an ack is still an ack)
+            if op.f == (write_f if k == _WRITER else read_f):
+                orphans.add(op)
+                if k == _WRITER:
+                    settle_write(None, op)
+                else:
+                    _take_read(_read_node(None, op, read_prefix), op, final_reads, read_failed)
             continue
         if k == _WRITER:
             if inv.f == write_f:
@@ -169,7 +183,7 @@ def gather(
     for proc, inv in open_inv.items():
         if kind.get(proc) == _WRITER and inv.f == write_f:
             settle_write(inv, None)
-    return LedgerFacts(outcomes, unkeyed, final_reads, read_failed)
+    return LedgerFacts(outcomes, unkeyed, final_reads, read_failed, orphans)
 
 
 @dataclass
@@ -281,6 +295,7 @@ def judge(facts: LedgerFacts, *, name: str = NAME, what: str = "writes", max_exa
         "indeterminate": len(indeterminate),
         "unkeyed": facts.unkeyed,
         "nodes_read": len(facts.final_reads),
+        "orphan_completions": facts.orphans.count,
     }
     not_read = ", ".join(sorted(facts.read_failed))
     if not facts.final_reads:
@@ -293,11 +308,18 @@ def judge(facts: LedgerFacts, *, name: str = NAME, what: str = "writes", max_exa
     counts.update(cmp.counts())
     counts["read_failed_nodes"] = sorted(facts.read_failed)
     examples = cmp.examples(max_examples)
+    if facts.orphans.count:
+        examples["orphan_completions"] = list(facts.orphans.examples)
     problems = cmp.problems()
     if problems:
+        if facts.orphans.count:
+            problems.append(facts.orphans.note())
         return CheckResult(name, Validity.INVALID, counts, examples, "; ".join(problems))
-    if not_read:
-        return CheckResult(name, Validity.UNKNOWN, counts, examples, f"no final read from: {not_read}")
+    doubts = [f"no final read from: {not_read}"] if not_read else []
+    if facts.orphans.count:
+        doubts.append(facts.orphans.note())
+    if doubts:
+        return CheckResult(name, Validity.UNKNOWN, counts, examples, "; ".join(doubts))
     msg = f"{len(acked)} acknowledged writes present on {len(facts.final_reads)} node(s)"
     if facts.unkeyed:
         msg += f"; {facts.unkeyed} writes carried no key and were not tracked"

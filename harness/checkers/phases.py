@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..history import NEMESIS, Op
+from ._orphans import Orphans
 
 STEADY = "steady"
 FAULT = "fault"
@@ -76,6 +77,14 @@ def _healed_id(inv: Op) -> str | None:
 
 def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
     """Fault windows in order of injection (see the module docstring for the rules)."""
+    return scan_faults(ops)[0]
+
+
+def scan_faults(ops: Iterable[Op]) -> tuple[list[FaultWindow], Orphans]:
+    """Fault windows in order of injection, and the nemesis completions that had no
+    invocation (ignored for the windows: which fault or heal they end is unknown, so the
+    checkers that use the windows answer UNKNOWN unless INVALID)."""
+    orphans = Orphans()
     open_inv: dict[str, Op] = {}  # nemesis process -> its open invocation
     started: dict[str, dict] = {}  # fault_id -> partial window, in injection order
     done: list[dict] = []
@@ -91,6 +100,7 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
             continue
         inv = open_inv.pop(process, None)
         if inv is None:
+            orphans.add(op)
             continue
         if inv.f != "heal":
             if op.type == "fail":
@@ -113,7 +123,7 @@ def fault_windows(ops: Iterable[Op]) -> list[FaultWindow]:
         for w in done
     ]
     out.sort(key=lambda w: (w.start, w.start_pos))
-    return out
+    return out, orphans
 
 
 def _coverage_events(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, int]]:

@@ -35,8 +35,9 @@ from ..invariants import (
     vips_not_held_once,
     vrrp_without_one_master,
 )
+from ._orphans import fail_closed
 from ._result import CheckResult, Validity
-from .phases import FaultWindow, fault_windows
+from .phases import FaultWindow, scan_faults
 
 NAME = "recovery"
 
@@ -298,10 +299,10 @@ def _recovery(
 ) -> CheckResult:
     """What the pass needs first (fault windows, the steady predicate, the probes), each a
     pass of its own, and UNKNOWN early when there is nothing to follow."""
-    windows = fault_windows(ops)
+    windows, orphans = scan_faults(ops)
     n_healed = sum(1 for w in windows if w.healed)
     if not n_healed:
-        return CheckResult(NAME, Validity.UNKNOWN, {"heals": 0}, message="no healed fault in the history")
+        return fail_closed(CheckResult(NAME, Validity.UNKNOWN, {"heals": 0}, message="no healed fault in the history"), orphans, "nemesis ")
     explain: Callable[[dict], list[str]] | None = None
     if steady is None:
         default = DefaultSteady(ops, state_process=state_process)
@@ -311,4 +312,5 @@ def _recovery(
         explain = default.reasons
     probes = probe_processes(ops, probe_prefix) if require_probes else set()
     facts = follow_heals(ops, windows, steady, probes, state_process=state_process)
-    return judge(facts, within_s, explain=explain, require_probes=require_probes, max_examples=max_examples)
+    result = judge(facts, within_s, explain=explain, require_probes=require_probes, max_examples=max_examples)
+    return fail_closed(result, orphans, "heals unsure: nemesis ")

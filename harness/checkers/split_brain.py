@@ -14,13 +14,15 @@ decides from those facts and the fault windows which splits were tolerated.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..history import Op
+from ._orphans import fail_closed
 from ._result import CheckResult, Validity
-from .phases import FaultWindow, fault_windows
+from .phases import FaultWindow, scan_faults
 
 NAME = "split_brain"
 
@@ -67,8 +69,9 @@ def split_brain(
     UNKNOWN when no sample carried ``vrrp`` or ``vip_holders``.
     """
     try:
-        windows = fault_windows(ops)
-        return judge(gather_splits(ops, process), windows, allow_during_faults=allow_during_faults, settle_s=settle_s, max_examples=max_examples)
+        windows, orphans = scan_faults(ops)
+        result = judge(gather_splits(ops, process), windows, allow_during_faults=allow_during_faults, settle_s=settle_s, max_examples=max_examples)
+        return fail_closed(result, orphans, "fault windows unsure: nemesis ")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
 
@@ -112,6 +115,28 @@ def gather_splits(ops: Iterable[Op], process: str = "state") -> SplitBrainFacts:
     return SplitBrainFacts(process, samples, informative, splits)
 
 
+def tolerated_union(intervals: Iterable[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The union of half-open intervals ``[a, b)`` as sorted disjoint ones (starts, ends), for a
+    bisect per instant instead of a test of every interval (O(n log n), not samples x windows).
+    An interval with ``not a < b`` (empty, or NaN) covers nothing and is dropped."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for a, b in sorted(iv for iv in intervals if iv[0] < iv[1]):
+        if ends and a <= ends[-1]:
+            if b > ends[-1]:
+                ends[-1] = b
+        else:
+            starts.append(a)
+            ends.append(b)
+    return starts, ends
+
+
+def _covered(starts: list[float], ends: list[float], t: float) -> bool:
+    """Whether ``t`` lies in one of the disjoint intervals (as ``any(a <= t < b)``)."""
+    i = bisect_right(starts, t) - 1
+    return i >= 0 and t < ends[i]
+
+
 def judge(
     facts: SplitBrainFacts,
     windows: Sequence[FaultWindow],
@@ -122,7 +147,7 @@ def judge(
 ) -> CheckResult:
     """The verdict on ``facts`` given the run's fault windows (see :func:`split_brain`):
     examples favour untolerated samples (half the slots are kept for them)."""
-    tolerated = [(w.start, w.end + settle_s) for w in windows]
+    starts, ends = tolerated_union((w.start, w.end + settle_s) for w in windows)
     heals = [w.end for w in windows if w.healed]
     last_heal = max(heals) if heals else None
     splits = facts.splits
@@ -131,7 +156,7 @@ def judge(
     examples: list[dict[str, Any]] = []
     for s in splits:
         t = s.time
-        excused = allow_during_faults and any(a <= t < b for a, b in tolerated)
+        excused = allow_during_faults and _covered(starts, ends, t)
         if last_heal is not None and t >= last_heal + settle_s:
             after_heal = True
         if not excused:
