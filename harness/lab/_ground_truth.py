@@ -222,3 +222,16 @@ def _wait(pred: Callable[[], T | None], timeout: float, what: str) -> T:
             return value
         time.sleep(0.05)
     raise LabError(f"{what}: not seen within {timeout:.0f}s")
+
+
+def wait_settled(lab: Lab, master: str = "dir1", timeout: float = 90.0) -> float:
+    """Wait until the lab is healthy with ``master`` holding both VIPs (keepalived preempts a few
+    adverts after a healed director is back); returns the seconds it took."""
+    t0 = time.monotonic()
+
+    def settled() -> bool:
+        st = lab.status()
+        return st.healthy and st.vip_holders == {"web": [master], "db": [master]}
+
+    _wait(settled, timeout, f"lab healthy with {master} holding both VIPs")
+    return time.monotonic() - t0
