@@ -32,9 +32,14 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from ..checkers._result import Validity
 from ..checkers.availability import Outage, follow_probes
+from ..cluster import Cluster
 from ..errors import LabError
+from ..faults._journal import Journal
+from ..faults.nemesis import Nemesis
 from ..history import NEMESIS, HistoryRecorder, Op
+from ..inventory import load_inventory
 from ..parsers.keepalived_notify import first_transition
+from ..probes.vip import VipProbe
 from ._notify_log import ClockOffset, clock_offset, read_transitions
 
 if TYPE_CHECKING:
@@ -157,12 +162,6 @@ def measure_failover(lab: Lab, fault: str, run_dir: Path, *, expect: Expect, rat
 
     Does not wait for the old MASTER to take the VIP back after the heal: the caller does.
     """
-    from ..cluster import Cluster
-    from ..faults._journal import Journal
-    from ..faults.nemesis import Nemesis
-    from ..inventory import load_inventory
-    from ..probes.vip import VipProbe
-
     holders = lab.status().vip_holders.get("web", [])
     if len(holders) != 1:
         raise LabError(f"web VIP held by {holders or 'nobody'}: need exactly one MASTER to fail")
