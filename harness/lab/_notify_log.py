@@ -54,7 +54,7 @@ class ClockOffset:
 def notify_log_path(lab: Lab, host: str) -> Path:
     """Where ``host``'s notify lines are written on the supervisor."""
     if lab.is_guest(host):
-        return lab.state_dir / "guests" / host / "console.log"
+        return lab.paths.guest_dir(host) / "console.log"
     return lab.paths.log(host) / NOTIFY_LOG
 
 
