@@ -198,8 +198,8 @@ def measure_failover(lab: Lab, fault: str, run_dir: Path, *, expect: Expect, rat
     finally:
         probe.stop()
         cluster.close()
+        history.close()
     ops = history.ops()
-    history.close()
     f_inv, f_ok = _fault_times(ops, fault)
     facts = follow_probes(ops, PROBE)
     latency = {o.time: float(o.extra.get("latency_ms", 0.0)) / 1000.0 for o in ops
