@@ -102,7 +102,7 @@ def test_director_configs_render_vrrp_and_haproxy_as_specified(tmp_path: Path) -
         assert needle in hp, needle
     assert "server db1 198.18.0.31:3306 check\n" in hp  # the one active writer
     notify = c1["keepalived-notify.sh"]
-    assert '/run/keepalived/$2.state' in notify and "date +%s.%N" in notify and "$$" not in notify
+    assert '/run/keepalived/$2.state' in notify and "date -u '+%s.%N " in notify and "$$" not in notify
 
 
 def test_web_and_db_configs_render(tmp_path: Path) -> None:

@@ -1,7 +1,11 @@
 #!/bin/sh
 # keepalived notify for lab director $host: TYPE NAME STATE PRIORITY.
-# Writes /run/keepalived/NAME.state and logs each change with a timestamp (outage ground truth).
+# Logs each change and writes /run/keepalived/NAME.state. The log line is the outage ground
+# truth (harness.parsers.keepalived_notify): its timestamp is taken first, by one `date` for
+# both forms (epoch with nanoseconds, then UTC ISO 8601), before any other process is started
+# (a fork costs tens of milliseconds in a UML guest).
+now=$$(date -u '+%s.%N %Y-%m-%dT%H:%M:%S.%NZ')
 umask 022
-mkdir -p /run/keepalived
+printf '%s %s %s %s %s\n' "$$now" "$host" "$$2" "$$3" "$$4" >> "$log"
+[ -d /run/keepalived ] || mkdir -p /run/keepalived
 printf '%s\n' "$$3" > "/run/keepalived/$$2.state.tmp" && mv -f "/run/keepalived/$$2.state.tmp" "/run/keepalived/$$2.state"
-printf '%s %s %s %s %s %s\n' "$$(date +%s.%N)" "$$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$host" "$$2" "$$3" "$$4" >> "$log"
