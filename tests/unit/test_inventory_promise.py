@@ -67,7 +67,8 @@ def test_slo_override_sets_the_promise() -> None:
 @pytest.mark.parametrize("bad,message", [
     ("director_failover_s=nan", "'nan' is not a finite number"),
     ("director_failover_s=inf", "'inf' is not a finite number"),
-    ("director_failover_s=-2", "director_failover_s must be >= 0, not -2"),
+    ("director_failover_s=-2", "director_failover_s must be > 0, not -2"),
+    ("director_failover_s=0", "director_failover_s must be > 0, not 0"),
 ])
 def test_slo_override_refuses_a_non_finite_or_negative_promise(bad: str, message: str) -> None:
     with pytest.raises(pytest.UsageError, match=f"--slo: '{bad}': {message}"):
@@ -76,8 +77,8 @@ def test_slo_override_refuses_a_non_finite_or_negative_promise(bad: str, message
 
 @pytest.mark.parametrize("value", [0.0, float("nan"), -1.0, float("inf")], ids=repr)
 def test_a_zero_or_non_finite_promise_is_refused_however_it_arrives(value: float) -> None:
-    """``--slo director_failover_s=0`` passes the option parser (times may be 0 there): the
-    model refuses it when the override is applied, naming the field."""
+    """The option parser refuses these too; the model refuses them however they arrive (code,
+    a cluster file), naming the field."""
     with pytest.raises(InventoryError, match=r"slo\.director_failover_s: must be a finite number of seconds > 0"):
         replace(Slo(), director_failover_s=value)
     inv = Inventory("x", {"a": Host("a", "198.18.0.2", ("client",))}, slo=Slo())
