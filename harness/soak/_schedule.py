@@ -18,6 +18,7 @@ from .. import fault_effects
 from ..errors import HarnessError
 from ..invariants import Sample
 from ..inventory._model import Inventory
+from ..transport.supervisor import SupervisorIdentity, supervisor_reason
 
 #: the service keys a web node's Apache may carry in a cluster file
 APACHE_KEYS = ("apache", "apache2", "httpd")
@@ -63,10 +64,17 @@ class FaultKind:
     resolve: str | None = None
 
 
+#: the identity the schedule can judge without looking at this machine (it stays pure): the
+#: loopback addresses and names; a host at one of the supervisor's interface addresses is
+#: refused by the fault itself when its step starts (harness.faults.base)
+_PURE_SUPERVISOR = SupervisorIdentity(frozenset(), "")
+
+
 def _names(inv: Inventory, role: str) -> list[str]:
-    """Hosts of ``role`` a fault may target: never a transport-local one (faults refuse those
-    without ``allow_local``, harness.faults.base)."""
-    return sorted(h.name for h in inv.with_role(role) if h.transport != "local")
+    """Hosts of ``role`` a fault may target: never the supervisor (transport-local, or reached
+    over SSH at a loopback address or name): faults refuse those without ``allow_local``."""
+    return sorted(h.name for h in inv.with_role(role)
+                  if h.transport != "local" and supervisor_reason(h.address, _PURE_SUPERVISOR) is None)
 
 
 def _apache_key(inv: Inventory, host: str) -> str | None:

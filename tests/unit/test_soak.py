@@ -198,3 +198,13 @@ def test_a_soak_never_picks_a_host_the_harness_runs_on():
     inv = Inventory(name=inv.name, hosts={**inv.hosts, "web9": local_web}, vips=inv.vips, database=inv.database)
     targets = {s.target for s in build_schedule(5, 4 * 3600, inv)}
     assert "web9" not in targets and "web1" in targets
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "localhost"])
+def test_a_soak_never_picks_a_host_reached_over_ssh_at_the_loopback(address):
+    # on main only transport: local was skipped; a fault's own refusal then failed the step
+    inv = inventory()
+    loop_web = Host("web9", address, ("web",), services={"apache": _svc("apache2")})
+    inv = Inventory(name=inv.name, hosts={**inv.hosts, "web9": loop_web}, vips=inv.vips, database=inv.database)
+    targets = {s.target for s in build_schedule(5, 4 * 3600, inv)}
+    assert "web9" not in targets and "web1" in targets
