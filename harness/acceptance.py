@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import fault_effects
-from .budgets import FailoverBound
+from .audit import takeover_problems
+from .budgets import FailoverBound, read_director_configs
 from .checkers import CheckResult
 from .errors import HarnessError
-from .invariants import Sample, vip_holders
+from .invariants import Sample, takeover_gaps, vip_holders
 from .inventory._model import Inventory
+from .parsers.keepalived_conf import parse_keepalived_conf
 from .scenario import Scenario
 from .workload import WorkloadSpec, start_workload
 
@@ -141,6 +143,7 @@ def fault_under_load(scenario: Scenario, plan: FaultPlan) -> FaultRun:
     sc = scenario
     recovery_bound_s = sc.cluster.inventory.slo.recovery_s
     sc.wait_steady(timeout_s=max(60.0, recovery_bound_s))
+    require_standby_ready(sc.cluster)
     workload = start_workload(sc, plan.workload, plan.bound_s(recovery_bound_s))
     ctx = _steady(sc, plan)
     fault_params = plan.params(ctx) if plan.params is not None else {}
@@ -183,6 +186,24 @@ def _refuse_an_unkeepable_promise(scenario: Scenario, bound: FailoverBound) -> N
     if refusal is not None:
         scenario.checks.append(bound.refused())
         raise AssertionError(refusal)
+
+
+def require_standby_ready(cluster: Any) -> None:
+    """Fail before any workload or fault when a director could not take over every VIP (its
+    keepalived.conf lacks the VIP, or the virtual_server the others balance it with): a
+    standby missing the DB VIP otherwise shows up as ~14 s of failed new DB connections after
+    a failover, which established connections hide. Directors without keepalived: nothing to
+    read, nothing judged."""
+    __tracebackhide__ = True
+    directors = cluster.inventory.with_role("director")
+    if len(directors) < 2 or not all("keepalived" in h.services for h in directors):
+        return
+    parsed = {host: parse_keepalived_conf(text, source=f"{host}:{path}")
+              for host, path, text in read_director_configs(cluster)}
+    vips = {name: (v.address, v.port) for name, v in cluster.inventory.vips.items()}
+    problems = takeover_problems(takeover_gaps(parsed, vips))
+    if problems:
+        raise AssertionError("the standby is not ready to take over: " + "; ".join(problems))
 
 
 def _steady(sc: Scenario, plan: FaultPlan) -> FaultContext:

@@ -15,6 +15,7 @@ from .invariants import (
     DbFinding,
     Expectations,
     Sample,
+    TakeoverGap,
     galera_findings,
     pool_gaps,
     unreachable_hosts,
@@ -24,7 +25,7 @@ from .invariants import (
 )
 from .inventory._model import Inventory
 
-__all__ = ["audit_state", "vip_holders"]
+__all__ = ["audit_state", "takeover_problems", "vip_holders"]
 
 
 def _db_problem(f: DbFinding) -> str:
@@ -39,8 +40,9 @@ def audit_state(sample: Sample, inventory: Inventory, *, require_backends: bool 
     """Problems in ``sample`` (a StateSampler sample, docs/history.md); empty means steady.
 
     - every host answered; one VRRP MASTER per instance; each VIP on exactly one director;
-    - every balancer backend UP on the director holding the VIPs (if ``require_backends``),
-      and every web / db node in its pool's table (LVS drops a failed real server);
+    - every balancer backend UP and every web / db node in its pool's table (LVS drops a
+      failed real server) on *every* director that answered (if ``require_backends``): the
+      standby must be ready to serve every VIP it may take over, not only the MASTER;
     - Galera: every db host Synced, Primary, ready, with cluster size = number of db hosts.
     """
     exp = Expectations.from_inventory(inventory)
@@ -53,11 +55,22 @@ def audit_state(sample: Sample, inventory: Inventory, *, require_backends: bool 
     for vip, held in vips_not_held_once(sample, exp.vips).items():
         problems.append(f"VIP {vip} ({exp.vips[vip]}) held by {len(held)} host(s) {held}")
     if require_backends:
-        web_holder = ((sample.get("vip_holders") or {}).get("web") or [None])[0]
-        for gap in pool_gaps(sample, exp.tier_members, director=web_holder):
+        # a director that did not answer is listed as unreachable above, not judged twice
+        backends = dict(sample.get("backends") or {})
+        # a pool one director balances, every director must: the standby takes it over too
+        listed = {pool for pools in backends.values() for pool in (pools or {})}
+        members = {pool: exp.tier_members.get(pool, ()) for pool in sorted(listed)}
+        for gap in pool_gaps({"backends": backends}, members, require_pools=True):
             if gap.not_up:
                 problems.append(f"{gap.director} backend {gap.pool}: not UP: {', '.join(gap.not_up)}")
             if gap.missing:
                 problems.append(f"{gap.director} backend {gap.pool}: not in the table: {', '.join(gap.missing)}")
     problems += [_db_problem(f) for f in galera_findings(sample, exp)]
     return problems
+
+
+def takeover_problems(gaps: list[TakeoverGap]) -> list[str]:
+    """The takeover gaps of :func:`harness.invariants.takeover_gaps`, worded for a report."""
+    words = {"vrrp": "no VRRP instance carries it", "virtual_server": "no virtual_server for it (LVS)"}
+    return [f"{g.director} cannot take over VIP {g.vip} ({g.address}:{g.port}): {words.get(g.missing, g.missing)}"
+            for g in gaps]

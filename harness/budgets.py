@@ -73,15 +73,20 @@ def director_budget_from_configs(configs: Iterable[tuple[str, str, str]]) -> Dir
     return worst
 
 
-def director_failover_budget(cluster: Cluster) -> DirectorBudget:
-    """Each director's keepalived.conf (``services.keepalived.config``), read over its
-    transport, and the slowest takeover it allows."""
+def read_director_configs(cluster: Cluster) -> list[tuple[str, str, str]]:
+    """``(host, path, text)`` of each director's keepalived.conf (``services.keepalived.config``,
+    else the Debian path), read over its transport."""
     configs: list[tuple[str, str, str]] = []
     for host in cluster.inventory.with_role("director"):
         svc = host.services.get("keepalived")
         path = (svc.config if svc and svc.config else None) or DEFAULT_KEEPALIVED_CONF
         configs.append((host.name, path, cluster.transport(host.name).check_output(["cat", path])))
-    return director_budget_from_configs(configs)
+    return configs
+
+
+def director_failover_budget(cluster: Cluster) -> DirectorBudget:
+    """Each director's keepalived.conf and the slowest takeover it allows."""
+    return director_budget_from_configs(read_director_configs(cluster))
 
 
 def director_failover_budget_s(cluster: Cluster) -> float:

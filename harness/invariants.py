@@ -9,7 +9,11 @@ invariants, each a small function returning what violates it (structured, not wo
 - :func:`vips_not_held_once`: every VIP is held by exactly one host;
 - :func:`unreachable_hosts`: every host answered;
 - :func:`pool_gaps`: every backend UP, every member of a tier in its pool's table;
-- :func:`galera_findings`: every database node Synced, Primary, ready, full cluster size.
+- :func:`galera_findings`: every database node Synced, Primary, ready, full cluster size;
+- :func:`takeover_gaps` (over the directors' keepalived configurations, not a sample): every
+  director can take over every VIP (a VRRP instance carrying it; its virtual server where the
+  pair balances with LVS), so a standby that would come up without the DB VIP is seen before
+  a fault, not 14 s into one.
 
 What must exist comes from an :class:`Expectations` record: built from the inventory for an
 audit (:meth:`Expectations.from_inventory`), or learnt from a history by the recovery checker
@@ -26,6 +30,7 @@ from typing import Any
 
 from .history import Op
 from .inventory._model import Inventory
+from .parsers.keepalived_conf import KeepalivedConfig
 
 Sample = Mapping[str, Any]
 
@@ -271,3 +276,36 @@ def _reported_findings(node: str, d: Any, cluster_size: int | None) -> list[DbFi
         if size != cluster_size:
             out.append(DbFinding(node, SIZE, d[SIZE], cluster_size))
     return out
+
+
+@dataclass(frozen=True)
+class TakeoverGap:
+    """A director that could not take over ``vip`` (at ``address``, port ``port``) if the
+    MASTER failed: ``missing`` is ``vrrp`` (no VRRP instance carries the address) or
+    ``virtual_server`` (the other directors balance it with LVS, this one has no such
+    virtual_server: it would hold the VIP and forward nothing)."""
+
+    director: str
+    vip: str
+    address: str
+    port: int
+    missing: str
+
+
+def takeover_gaps(configs: Mapping[str, KeepalivedConfig], vips: Mapping[str, tuple[str, int]]) -> list[TakeoverGap]:
+    """Per director (sorted), then VIP (sorted): what keeps it from taking over that VIP.
+
+    ``configs``: director -> its parsed keepalived.conf; ``vips``: VIP name -> (address, port).
+    A VIP no director carries at all is a gap on every director (it can fail over nowhere).
+    """
+    balanced = {(vs.address, vs.port) for c in configs.values() for vs in c.virtual_servers}
+    gaps: list[TakeoverGap] = []
+    for director, conf in sorted(configs.items()):
+        carried = {a for inst in conf.vrrp_instances.values() for a in inst.vips}
+        served = {(vs.address, vs.port) for vs in conf.virtual_servers}
+        for vip, (address, port) in sorted(vips.items()):
+            if address not in carried:
+                gaps.append(TakeoverGap(director, vip, address, port, "vrrp"))
+            elif (address, port) in balanced and (address, port) not in served:
+                gaps.append(TakeoverGap(director, vip, address, port, "virtual_server"))
+    return gaps

@@ -25,7 +25,7 @@ def synced(size: int = 2) -> dict:
 STEADY = {
     "vrrp": {"dir1": {"VI_WEB": "MASTER", "VI_DB": "MASTER"}, "dir2": {"VI_WEB": "BACKUP", "VI_DB": "BACKUP"}},
     "vip_holders": {"web": ["dir1"], "db": ["dir1"]},
-    "backends": {"dir1": {"web": {"web1": "UP", "web2": "UP"}}, "dir2": {"web": {"web1": "DOWN"}}},
+    "backends": {"dir1": {"web": {"web1": "UP", "web2": "UP"}}, "dir2": {"web": {"web1": "UP", "web2": "UP"}}},
     "db": {"db1": synced(), "db2": synced()},
     "unreachable": [],
 }
@@ -44,10 +44,18 @@ def test_split_brain_and_a_vip_on_two_hosts_are_reported():
     assert "VIP db (198.18.0.101) held by 0 host(s) []" in problems
 
 
-def test_backends_down_count_only_on_the_director_holding_the_vip():
+def test_backends_down_count_on_every_director_the_standby_too():
+    # on main only the director holding the VIP was judged: a standby with dead backends (or
+    # none) read steady, and the first failover met it
     s = dict(STEADY, backends={"dir1": {"web": {"web1": "UP", "web2": "DOWN 1/2"}}, "dir2": {"web": {"web1": "DOWN"}}})
-    assert audit_state(s, inventory()) == ["dir1 backend web: not UP: web2"]
+    assert audit_state(s, inventory()) == ["dir1 backend web: not UP: web2", "dir2 backend web: not UP: web1"]
     assert audit_state(s, inventory(), require_backends=False) == []
+
+
+def test_a_standby_missing_a_pool_the_master_balances_is_not_steady():
+    s = dict(STEADY, backends={"dir1": {"web": {"web1": "UP"}, "db": {"db1": "UP", "db2": "UP"}},
+                               "dir2": {"web": {"web1": "UP"}}})
+    assert audit_state(s, inventory()) == ["dir2 backend db: not in the table: db1, db2"]
 
 
 def test_galera_node_not_synced_or_cluster_shrunk_is_reported():
