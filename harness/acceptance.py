@@ -174,9 +174,19 @@ def director_failover_under_load(scenario: Scenario, plan: FaultPlan, bound: Fai
         plan = replace(plan, max_outage_s=bound.bound_s)
     run = fault_under_load(scenario, plan)
     verdict = bound.judge(run.check("availability").counts.get("longest_outage_s"))
+    # the standby's side beside the clients': reported, not judged (samples bound it coarsely)
+    seen = fault_effects.takeover(scenario.ops(), run.holder_before, run.fault) if run.holder_before else None
+    verdict.counts.update({k: (seen or {}).get(k) for k in TAKEOVER_FIGURES})
+    taken = (seen or {}).get("takeover_s")
+    scenario.slo_line("standby takeover (reported; state samples bound it)",
+                      taken if isinstance(taken, float) else None, None, "s")
     run.checks[verdict.checker] = verdict
     scenario.checks.append(verdict)
     return run
+
+
+#: the takeover figures a director failover verdict carries (harness.fault_effects.takeover)
+TAKEOVER_FIGURES = ("new_holder", "takeover_after_s", "takeover_s", "first_served_s")
 
 
 def _refuse_an_unkeepable_promise(scenario: Scenario, bound: FailoverBound) -> None:

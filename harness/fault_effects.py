@@ -1,4 +1,5 @@
-"""Did the fault take effect? Checks over one state sample, pure.
+"""Did the fault take effect? Checks over one state sample, pure (and, for a director
+failover, :func:`takeover`: when the standby took over, from the history).
 
 Each returns why the fault has *not* visibly taken effect yet (an empty list: it has), so it
 can be handed to ``Scenario.wait_until``. The acceptance flows (``harness.acceptance``) and the
@@ -7,8 +8,10 @@ soak (``harness.soak``) both observe their faults through these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from .history import Op
 from .invariants import Sample, masters, vip_holders
 
 
@@ -49,3 +52,56 @@ def directors_split(sample: Sample) -> list[str]:
     """At least two directors are MASTER (of some VRRP instance): the partition split them."""
     both = set(masters(sample))
     return [] if len(both) >= 2 else [f"MASTER on {sorted(both)} only"]
+
+
+def takeover(ops: Iterable[Op], holder_before: str, fault: str, vip: str = "web",
+             probe_prefix: str = "vip-probe") -> dict[str, float | str | None] | None:
+    """How long the standby took to take ``vip`` over after ``fault`` hit ``holder_before``,
+    from the history alone (pure): the state samples around the takeover and the first web
+    probe served after it, in seconds from the fault's completion (``ok``).
+
+    Client-visible outage and takeover differ: a crashed keepalived on an LVS director leaves
+    the kernel forwarding, so the probes see ~0 s whatever the standby does; this is the
+    standby's side. ``takeover_s`` is the end of the first sample showing another director
+    MASTER and holding the VIP (an upper bound), ``takeover_after_s`` the start of the last
+    sample before it that did not (a lower bound): their gap is the sampling resolution;
+    ``first_served_s`` the end of the first web probe served that started after that sample.
+    None when the fault never completed ``ok`` or no sample saw a takeover.
+    """
+    t_fault: float | None = None
+    sample_start: float | None = None
+    last_not_yet: float | None = None
+    seen: tuple[float, float, str] | None = None  # (sample start, sample end, new holder)
+    served: float | None = None
+    probe_start: dict[str, tuple[float, bool]] = {}
+    for op in ops:
+        if op.process.startswith("nemesis") and op.f == fault and op.type == "ok" and t_fault is None:
+            t_fault = op.time
+            continue
+        if t_fault is None:
+            continue
+        if op.process == "state" and op.f == "sample":
+            if op.type == "invoke":
+                sample_start = op.time
+            elif op.type == "ok" and sample_start is not None and seen is None and isinstance(op.value, dict):
+                new = [h for h in vip_holders(op.value, vip) if h != holder_before and h in masters(op.value)]
+                if new:
+                    seen = (sample_start, op.time, new[0])
+                elif sample_start >= t_fault:
+                    last_not_yet = sample_start
+        elif op.process.startswith(probe_prefix) and served is None:
+            if op.type == "invoke":
+                is_vip = isinstance(op.value, dict) and op.value.get("vip", vip) == vip
+                probe_start[op.process] = (op.time, is_vip)
+            else:
+                start, is_vip = probe_start.pop(op.process, (-1.0, False))
+                if op.type == "ok" and is_vip and seen is not None and start >= seen[1]:
+                    served = op.time
+    if t_fault is None or seen is None:
+        return None
+    return {
+        "new_holder": seen[2],
+        "takeover_after_s": round(max(0.0, (last_not_yet if last_not_yet is not None else t_fault) - t_fault), 3),
+        "takeover_s": round(seen[1] - t_fault, 3),
+        "first_served_s": round(served - t_fault, 3) if served is not None else None,
+    }

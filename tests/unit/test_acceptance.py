@@ -97,6 +97,16 @@ class _RecordingScenario:
         return step
 
 
+class _JudgedScenario(_RecordingScenario):
+    """A scenario whose flow ran (faked): the verdict step reads its history and adds a line."""
+
+    def ops(self) -> list[object]:
+        return []
+
+    def slo_line(self, *args: object) -> None:
+        self.calls.append("slo_line")
+
+
 def test_a_budget_above_the_promise_refuses_before_anything_is_injected():
     sc = _RecordingScenario()
     plan = FaultPlan("director-failure", lambda ctx: {"host": ctx.holder_before}, until=vip_moved_away)
@@ -124,7 +134,7 @@ def test_a_failover_within_the_budget_but_above_the_promise_is_judged_invalid(mo
         return _fake_run(4.5)
 
     monkeypatch.setattr(acceptance, "fault_under_load", fake_flow)
-    sc = _RecordingScenario()
+    sc = _JudgedScenario()
     run = director_failover_under_load(sc, FaultPlan("director-failure"), _bound(advert_int=1, promise_s=4.0))  # type: ignore[arg-type]
     verdict = run.check("director_failover")
     assert verdict.valid is Validity.INVALID and "above the promise slo.director_failover_s 4 s" in verdict.message
@@ -136,7 +146,7 @@ def test_without_a_promise_the_flow_runs_on_the_budget_and_warns(monkeypatch):
     plans: list[FaultPlan] = []
     monkeypatch.setattr(acceptance, "fault_under_load", lambda sc, plan: plans.append(plan) or _fake_run(9.0))
     with pytest.warns(UserWarning, match="no director failover promise given"):
-        run = director_failover_under_load(_RecordingScenario(), FaultPlan("director-failure"),  # type: ignore[arg-type]
+        run = director_failover_under_load(_JudgedScenario(), FaultPlan("director-failure"),  # type: ignore[arg-type]
                                            _bound(advert_int=3, promise_s=None))
     assert run.check("director_failover").valid is Validity.VALID  # today's behaviour, said out loud
     assert plans[0].max_outage_s == round(3 * 3 + 156 * 3 / 256 + 1.5, 3)

@@ -12,8 +12,8 @@ import pytest
 from harness.acceptance import require_standby_ready
 from harness.audit import takeover_problems
 from harness.cluster import Cluster
-from harness.inventory._model import Host, Inventory, Service, Vip
 from harness.invariants import TakeoverGap, takeover_gaps
+from harness.inventory._model import Host, Inventory, Service, Vip
 from harness.parsers.keepalived_conf import parse_keepalived_conf
 from harness.testing import FakeCluster
 
