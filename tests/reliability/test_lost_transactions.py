@@ -24,7 +24,7 @@ def _assert_nothing_lost(scenario, run) -> None:
 
 @pytest.mark.scenario(title="No lost writes while a database node is killed", tier="db", fault="db-node-failure")
 @pytest.mark.waive("availability", reason="the Galera membership stall (~4 s) in a ~30 s run is ~95 % of "
-                   "probes (measured 95.1 %); that stall is bounded by the database stall budget in "
+                   "probes (measured 94.0-95.1 %); that stall is bounded by the database stall budget in "
                    "tests/availability/test_database.py, which runs the same fault")
 def test_no_lost_writes_when_a_database_node_is_killed(scenario, cluster, load_users):
     node = cluster.inventory.with_role("db")[0].name
