@@ -20,9 +20,6 @@ pytestmark = [pytest.mark.failover, pytest.mark.availability]
 
 
 @pytest.mark.scenario(title="Database data node killed (kill -9 mariadbd)", tier="db", fault="db-node-failure")
-@pytest.mark.waive("availability", reason="a Galera membership change stalls every page for up to the stall "
-                   "budget (~4 s, asserted below); in a 30-40 s run that alone is 89-99 % of probes: the % "
-                   "SLO is for long runs (measured 98.7-99.1 % here, 94.0-95.1 % in the lost-writes twin)")
 def test_database_node_killed_site_and_writes_go_on(scenario, cluster, load_users):
     dbs = [h.name for h in cluster.inventory.with_role("db")]
     if len(dbs) < 3:
