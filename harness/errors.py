@@ -23,7 +23,8 @@ The tree (a class defined in another module names it; every other class is defin
     ├── MoodleConfigError ........... harness.load.moodle_locustfile
     ├── ReportError ................. harness.report._model
     ├── ScenarioError ............... harness.scenario
-    └── SoakError ................... harness.soak._schedule
+    ├── SoakError ................... harness.soak._schedule
+    └── VerdictUsageError ........... harness.verdicts
 
 Outside the tree, on purpose:
 

@@ -127,11 +127,20 @@ class HarnessSettings:
 
 settings_key = pytest.StashKey[HarnessSettings]()
 scenario_key = pytest.StashKey[Any]()
+declared_key = pytest.StashKey[Any]()  # harness.verdicts.Declarations of a test's markers
 report_key = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+_VERDICT_MARKERS = (
+    "waive(checker, reason): this checker's verdict is recorded and shown apart but does not decide the test",
+    "expect_invalid(checker, reason): a negative proof: this checker must say INVALID",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     install_results_scrubber()  # allure results are scrubbed for every test, not only scenarios
+    for line in _VERDICT_MARKERS:  # registered here too: a project using the plugin may be --strict-markers
+        config.addinivalue_line("markers", line)
     seed = config.getoption("--seed")
     if seed is None:
         seed = random.SystemRandom().randrange(1, 2**31)
@@ -183,6 +192,41 @@ def pytest_runtest_makereport(
     rep = yield
     item.stash.setdefault(report_key, {})[rep.when] = rep
     return rep
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Read every test's waivers before anything runs: a waiver without a reason, or naming
+    a checker that does not exist, is a usage error of the whole run (exit 4)."""
+    from .errors import HarnessError
+    from .verdicts import MARKERS, declarations
+
+    for item in items:
+        marks = [(m.name, m.args, m.kwargs) for m in item.iter_markers() if m.name in MARKERS]
+        try:
+            item.stash[declared_key] = declarations(marks, where=item.nodeid)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """After a scenario test's body passed, its checkers decide too (harness.verdicts): one
+    that is INVALID or UNKNOWN and not waived fails the test, with every such verdict said."""
+    result = yield
+    sc = item.stash.get(scenario_key, None)
+    if sc is not None:
+        if sc.check_config is None:
+            sc.close()  # stop probes and load first: the checkers judge a finished history
+        judgement = sc.judge(_declared(item))
+        if judgement.failures:
+            pytest.fail(judgement.message(), pytrace=False)
+    return result
+
+
+def _declared(item: pytest.Item) -> Any:
+    from .verdicts import Declarations
+
+    return item.stash.get(declared_key, None) or Declarations()
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -401,6 +445,11 @@ def scenario(request: pytest.FixtureRequest, cluster: Any, cluster_target: Clust
             try:
                 sc.close()
             finally:
+                if sc.judgement is None:  # the body failed (a wait ran out): figures all the same
+                    try:
+                        sc.judge(_declared(item))
+                    except Exception as exc:  # the test's own failure is the one to show
+                        print(f"harness: checkers after {item.nodeid} failed: {exc}")
                 reports = item.stash.get(report_key, {})
                 call = reports.get("call")
                 if call is None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from ._secrets import add_secrets, dumps_scrubbed, scrub_file
 from .audit import audit_state
-from .checkers import CheckConfig, CheckResult, Validity, run_all
+from .checkers import CheckConfig, CheckResult, Validity, applicable, run_all
 from .cluster import Cluster
 from .errors import HarnessError, InventoryError
 from .faults import Journal, Nemesis
@@ -30,6 +30,7 @@ from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
 from .probes.vip import VipProbe
 from .report.allure import allure_step  # a no-op without allure-pytest
+from .verdicts import Declarations, Judgement, judge
 
 Guard = Callable[[str], Any]
 
@@ -90,6 +91,10 @@ class Scenario:
         self.phases: list[dict[str, Any]] = []
         self.slo: list[SloLine] = []
         self.checks: list[CheckResult] = []
+        #: the configuration of the last check() (None: the checkers have not run yet)
+        self.check_config: CheckConfig | None = None
+        #: which verdicts decide the test (harness.verdicts); set by judge()
+        self.judgement: Judgement | None = None
         self._probes: list[Any] = []
         self._loads: list[Any] = []
         self._started = time.monotonic()
@@ -280,10 +285,28 @@ class Scenario:
         return HistoryFile(self.history.path)  # type: ignore[arg-type]  # always set: __post_init__ gives it a path
 
     def check(self, config: CheckConfig | None = None) -> dict[str, CheckResult]:
-        """Run the standard checkers on this scenario's history so far."""
+        """Run the standard checkers on this scenario's history so far. A verdict the test
+        added before (a refused failover promise) is kept after the standard ones."""
         cfg = config or CheckConfig.from_slo(self.cluster.inventory.slo, probe_prefix="vip-probe-web")
-        self.checks = run_all(self.ops(), cfg)
+        standard = run_all(self.ops(), cfg)
+        names = {c.checker for c in standard}
+        self.checks = standard + [c for c in self.checks if c.checker not in names]
+        self.check_config = cfg
         return {c.checker: c for c in self.checks}
+
+    def judge(self, declared: Declarations) -> Judgement:
+        """Every checker whose operations the history recorded decides the test unless waived
+        (harness.verdicts). The checkers run here if the test did not run them (it failed on
+        a wait, or never asked): result.json then still has their figures."""
+        checked_in = "body"
+        if self.check_config is None:
+            checked_in = "teardown"
+            self.check()
+        cfg = self.check_config or CheckConfig()
+        # of its kind in the history, not "a bound is set": an empty history judges nothing
+        kinds = CheckConfig(probe_prefix=cfg.probe_prefix, posts_read_prefix=cfg.posts_read_prefix)
+        self.judgement = judge(self.checks, applicable(self.ops(), kinds), declared, checked_in=checked_in)
+        return self.judgement
 
     def slo_line(self, name: str, measured: float | None, bound: float | None, unit: str,
                  *, higher_is_better: bool = False) -> SloLine:
@@ -310,6 +333,7 @@ class Scenario:
             "duration_s": round(time.monotonic() - self._started, 3),
             "phases": self.phases,
             "checks": [c.to_dict() for c in self.checks],
+            **({"verdicts": self.judgement.to_dict()} if self.judgement is not None else {}),
             "slo": [s.to_dict() for s in self.slo],
             "error": self.error,
             **({"soak": self.extra} if self.extra else {}),

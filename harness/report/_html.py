@@ -157,16 +157,27 @@ def _cards(run: RunModel) -> str:
 _NEG_TAG = " <span class='tag neg' title='the cluster was broken on purpose: passing means the checker caught it'>negative proof</span>"
 
 
+def _chip(t: TestModel, c: dict[str, Any]) -> str:
+    """A checker's chip: its verdict's colour when it decided the test; grey, saying so, when
+    it was waived or had nothing to judge (a waived INVALID must not read as a pass or a fail)."""
+    name, verdict, message = str(c.get("checker", "?")), str(c.get("valid", "unknown")).lower(), str(c.get("message", ""))
+    role, reason = t.verdict_role(name)
+    if role == "waived":
+        return (f'<span class="badge waived" title="waived: {esc(reason)} (verdict {esc(verdict)}: {esc(message)})">'
+                f'{esc(name)} waived</span>')
+    if role == "not_applicable":
+        return f'<span class="badge waived" title="nothing to judge: {esc(message)}">{esc(name)} n/a</span>'
+    expected = f" (expected: {esc(reason)})" if role == "expected_invalid" else ""
+    return f'<span class="badge {esc(verdict)}" title="{esc(message)}{expected}">{esc(name)}</span>'
+
+
 def _tests_table(run: RunModel) -> str:
     rows = []
     for i, t in enumerate(run.tests, 1):
         tl = t.timeline
         o = _longest(t)
         lost = _lost(t)
-        chips = " ".join(
-            f'<span class="badge {esc(str(c.get("valid", "unknown")).lower())}" title="{esc(c.get("message", ""))}">{esc(c.get("checker", "?"))}</span>'
-            for c in t.checks
-        )
+        chips = " ".join(_chip(t, c) for c in t.checks)
         rows.append(
             f'<tr class="{"hot" if t.outcome in ("failed", "error") else ""}"><td class="num">{i}</td>'
             f'<td><a href="#{esc(t.slug)}">{esc(t.title)}</a>{_NEG_TAG if t.negative_proof else ""}<div class="mono muted nodeid">{esc(t.test)}</div></td>'
@@ -412,8 +423,12 @@ def _checks(t: TestModel) -> str:
             ex_html = f"<details><summary>examples</summary>{''.join(blocks)}</details>"
         counts = _mapping(c.get("counts"))
         verdict = str(c.get("valid", "unknown")).lower()
+        role, reason = t.verdict_role(str(c.get("checker", "?")))
+        decides = {"waived": f"<div class='muted'>waived: {esc(reason)}</div>", "not_applicable": "<div class='muted'>n/a</div>",
+                   "expected_invalid": f"<div class='muted'>expected INVALID: {esc(reason)}</div>"}.get(role, "")
         rows.append(
-            f"<tr class='{'hot' if verdict == 'invalid' else ''}'><td><b>{esc(c.get('checker', '?'))}</b></td><td>{_badge(verdict)}</td>"
+            f"<tr class='{'hot' if verdict == 'invalid' and role == 'judged' else ''}'><td><b>{esc(c.get('checker', '?'))}</b></td>"
+            f"<td>{_badge(verdict)}{decides}</td>"
             f"<td>{esc(c.get('message', ''))}<div class='muted'>{_figures(counts)}</div>{ex_html}</td></tr>"
         )
     return (

@@ -76,7 +76,7 @@ def _want_objects(path: Path, where: str, value: Any) -> list[dict[str, Any]]:
 _RESULT_FIELDS: dict[str, tuple[type, ...]] = {
     "test": (str,), "slug": (str,), "title": (str,), "outcome": (str,), "tier": (str,),
     "fault_kind": (str,), "error": (str,), "started": _NUMBER, "duration_s": _NUMBER,
-    "negative_proof": (bool,), "soak": (dict,),
+    "negative_proof": (bool,), "soak": (dict,), "verdicts": (dict,),
 }
 
 
@@ -194,6 +194,7 @@ def load_test(test_dir: str | Path, *, probe_prefix: str = "vip-probe", fast_pat
         error=r.get("error"),
         soak=r.get("soak") if isinstance(r.get("soak"), dict) else None,
         negative_proof=r.get("negative_proof") is True,
+        verdicts=r.get("verdicts") if isinstance(r.get("verdicts"), dict) else None,
     )
     hist = d / "history.jsonl"
     ledger_ops: list[Op] = []

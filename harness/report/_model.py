@@ -120,6 +120,20 @@ class TestModel:
     soak: dict[str, Any] | None = None  # result.json "soak" (harness.soak): steps, audits, figures
     #: the cluster was broken on purpose; "passed" means the checker caught it
     negative_proof: bool = False
+    #: result.json "verdicts" (harness.verdicts): which checkers decided the test, which were waived
+    verdicts: dict[str, Any] | None = None
+
+    def verdict_role(self, checker: str) -> tuple[str, str]:
+        """("judged" | "waived" | "expected_invalid" | "not_applicable", reason) of a checker;
+        ("judged", "") for a run from before verdicts were recorded."""
+        v = self.verdicts or {}
+        if checker in (v.get("not_applicable") or []):
+            return "not_applicable", ""
+        for role in ("waived", "expected_invalid"):
+            for entry in v.get(role) or []:
+                if isinstance(entry, dict) and entry.get("checker") == checker:
+                    return role, str(entry.get("reason") or "")
+        return "judged", ""
 
     @property
     def failover(self) -> dict[str, Any] | None:

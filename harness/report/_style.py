@@ -33,6 +33,7 @@ td.nw{white-space:nowrap}
 .badge.passed,.badge.valid{background:var(--ok)}
 .badge.failed,.badge.invalid,.badge.error{background:var(--fail)}
 .badge.unknown{background:var(--info);color:#2b2100}
+.badge.waived{background:#c4cad1;color:#2f3740;text-transform:none}
 .tag{display:inline-block;padding:0 7px;border-radius:4px;background:#eef1f5;color:#3a4653;font-size:12px;margin-right:4px}
 .tag.neg{background:#efe9fb;color:#4b2a8f}
 .nodeid{overflow-wrap:anywhere}

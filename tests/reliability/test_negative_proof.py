@@ -26,6 +26,7 @@ def lab_only(cluster_target):
 
 
 @pytest.mark.scenario(title="Negative proof: a database that loses acknowledged writes", tier="db", fault="lose-writes", negative=True)
+@pytest.mark.expect_invalid("ledger", reason="five acknowledged rows are deleted on purpose")
 def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluster, lab_only):
     deleted: list[str] = []
 
@@ -69,6 +70,9 @@ def _director_outage_fault(cluster) -> str:
 
 # the fault kind depends on the directors (see _director_outage_fault): the test sets it
 @pytest.mark.scenario(title="Negative proof: a director pair without a standby", tier="director", negative=True)
+@pytest.mark.expect_invalid("availability", reason="the standby's keepalived is stopped: the VIP never moves")
+@pytest.mark.waive("latency", reason="the site is down ~25 s on purpose; the requests queued behind that outage "
+                   "make the recovery phase's p99 (measured 2.1-4.1 s > 2 s) a figure of the break, not of the cluster")
 def test_availability_checker_catches_a_failover_that_never_happens(scenario, cluster, lab_only, load_users):
     budget = director_failover_budget_s(cluster)
     bound = budget + cluster.inventory.slo.failover_margin_s
