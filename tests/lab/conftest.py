@@ -57,3 +57,20 @@ def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, int
             return value
         time.sleep(interval)
     pytest.fail(f"{what}: not true after {timeout:.0f}s")
+
+
+def own_lab(lab: Lab, say: Callable[[str], None], label: str) -> Iterator[Lab]:
+    """A module's own lab (its own name and subnet), for a fixture to ``yield from``: a lab
+    left by a crashed earlier run under that name is removed first; at the end the lab is torn
+    down (from its state dir, as a test may have rebuilt it) and nothing may be left."""
+    if (lab.state_dir / "state.json").exists():  # ours by name: a crashed earlier run
+        Lab.from_state_dir(lab.state_dir).down()
+    t0 = time.monotonic()
+    lab.up(progress=say)
+    say(f"{label} lab up in {time.monotonic() - t0:.1f}s")
+    try:
+        yield lab
+    finally:
+        current = Lab.from_state_dir(lab.state_dir) if (lab.state_dir / "state.json").exists() else lab
+        current.down()
+        assert current.leftovers() == []

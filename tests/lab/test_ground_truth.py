@@ -29,6 +29,8 @@ from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.lab._uml import uml_available
 from harness.workload import WorkloadSpec
 
+from .conftest import own_lab
+
 
 def _skip_reason() -> str | None:
     if os.geteuid() != 0:
@@ -53,18 +55,7 @@ def gt_lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     kind = request.param
     if kind == "lvs" and uml_available() is not None:
         pytest.skip(f"LVS directors: {uml_available()}")
-    lab = Lab(NAME, SUBNET, directors=kind)
-    if (lab.state_dir / "state.json").exists():  # ours by name: a crashed earlier run
-        Lab.from_state_dir(lab.state_dir).down()
-    t0 = time.monotonic()
-    lab.up(progress=_say)
-    _say(f"{kind} lab up in {time.monotonic() - t0:.1f}s")
-    try:
-        yield lab
-    finally:
-        current = Lab.from_state_dir(lab.state_dir) if (lab.state_dir / "state.json").exists() else lab
-        current.down()
-        assert current.leftovers() == []
+    yield from own_lab(Lab(NAME, SUBNET, directors=kind), _say, kind)
 
 
 def _run(lab: Lab, fault: str, expect: Expect, run_dir: Path) -> Failover:

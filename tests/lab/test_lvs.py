@@ -25,7 +25,7 @@ from harness.lab._uml import uml_available
 from harness.parsers.ipvsadm import parse_ipvsadm_connections, parse_ipvsadm_list, parse_ipvsadm_stats
 from harness.probes.vip import VipProbe
 
-from .conftest import wait_until
+from .conftest import own_lab, wait_until
 
 
 def _skip_reason() -> str | None:
@@ -51,18 +51,7 @@ def _say(msg: str) -> None:
 
 @pytest.fixture(scope="module")
 def lvs_lab() -> Iterator[Lab]:
-    lab = Lab(NAME, SUBNET, directors="lvs")
-    if (lab.state_dir / "state.json").exists():  # ours by name: a crashed earlier run
-        Lab.from_state_dir(lab.state_dir).down()
-    t0 = time.monotonic()
-    lab.up(progress=_say)
-    _say(f"LVS lab up in {time.monotonic() - t0:.1f}s")
-    try:
-        yield lab
-    finally:
-        current = Lab.from_state_dir(lab.state_dir) if (lab.state_dir / "state.json").exists() else lab
-        current.down()
-        assert current.leftovers() == []
+    yield from own_lab(Lab(NAME, SUBNET, directors="lvs"), _say, "LVS")
 
 
 def healthy(lab: Lab) -> bool:
