@@ -18,12 +18,13 @@ from typing import Any
 
 from . import fault_effects
 from .audit import takeover_problems
-from .budgets import FailoverBound, read_director_configs
+from .budgets import DEFAULT_KEEPALIVED_CONF, FailoverBound, read_director_configs
 from .checkers import CheckResult
 from .errors import HarnessError
 from .invariants import Sample, takeover_gaps, vip_holders
 from .inventory._model import Inventory
 from .parsers.keepalived_conf import parse_keepalived_conf
+from .probes.vrrp_log import read_logged_transitions
 from .scenario import Scenario
 from .workload import WorkloadSpec, start_workload
 
@@ -180,6 +181,13 @@ def director_failover_under_load(scenario: Scenario, plan: FaultPlan, bound: Fai
     taken = (seen or {}).get("takeover_s")
     scenario.slo_line("standby takeover (reported; state samples bound it)",
                       taken if isinstance(taken, float) else None, None, "s")
+    new_holder = (seen or {}).get("new_holder") or run.holder_after_fault
+    logged = _logged_takeover(scenario, run.fault, new_holder) if isinstance(new_holder, str) else {
+        "logged_takeover_error": "no new holder of the web VIP was seen"}
+    verdict.counts.update({k: logged.get(k) for k in LOGGED_TAKEOVER_FIGURES})
+    logged_s = logged.get("logged_takeover_s")
+    scenario.slo_line("standby takeover (reported; the new MASTER's own log)",
+                      logged_s if isinstance(logged_s, float) else None, None, "s")
     run.checks[verdict.checker] = verdict
     scenario.checks.append(verdict)
     return run
@@ -187,6 +195,39 @@ def director_failover_under_load(scenario: Scenario, plan: FaultPlan, bound: Fai
 
 #: the takeover figures a director failover verdict carries (harness.fault_effects.takeover)
 TAKEOVER_FIGURES = ("new_holder", "takeover_after_s", "takeover_s", "first_served_s")
+#: ... and from the new MASTER's own transition log (harness.probes.vrrp_log)
+LOGGED_TAKEOVER_FIGURES = ("logged_takeover_s", "logged_first_served_s", "logged_clock_uncertainty_s",
+                           "logged_takeover_source", "logged_takeover_error")
+
+
+def _logged_takeover(scenario: Scenario, fault: str, new_holder: str) -> dict[str, Any]:
+    """The takeover as ``new_holder``'s keepalived logged it, on the history's clock; an error
+    is reported in the figures (a takeover time is reported, not judged, so it never fails a test)."""
+    try:
+        logged = read_logged_transitions(scenario.cluster, new_holder)
+        if logged is None:
+            return {"logged_takeover_error": f"{new_holder}: no transitions command and no systemd unit for keepalived"}
+        instance = _instance_of(scenario, new_holder, "web")
+    except HarnessError as exc:
+        return {"logged_takeover_error": str(exc)}
+    started = scenario.history.started_at
+    points = [(logged.clock.history_time(t.time, started), t.instance, t.state) for t in logged.transitions]
+    found = fault_effects.logged_takeover(scenario.ops(), fault, points, instance=instance)
+    if found is None:
+        return {"logged_takeover_error": f"{new_holder}: no MASTER transition{f' of {instance}' if instance else ''} "
+                                         f"logged after the fault (`{logged.command}`)"}
+    return {**found, "logged_clock_uncertainty_s": round(logged.clock.uncertainty_s, 4),
+            "logged_takeover_source": f"{new_holder}: {logged.command}"}
+
+
+def _instance_of(scenario: Scenario, director: str, vip: str) -> str | None:
+    """The VRRP instance of ``director`` carrying ``vip`` (None: not found, any instance counts)."""
+    address = scenario.cluster.inventory.vips[vip].address if vip in scenario.cluster.inventory.vips else None
+    svc = scenario.cluster.inventory.host(director).services.get("keepalived")
+    path = (svc.config if svc is not None and svc.config else None) or DEFAULT_KEEPALIVED_CONF
+    conf = parse_keepalived_conf(scenario.cluster.transport(director).check_output(["cat", path]),
+                                 source=f"{director}:{path}")
+    return next((name for name, inst in conf.vrrp_instances.items() if address in inst.vips), None)
 
 
 def _refuse_an_unkeepable_promise(scenario: Scenario, bound: FailoverBound) -> None:

@@ -105,3 +105,48 @@ def takeover(ops: Iterable[Op], holder_before: str, fault: str, vip: str = "web"
         "takeover_s": round(seen[1] - t_fault, 3),
         "first_served_s": round(served - t_fault, 3) if served is not None else None,
     }
+
+
+def logged_takeover(ops: Iterable[Op], fault: str, transitions: Iterable[tuple[float, str, str]], *,
+                    instance: str | None, vip: str = "web", probe_prefix: str = "vip-probe",
+                    lead_s: float = 1.0) -> dict[str, float | str | None] | None:
+    """The new holder's own account of the takeover (pure): its first ``MASTER`` transition of
+    ``instance`` (any instance when None) from ``lead_s`` before the fault on, and the first
+    ``vip`` probe served that started after it, in seconds from the fault's ``ok``.
+
+    ``transitions`` are ``(history time, instance, state)`` of the new holder, already put on
+    the history's clock. ``lead_s`` admits a transition a little before the fault's ``ok``: a
+    killed MASTER's standby may move before the kill command returns. None when the fault never
+    completed ``ok`` or no such transition was logged.
+    """
+    t_fault: float | None = None
+    probe_start: dict[str, tuple[float, bool]] = {}
+    probes: list[tuple[float, float]] = []  # (start, end) of served VIP probes after the fault
+    for op in ops:
+        if t_fault is None:
+            if op.process.startswith("nemesis") and op.f == fault and op.type == "ok":
+                t_fault = op.time
+            elif op.process.startswith(probe_prefix) and op.type == "invoke":
+                probe_start[op.process] = (op.time, isinstance(op.value, dict) and op.value.get("vip", vip) == vip)
+            elif op.process.startswith(probe_prefix):
+                probe_start.pop(op.process, None)
+            continue
+        if op.process.startswith(probe_prefix):
+            if op.type == "invoke":
+                probe_start[op.process] = (op.time, isinstance(op.value, dict) and op.value.get("vip", vip) == vip)
+            else:
+                start, is_vip = probe_start.pop(op.process, (-1.0, False))
+                if op.type == "ok" and is_vip:
+                    probes.append((start, op.time))
+    if t_fault is None:
+        return None
+    master = [t for t, inst, state in transitions
+              if state == "MASTER" and (instance is None or inst == instance) and t >= t_fault - lead_s]
+    if not master:
+        return None
+    at = min(master)
+    served = [end for start, end in probes if start >= at]
+    return {
+        "logged_takeover_s": round(at - t_fault, 3),
+        "logged_first_served_s": round(min(served) - t_fault, 3) if served else None,
+    }

@@ -49,10 +49,10 @@ def read_service(c: Checker, name: str, raw: Any, path: str) -> Service | None:
     if data is None:
         return None
     per_manager = {"systemd": ("unit",), "sysv": ("name",), "command": ("start", "stop")}
-    common = ("manager", "pidfile", "process", "config")
+    common = ("manager", "pidfile", "process", "config", "transitions")
     c.keys(data, path, ("manager",), common + ("unit", "name", "start", "stop"))
     manager = c.choice(data, "manager", path, SERVICE_MANAGERS, "manager")
-    strings = {k: c.string(data, k, path, None) for k in ("unit", "name", "start", "stop", "pidfile", "process", "config")}
+    strings = {k: c.string(data, k, path, None) for k in ("unit", "name", "start", "stop", "pidfile", "process", "config", "transitions")}
     if manager is MISSING or manager is None:
         return None
     for key in per_manager[manager]:
@@ -77,6 +77,7 @@ def read_service(c: Checker, name: str, raw: Any, path: str) -> Service | None:
         pidfile=strings["pidfile"],
         process=strings["process"],
         config=strings["config"],
+        transitions=strings["transitions"],
     )
 
 

@@ -46,6 +46,9 @@ class Service:
     pidfile: str | None = None
     process: str | None = None
     config: str | None = None
+    #: a command printing the daemon's state changes (keepalived: notify-log or journal lines),
+    #: for takeover times to the millisecond; None: a systemd unit's journal, else none
+    transitions: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
                 sn: _drop_none({
                     "manager": s.manager, "unit": s.unit, "name": s.sysv_name, "start": s.start,
                     "stop": s.stop, "pidfile": s.pidfile, "process": s.process, "config": s.config,
+                    "transitions": s.transitions,
                 })
                 for sn, s in h.services.items()
             }

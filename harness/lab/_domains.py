@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import LabError
 from . import _lvs, _netns, _uml
 from ._interfaces import HostDomain
+from ._paths import GUEST_NOTIFY_LOG, NOTIFY_LOG
 from ._services import CONFIG_FILES, DAEMONS, host_daemons
 from ._state import LabState
 
@@ -89,6 +90,8 @@ class NamespaceHost(HostDomain):
                                    "process": d.process}
             if daemon in CONFIG_FILES:
                 svc["config"] = str(paths.conf(name, CONFIG_FILES[daemon]))
+            if daemon == "keepalived":  # the notify script's log, for logged takeover times
+                svc["transitions"] = f"cat {paths.log(name) / NOTIFY_LOG}"
             services[daemon] = svc
         return services
 
@@ -150,4 +153,6 @@ class GuestHost(HostDomain):
         return {"keepalived": {
             "manager": "command", "start": f"sh {ctl} {name} start keepalived",
             "stop": f"sh {ctl} {name} stop keepalived", "pidfile": DAEMONS["keepalived"].pidfile,
-            "process": "keepalived", "config": str(self.lab.paths.conf(name, "keepalived.conf"))}}
+            "process": "keepalived", "config": str(self.lab.paths.conf(name, "keepalived.conf")),
+            # the guest's copy of its notify lines (those on its console are the host's to read)
+            "transitions": f"cat {GUEST_NOTIFY_LOG}"}}

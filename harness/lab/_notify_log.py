@@ -21,34 +21,18 @@ from __future__ import annotations
 import selectors
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..parsers.keepalived_notify import Transition, parse_notify_log
+from ..probes.vrrp_log import ClockOffset
+from ._paths import GUEST_NOTIFY_LOG, NOTIFY_LOG
 
 if TYPE_CHECKING:
     from ._lab import Lab
 
-NOTIFY_LOG = "keepalived-notify.log"
-
-
-@dataclass(frozen=True)
-class ClockOffset:
-    """A director's real-time clock minus the supervisor's ``time.monotonic()``, in seconds.
-
-    ``history_time(t, started_at)`` turns a notify timestamp into the history's clock (a
-    ``HistoryRecorder.started_at`` is a ``time.monotonic()`` reading).
-    """
-
-    host: str
-    offset_s: float
-    uncertainty_s: float  # half the round trip of the best sample (0 for a namespace's exact clock)
-    samples: int
-
-    def history_time(self, epoch: float, started_at: float) -> float:
-        return epoch - self.offset_s - started_at
+__all__ = ["GUEST_NOTIFY_LOG", "NOTIFY_LOG", "ClockOffset", "clock_offset", "notify_log_path", "read_transitions"]
 
 
 def notify_log_path(lab: Lab, host: str) -> Path:

@@ -15,6 +15,10 @@ TEMPLATES = _PACKAGE / "templates"
 LMS_DIR = _PACKAGE / "lms"
 CLUSTERCHECK = _PACKAGE / "_clustercheck.py"
 INIT_SCRIPT = _PACKAGE / "_init.py"
+#: a HAProxy director's notify log, in its log directory (harness.lab._notify_log reads it)
+NOTIFY_LOG = "keepalived-notify.log"
+#: inside an LVS director guest, the copy of its console's notify lines the harness reads over SSH
+GUEST_NOTIFY_LOG = "/run/keepalived/notify.log"
 
 
 @dataclass(frozen=True)

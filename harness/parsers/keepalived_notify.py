@@ -62,6 +62,34 @@ def parse_notify_log(text: str) -> list[Transition]:
     return out
 
 
+#: keepalived's own log line for a state change, as ``journalctl -o short-unix`` prints it:
+#: ``1796223078.770492 dir1 Keepalived_vrrp[812]: (VI_WEB) Entering MASTER STATE`` (keepalived
+#: 2.x; 1.x writes ``VRRP_Instance(VI_WEB) Entering MASTER STATE``). Only "Entering" lines count:
+#: 1.x also logs "Transition to MASTER STATE" a moment before it acts on it.
+_JOURNAL = re.compile(
+    r"^(?P<epoch>\d{9,11}\.\d{1,9}) (?P<host>\S+) [Kk]eepalived(?:_vrrp)?(?:\[\d+\])?: "
+    r"(?:VRRP_Instance)?\((?P<instance>[A-Za-z0-9_.-]+)\) Entering (?P<state>MASTER|BACKUP|FAULT) STATE(?: \([^)]*\))?\s*$"
+)
+
+
+def parse_journal(text: str) -> list[Transition]:
+    """keepalived's "Entering STATE" lines from ``journalctl -o short-unix`` output, in order
+    (priority unknown: None); other lines, the journal's "-- No entries --" included, are skipped."""
+    out: list[Transition] = []
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        m = _JOURNAL.match(raw.replace("\r", ""))
+        if m is not None:
+            out.append(Transition(time=float(m.group("epoch")), host=m.group("host"), instance=m.group("instance"),
+                                  state=m.group("state"), priority=None, line=lineno))
+    return out
+
+
+def parse_transitions(text: str) -> list[Transition]:
+    """A director's transitions from either source: the notify lines when there are any (their
+    clock has nanoseconds and is read first thing), else keepalived's journal lines."""
+    return parse_notify_log(text) or parse_journal(text)
+
+
 def first_transition(transitions: Iterable[Transition], *, instance: str, state: str, after: float,
                      host: str | None = None) -> Transition | None:
     """The earliest change of ``instance`` to ``state`` at or after ``after`` (same clock), on

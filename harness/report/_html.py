@@ -365,18 +365,31 @@ def _failover(t: TestModel) -> str:
         taken = (f"{esc(str(n.get('new_holder') or '?'))} between {_num(n.get('takeover_after_s'))} and "
                  f"{_num(n.get('takeover_s'))} s" +
                  (f"; first served {_num(n.get('first_served_s'))} s" if n.get("first_served_s") is not None else ""))
+    if n.get("logged_takeover_s") is not None:
+        unc = n.get("logged_clock_uncertainty_s")
+        logged = (f"{_num(n.get('logged_takeover_s'))} s" + (f" (&plusmn;{_num(unc)} s)" if unc is not None else "") +
+                  (f"; first served {_num(n.get('logged_first_served_s'))} s"
+                   if n.get("logged_first_served_s") is not None else ""))
+    else:
+        logged = "–"
+    logged_note = (f"<p class='muted'>logged takeover: {esc(str(n.get('logged_takeover_source')))}</p>"
+                   if n.get("logged_takeover_source") else
+                   f"<p class='muted'>no logged takeover: {esc(str(n.get('logged_takeover_error')))}</p>"
+                   if n.get("logged_takeover_error") else "")
     verdict = str(c.get("valid", "unknown")).lower()
     settings = c.get("examples", {}).get("setting") if isinstance(c.get("examples"), dict) else None
     setting = f"<p class='muted'>budget from {esc(settings[0])}</p>" if isinstance(settings, list) and settings else ""
     return (
         "<h3>Director failover</h3><table class='slo failover'><thead><tr><th class='num'>promise</th>"
         "<th class='num'>keepalived budget + margin</th><th class='num'>measured (longest outage)</th>"
-        "<th class='num'>standby takeover (after the fault)</th><th>verdict</th>"
+        "<th class='num'>standby takeover (state samples)</th>"
+        "<th class='num'>takeover (new MASTER's log)</th><th>verdict</th>"
         f"</tr></thead><tbody><tr class='{'hot' if verdict == 'invalid' else ''}'>"
         f"<td class='num' data-failover='promise'>{promise}</td><td class='num' data-failover='budget'>{budget}</td>"
         f"<td class='num' data-failover='measured'>{measured}</td><td class='num' data-failover='takeover'>{taken}</td>"
+        f"<td class='num' data-failover='logged'>{logged}</td>"
         f"<td>{_badge(verdict)}</td></tr></tbody></table>"
-        f"<p class='muted'>{esc(c.get('message', ''))}</p>{setting}"
+        f"<p class='muted'>{esc(c.get('message', ''))}</p>{setting}{logged_note}"
     )
 
 

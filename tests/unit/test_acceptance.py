@@ -100,6 +100,11 @@ class _RecordingScenario:
 class _JudgedScenario(_RecordingScenario):
     """A scenario whose flow ran (faked): the verdict step reads its history and adds a line."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # dir2 (the new holder) has no keepalived service in this file: no logged takeover
+        self.cluster = _Cluster(Inventory("t", {"dir2": Host("dir2", "198.18.0.12", ("director",))}, {}))
+
     def ops(self) -> list[object]:
         return []
 
@@ -140,6 +145,9 @@ def test_a_failover_within_the_budget_but_above_the_promise_is_judged_invalid(mo
     assert verdict.valid is Validity.INVALID and "above the promise slo.director_failover_s 4 s" in verdict.message
     assert sc.checks == [verdict]
     assert plans[0].max_outage_s == 4.0  # the availability checker is held to the tighter bound too
+    # the new holder's own log could not be read: reported as such, the verdict unchanged
+    assert verdict.counts["logged_takeover_error"] == "dir2: no transitions command and no systemd unit for keepalived"
+    assert verdict.counts["logged_takeover_s"] is None
 
 
 def test_without_a_promise_the_flow_runs_on_the_budget_and_warns(monkeypatch):

@@ -56,6 +56,7 @@ def test_documented_example_loads(tmp_path: Path) -> None:
     assert dir1.domain is not None and dir1.domain.hypervisor == "dom0a"
     ka = dir1.service("keepalived")
     assert ka.manager == "command" and ka.pidfile == "/run/keepalived.pid" and ka.start and ka.stop
+    assert ka.transitions == "cat /var/log/keepalived-notify.log"
     assert dir1.service("haproxy").unit == "haproxy.service"
     assert inv.host("web1").service("apache").sysv_name == "apache2"
     assert inv.host("dom0a").hypervisor is not None and inv.host("dom0a").hypervisor.kind == "xl"  # type: ignore[union-attr]
@@ -145,6 +146,7 @@ ERROR_CASES = [
     ("hosts.db1.services.mariadb.unit", _DELETE, "hosts.db1.services.mariadb.unit: missing required field (manager 'systemd' needs unit)"),
     ("hosts.dir1.services.keepalived.stop", _DELETE, "hosts.dir1.services.keepalived.stop: missing required field (manager 'command' needs start, stop)"),
     ("hosts.dir1.services.haproxy.start", "x", "hosts.dir1.services.haproxy.start: not used by manager 'systemd' (only by 'command')"),
+    ("hosts.dir1.services.keepalived.transitions", ["cat", "x"], "hosts.dir1.services.keepalived.transitions: expected a non-empty string, got a list"),
     ("hosts.dir1.domain.hypervisor", "web1", "hosts.dir1.domain.hypervisor: host 'web1' is not a hypervisor (its roles: web)"),
     ("hosts.dir1.domain.hypervisor", "dom9", "hosts.dir1.domain.hypervisor: no host 'dom9' in the inventory (hosts: db1, dir1, dom0a, web1)"),
     ("hosts.dir1.domain", {"name": "dir1"}, "hosts.dir1.domain.hypervisor: missing required field"),
@@ -292,7 +294,8 @@ def test_round_trip_of_an_inventory_built_in_code() -> None:
             "sup": Host("sup", "10.99.0.1", ("hypervisor", "client"), lab_ssh, transport="local",
                         hypervisor=Hypervisor(kind="lab", state_dir="/tmp/lab")),
             "dir1": Host("dir1", "10.99.0.11", ("director",), lab_ssh, domain=Domain("dir1", "sup"),
-                         services={"keepalived": Service("keepalived", "command", start="k", stop="s", pidfile="/p")}),
+                         services={"keepalived": Service("keepalived", "command", start="k", stop="s", pidfile="/p",
+                                                          transitions="cat /run/keepalived/notify.log")}),
         },
         vips={"web": Vip("web", "10.99.0.100", 80, "http", "/")},
         source="/tmp/lab/cluster.yml",

@@ -62,7 +62,8 @@ def test_the_rendered_notify_script_writes_lines_the_parser_reads(tmp_path: Path
     topo = build_topology("default", "198.18.0.0/24")
     paths = LabPaths(tmp_path)
     log = tmp_path / "notify.log"
-    script = render("keepalived-notify.sh", host="dir1", log=log).replace("/run/keepalived", str(tmp_path / "run"))
+    copy = "/run/keepalived/notify.log"  # an LVS guest's copy of its console lines
+    script = render("keepalived-notify.sh", host="dir1", log=log, copy=copy).replace("/run/keepalived", str(tmp_path / "run"))
     assert topo.host("dir1").address == "198.18.0.11" and paths.state_dir == tmp_path
     (tmp_path / "notify.sh").write_text(script)
     for state in ("BACKUP", "MASTER"):
@@ -71,6 +72,13 @@ def test_the_rendered_notify_script_writes_lines_the_parser_reads(tmp_path: Path
     assert [(t.host, t.instance, t.state, t.priority) for t in got] == [("dir1", "VI_WEB", "BACKUP", 150),
                                                                           ("dir1", "VI_WEB", "MASTER", 150)]
     assert (tmp_path / "run" / "VI_WEB.state").read_text() == "MASTER\n"
+    assert (tmp_path / "run" / "notify.log").read_text() == log.read_text()  # the copy, line for line
+    # without a copy (a HAProxy director: its log is already a file) none is written
+    (tmp_path / "run" / "notify.log").unlink()
+    plain = render("keepalived-notify.sh", host="dir1", log=log, copy="").replace("/run/keepalived", str(tmp_path / "run"))
+    (tmp_path / "notify.sh").write_text(plain)
+    subprocess.run(["sh", str(tmp_path / "notify.sh"), "INSTANCE", "VI_WEB", "BACKUP", "150"], check=True, timeout=10)
+    assert not (tmp_path / "run" / "notify.log").exists() and len(parse_notify_log(log.read_text())) == 3
     # one `date` for both forms: the epoch and the ISO time are the same instant, to the nanosecond
     for line in log.read_text().splitlines():
         epoch, iso = line.split()[:2]

@@ -67,7 +67,7 @@ class HAProxyDirectors(Directors):
                 render("keepalived.conf", host=host.name, instances="\n".join(blocks)), 0o644),
             paths.conf(host.name, "keepalived-notify.sh"): (
                 render("keepalived-notify.sh", host=host.name,
-                       log=paths.log(host.name) / "keepalived-notify.log"), 0o755),
+                       log=paths.log(host.name) / "keepalived-notify.log", copy=""), 0o755),
             paths.conf(host.name, "haproxy.cfg"): (render(
                 "haproxy.cfg", host=host.name, web_vip=topo.vips["web"], db_vip=topo.vips["db"],
                 web_servers=web, db_servers=db), 0o644),

@@ -26,7 +26,7 @@ from .. import _lvs, _netns, _uml
 from .._domains import GuestHost, NamespaceHost
 from .._interfaces import Directors, Files, HostDomain, LabContext
 from .._parallel import parallel
-from .._paths import LabPaths
+from .._paths import GUEST_NOTIFY_LOG, LabPaths
 from .._records import DirectorStatus, LabStatus
 from .._render import render, vrrp_instance_blocks
 from .._state import LabState
@@ -108,7 +108,8 @@ class LVSDirectors(Directors):
         return {
             paths.conf(host.name, "keepalived.conf"): (conf, 0o644),
             # the guest cannot write host files (overlay): log state changes to its console instead
-            notify: (render("keepalived-notify.sh", host=host.name, log="/dev/console"), 0o755),
+            notify: (render("keepalived-notify.sh", host=host.name, log="/dev/console",
+                                    copy=GUEST_NOTIFY_LOG), 0o755),
             _lvs.guest_start_script(paths, host.name): (render(
                 "guest-start.sh", host=host.name, guestctl=paths.guestctl,
                 sync_sysctls="" if lvs_sync else "# no connection sync"), 0o755),
