@@ -56,6 +56,9 @@ def _assert_director_failover(scenario, run: FaultRun, bound: FailoverBound) -> 
 
 @pytest.mark.scenario(title="MASTER director crash (keepalived and HAProxy killed)", tier="director",
                       fault="director-failure")
+@pytest.mark.waive("availability", reason="one deliberate failover in a ~30 s run: the share of probes served "
+                   "says little (HAProxy directors, MASTER crash: a 3.2 s outage of fast refusals left 85.9 % of "
+                   "probes served); the outage itself is judged by director_failover against promise and budget")
 def test_master_director_crash_moves_the_vip_within_budget(scenario, cluster, load_users):
     bound = _failover_bound(cluster)
     run = director_failover_under_load(scenario, FaultPlan(
@@ -68,6 +71,9 @@ def test_master_director_crash_moves_the_vip_within_budget(scenario, cluster, lo
 
 @pytest.mark.scenario(title="MASTER director domain destroyed (power-cord pull)", tier="director",
                       fault="domain-destroy")
+@pytest.mark.waive("availability", reason="one deliberate failover in a ~30 s run: the share of probes served "
+                   "says little (HAProxy directors, MASTER crash: a 3.2 s outage of fast refusals left 85.9 % of "
+                   "probes served); the outage itself is judged by director_failover against promise and budget")
 def test_master_director_domain_destroyed_moves_the_vip(scenario, cluster, load_users):
     if not all(h.domain for h in cluster.inventory.with_role("director")):
         pytest.skip("the directors are not domains of a hypervisor in this cluster file")
