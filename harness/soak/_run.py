@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..audit import audit_state
-from ..budgets import database_stall_budget_s, director_failover_budget_s
+from ..budgets import FailoverBound, database_stall_budget_s, director_failover_budget
 from ..checkers import CheckResult
 from ..checkers.availability import availability
 from ..errors import FaultError, HarnessError
@@ -151,10 +151,16 @@ def failover_budgets(scenario: Scenario) -> dict[str, float | None]:
     slo = scenario.cluster.inventory.slo
     out: dict[str, float | None] = {"web": slo.web_failover_s}
     try:
-        d = director_failover_budget_s(scenario.cluster) + slo.failover_margin_s
-        out["director"] = out["network"] = round(d, 3)
+        bound = FailoverBound.of(director_failover_budget(scenario.cluster), slo)
     except HarnessError:
         out["director"] = out["network"] = None
+    else:
+        refusal = bound.refusal()
+        if refusal is not None:  # as the acceptance flow does: before any fault
+            raise AssertionError(refusal)
+        # a director step is held to the user's promise too; a partition only to the timers
+        out["director"] = round(bound.bound_s, 3)
+        out["network"] = round(bound.budget_bound_s, 3)
     try:
         out["db"] = round(database_stall_budget_s(scenario.cluster, scenario.guard) + slo.failover_margin_s, 3)
     except HarnessError:

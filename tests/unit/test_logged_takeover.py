@@ -139,3 +139,37 @@ def test_the_report_shows_the_logged_takeover_or_why_there_is_none(tmp_path):
     html = page({"logged_takeover_error": "dir2: no transitions command & no unit"})
     assert "<td class='num' data-failover='logged'>–</td>" in html
     assert "no logged takeover: dir2: no transitions command &amp; no unit" in html
+
+
+def _director_cluster(dir2_service: Service):
+    from harness.cluster import Cluster
+    from harness.inventory._model import Host, Inventory, Vip
+    from harness.testing import FakeCluster
+
+    fake = FakeCluster()
+    inv = Inventory("t", {"dir2": Host("dir2", "198.18.0.12", ("director",), services={"keepalived": dir2_service})},
+                    {"web": Vip("web", "198.18.0.100", 80, "http")})
+    return Cluster(inv, transport_factory=lambda h: fake(h.name)), fake
+
+
+def test_read_over_the_transport_with_the_directors_own_command_and_clock():
+    from harness.probes.vrrp_log import read_logged_transitions
+
+    svc = Service("keepalived", "command", start="k", stop="s", process="keepalived",
+                  transitions="cat /run/keepalived/notify.log")
+    cluster, fake = _director_cluster(svc)
+    fake("dir2").on(r"^date \+%s\.%N$", (0, "1796223000.000000000\n", ""))
+    fake("dir2").on(r"^cat /run/keepalived/notify.log$",
+                    (0, "1796223081.900000001 2026-12-02T14:51:21.900000001Z dir2 VI_WEB MASTER 100\n", ""))
+    logged = read_logged_transitions(cluster, "dir2")
+    assert logged is not None and logged.command == "cat /run/keepalived/notify.log"
+    assert [(t.instance, t.state) for t in logged.transitions] == [("VI_WEB", "MASTER")]
+    assert logged.clock.samples == 5 and fake("dir2").commands.count("date +%s.%N") == 5
+    # a command that fails names host, command and what it said
+    failing, fake3 = _director_cluster(svc)
+    fake3("dir2").on(r"^date", (0, "1796223000.0\n", "")).on(r"^cat ", (1, "", "cat: No such file or directory"))
+    with pytest.raises(HarnessError, match=r"dir2: `cat /run/keepalived/notify.log` exited 1: cat: No such file"):
+        read_logged_transitions(failing, "dir2")
+    # nothing to read with: None, no command run
+    bare, fake2 = _director_cluster(Service("keepalived", "sysv", sysv_name="keepalived"))
+    assert read_logged_transitions(bare, "dir2") is None and fake2("dir2").commands == []

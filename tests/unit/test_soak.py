@@ -208,3 +208,35 @@ def test_a_soak_never_picks_a_host_reached_over_ssh_at_the_loopback(address):
     inv = Inventory(name=inv.name, hosts={**inv.hosts, "web9": loop_web}, vips=inv.vips, database=inv.database)
     targets = {s.target for s in build_schedule(5, 4 * 3600, inv)}
     assert "web9" not in targets and "web1" in targets
+
+
+def _budget_scenario(promise_s: float | None, advert_int: int = 1):
+    """A scenario whose directors' keepalived.conf comes from a fake transport (no DB hosts:
+    the db budget cannot be read and is None)."""
+    from types import SimpleNamespace
+
+    from harness.cluster import Cluster
+    from harness.inventory._model import Slo
+    from harness.testing import FakeCluster
+
+    conf = (f"vrrp_instance VI_WEB {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n"
+            f"    priority 100\n    advert_int {advert_int}\n    virtual_ipaddress {{\n        198.18.0.100/24\n    }}\n}}\n")
+    fake = FakeCluster()
+    ka = {"keepalived": Service("keepalived", "command", start="k", stop="s", process="keepalived")}
+    hosts = {d: Host(d, f"198.18.0.1{i}", ("director",), services=ka) for i, d in enumerate(("dir1", "dir2"), 1)}
+    for d in hosts:
+        fake(d).on(r"^cat /etc/keepalived/keepalived.conf$", (0, conf, ""))
+    inv = Inventory("t", hosts, {"web": Vip("web", "198.18.0.100", 80, "http")},
+                    slo=Slo(failover_margin_s=1.0, director_failover_s=promise_s))
+    return SimpleNamespace(cluster=Cluster(inv, transport_factory=lambda h: fake(h.name)), guard=None)
+
+
+def test_soak_director_steps_are_held_to_the_promise_and_partitions_to_the_timers():
+    from harness.soak import failover_budgets
+
+    # VRRPv2 advert_int 1, priority 100: 3 x 1 + (256 - 100) / 256 = 3.609 s, + 1 s margin
+    assert failover_budgets(_budget_scenario(None)) == {"web": 3.0, "director": 4.609, "network": 4.609, "db": None}
+    assert failover_budgets(_budget_scenario(4.0)) == {"web": 3.0, "director": 4.0, "network": 4.609, "db": None}
+    # a promise the configuration cannot keep stops the soak before any fault, as a test is
+    with pytest.raises(AssertionError, match="more than the promised slo.director_failover_s 2 s"):
+        failover_budgets(_budget_scenario(2.0, advert_int=3))
