@@ -126,8 +126,11 @@ def kept_candidates(paths: LabPaths) -> list[str]:
     scripts, templates, the LMS: a checkout for an editable install, site-packages for a wheel)
     and the Python running the harness, which runs hostctl (a CI clone and its venv may well
     live under /tmp)."""
-    return [str(paths.state_dir.resolve()), str(PACKAGE_HOME), sys.prefix, sys.base_prefix,
-            str(Path(os.path.realpath(sys.executable)).parent.parent)]
+    found = [os.path.abspath(paths.state_dir), str(PACKAGE_HOME), sys.prefix, sys.base_prefix,
+             str(Path(os.path.realpath(sys.executable)).parent.parent)]
+    # the path the hosts use (not resolved: a symlinked state root is put back as named);
+    # the init binds each, so each must exist
+    return [p for p in found if Path(p).is_dir()]
 
 
 def write_mount_plan(topo: Topology, host: LabHost, paths: LabPaths) -> Path:
