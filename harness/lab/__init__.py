@@ -30,6 +30,7 @@ This module only re-exports. The parts (private modules; docs/lab.md draws the l
                   templates, in-host process control, threads
     _daemons, _galera, _hostctl, _init, _clustercheck   what runs inside a host
     _netns, _lvs, _uml*, _state, _topology, _preflight  hardware, guests, records, names, checks
+    _disks        each namespace host's own disk: the mount plan (pure) its init runs, the seed
 
 The names are re-exported lazily (PEP 562 ``__getattr__``): the commands that run inside a
 host (``python -m harness.lab._hostctl``, on every service start, stop and heal) import this

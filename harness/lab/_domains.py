@@ -51,7 +51,7 @@ class NamespaceHost(HostDomain):
         _netns.run([*ns, "addr", "add", f"{host.address}/{lab.topo.prefixlen}", "dev", "eth0"], what=host.name)
         lab.strategy.prepare_real_server(lab, host)
         _netns.set_link(host, True)
-        _netns.start_init(lab.topo, host, state, lab.paths.log(host.name) / "init.log")
+        _netns.start_init(lab.topo, host, state, lab.paths)
         lab.say(f"{host.name}: init running; starting daemons")
         self.hostctl("start", "all", 90)
         lab.say(f"{host.name}: daemons started")

@@ -1,48 +1,67 @@
 """A lab host's init: PID 1 of the host's own PID namespace (stdlib only, run by /usr/bin/python3).
 
 Started by `unshare --pid --fork --mount --uts --ipc --mount-proc` inside the host's network
-namespace. It gives the host its hostname and a private /run and /tmp, then reaps orphans (every
-daemon started with setsid ends up its child). SIGTERM = orderly shutdown: TERM everything,
-wait, KILL the rest. SIGKILL from outside (the lab's "power-cord pull") ends every process of
+namespace. It gives the host its hostname and its own disk (the mount plan of
+harness.lab._disks: private /var/lib, /var/cache, /var/log, /var/tmp, /srv, a tmpfs /run and
+/tmp), then reaps orphans (every daemon started with setsid ends up its child). SIGTERM =
+orderly shutdown: TERM everything, wait, KILL the rest. SIGKILL from outside (the lab's "power-cord pull") ends every process of
 the PID namespace at once: the kernel does that when a namespace's init dies.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 
 READY_MARK = "/run/.hlab-init-ready"
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _mount_tmpfs(target: str, mode: str, size: str) -> None:
-    os.makedirs(target, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"mode={mode},size={size},nosuid,nodev", "tmpfs", target],
-        check=True,
-    )
+def _c(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
 
 
-def _mount_private_tmp(keep: list[str]) -> None:
-    """A private /tmp that still shows ``keep`` (e.g. a checkout and its venv under /tmp, which
-    the host's daemons and service scripts run from): bind each aside, cover /tmp, bind back."""
-    keep = [k for k in keep if k.startswith("/tmp/") and os.path.isdir(k)]
-    aside = []
-    for i, path in enumerate(keep):
-        spot = f"/run/.hlab-keep/{i}"
-        os.makedirs(spot, exist_ok=True)
-        subprocess.run(["mount", "--bind", path, spot], check=True)
-        aside.append((spot, path))
-    _mount_tmpfs("/tmp", "1777", "256m")
-    for spot, path in aside:
-        os.makedirs(path, exist_ok=True)
-        subprocess.run(["mount", "--bind", spot, path], check=True)
-        subprocess.run(["umount", "-l", spot], check=False)
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    """mount(2) itself: a plan is some 25 mounts per host, a `mount` process each would cost more."""
+    if _libc.mount(_c(source), _c(target), _c(fstype), ctypes.c_ulong(flags), _c(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source or '-'} on {target} ({fstype or 'bind'}): {os.strerror(err)}")
+
+
+def run_plan(plan: list[dict[str, object]]) -> None:
+    """Carry out the host's mount plan (harness.lab._disks.mount_plan), step by step, in order."""
+    for step in plan:
+        op, target = str(step["op"]), str(step["target"])
+        if op == "rprivate":
+            _mount(None, target, None, MS_REC | MS_PRIVATE)
+        elif op == "tmpfs":
+            os.makedirs(target, exist_ok=True)
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | (MS_RDONLY if step.get("readonly") else 0),
+                   str(step.get("options") or "") or None)
+        elif op == "bind":
+            os.makedirs(target, exist_ok=True)
+            _mount(str(step["source"]), target, None, MS_BIND)
+        elif op == "readonly":
+            _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        elif op == "detach":
+            if _libc.umount2(target.encode(), MNT_DETACH) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"umount {target}: {os.strerror(err)}")
+            os.rmdir(target)
+            try:  # the spots' parent, once the last spot is gone
+                os.rmdir(os.path.dirname(target))
+            except OSError:
+                pass
+        else:
+            raise ValueError(f"mount plan: unknown step {op!r} for {target}")
 
 
 def _others_alive() -> bool:
@@ -85,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--grace", type=float, default=20.0, help="seconds between TERM and KILL")
-    parser.add_argument("--keep", action="append", default=[],
-                        help="a directory under /tmp that stays visible through the private /tmp")
+    parser.add_argument("--plan", required=True,
+                        help="a JSON file: the host's mount plan (harness.lab._disks.mount_plan)")
     args = parser.parse_args(argv)
     if os.getpid() != 1:
         print("_init.py must run as PID 1 of a new PID namespace", file=sys.stderr)
@@ -96,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     handled = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     socket.sethostname(args.hostname)
-    _mount_tmpfs("/run", "0755", "64m")
-    _mount_private_tmp(args.keep)
+    with open(args.plan) as fh:  # read before the plan covers the state dir it lives in
+        plan = json.load(fh)
+    run_plan(plan)
     os.makedirs("/run/lock", mode=0o1777, exist_ok=True)
     os.chmod("/run/lock", 0o1777)
     with open(READY_MARK, "w") as fh:

@@ -105,7 +105,7 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
 
     step[0] = "host inits"
     for host in namespaced:
-        _netns.start_init(topo, host, state, paths.log(host.name) / "init.log")
+        _netns.start_init(topo, host, state, paths)
     lab.say("host inits running (own PID, mount, UTS, IPC namespaces)")
     if guests:
         step[0] = "director guests"
@@ -144,7 +144,7 @@ def _fall_back(lab: LabContext, state: LabState, namespaced: list[LabHost]) -> N
     for h in lab.strategy.namespace_hosts(lab.topo):
         if h not in namespaced:
             _netns.create_host_network(lab.topo, h, state)
-            _netns.start_init(lab.topo, h, state, lab.paths.log(h.name) / "init.log")
+            _netns.start_init(lab.topo, h, state, lab.paths)
 
 
 def start_daemons_on(lab: LabContext, hosts: list[LabHost]) -> None:

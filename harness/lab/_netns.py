@@ -7,6 +7,7 @@ ever signalled.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import LabError
-from ._paths import INIT_SCRIPT
+from . import _disks
+from ._paths import INIT_SCRIPT, LabPaths
 from ._procfs import all_pids, read_stat, read_status
 from ._state import LabState, pid_alive, proc_starttime
 from ._topology import LabHost, Topology
@@ -118,30 +120,46 @@ def init_pid(state: LabState, host: str) -> int | None:
     return None
 
 
-def kept_tmp_paths(candidates: Sequence[str] | None = None) -> list[str]:
-    """Directories under /tmp that a host must still see through its private /tmp: where the
-    harness package lives (service scripts, templates, the LMS: a checkout for an editable
-    install, site-packages for a wheel) and the Python running the harness, which runs hostctl
-    (a CI clone and its venv may well live under /tmp). The topmost ones only."""
-    if candidates is None:
-        candidates = [str(PACKAGE_HOME), sys.prefix, sys.base_prefix,
-                      str(Path(os.path.realpath(sys.executable)).parent.parent)]
-    under = sorted({p.rstrip("/") for p in candidates if p.startswith("/tmp/")})
-    return [p for p in under if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in under)]
+def kept_candidates(paths: LabPaths) -> list[str]:
+    """What every host must still see through its private directories (_disks.kept_paths picks
+    those under one): the lab's state dir, the directory holding the harness package (service
+    scripts, templates, the LMS: a checkout for an editable install, site-packages for a wheel)
+    and the Python running the harness, which runs hostctl (a CI clone and its venv may well
+    live under /tmp)."""
+    found = [os.path.abspath(paths.state_dir), str(PACKAGE_HOME), sys.prefix, sys.base_prefix,
+             str(Path(os.path.realpath(sys.executable)).parent.parent)]
+    # the path the hosts use (not resolved: a symlinked state root is put back as named);
+    # the init binds each, so each must exist
+    return [p for p in found if Path(p).is_dir()]
 
 
-def start_init(topo: Topology, host: LabHost, state: LabState, log_path: Path, timeout_s: float = 10.0) -> int:
-    """Start the host's init in its namespaces; record it; wait until it has mounted /run."""
+def write_mount_plan(topo: Topology, host: LabHost, paths: LabPaths) -> Path:
+    """Seed the host's disk if it has none yet and write the plan its init mounts (in the state
+    dir, read by the init before it covers anything)."""
+    _disks.ensure_disk_roots(paths, topo.hosts)
+    _disks.seed_disk(paths, host.name, exclude=kept_candidates(paths))
+    shared = [p for p in _disks.SHARED_READ_ONLY if Path(p).is_dir()]
+    plan = _disks.mount_plan(paths, host.name, list(topo.hosts), kept_candidates(paths), shared)
+    out = paths.host_dir(host.name) / "mounts.json"
+    out.write_text(json.dumps(_disks.plan_json(plan), indent=1) + "\n")
+    return out
+
+
+def start_init(topo: Topology, host: LabHost, state: LabState, paths: LabPaths, timeout_s: float = 10.0) -> int:
+    """Start the host's init in its namespaces, on its own disk; record it; wait until it has
+    made its mounts."""
     existing = init_pid(state, host.name)
     if existing:
         return existing
+    log_path = paths.log(host.name) / "init.log"
+    plan = write_mount_plan(topo, host, paths)
     state.set_init(host.name, pid=None, starttime=None, launcher=None, launcher_starttime=None, starting=True)
     log = open(log_path, "ab")
     try:
         launcher = subprocess.Popen(
             ["ip", "netns", "exec", host.netns, "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc",
              "--propagation", "private", "--mount-proc", "--", "/usr/bin/python3", str(INIT_SCRIPT),
-             "--hostname", host.name, *[a for path in kept_tmp_paths() for a in ("--keep", path)]],
+             "--hostname", host.name, "--plan", str(plan)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=CLEAN_ENV,
         )
     finally:

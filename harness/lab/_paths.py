@@ -1,8 +1,8 @@
 """Where one lab's files live: the state dir layout and the package's own data files.
 
 A leaf: every other lab module may import it, it imports nothing of the lab. The same paths
-are valid inside every namespace host (they share the root file system) and, through hostfs,
-inside the director guests.
+are valid inside every namespace host (each keeps the state dir visible through its own disk,
+harness.lab._disks) and, through hostfs, inside the director guests.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ GUEST_NOTIFY_LOG = "/run/keepalived/notify.log"
 
 @dataclass(frozen=True)
 class LabPaths:
-    """Files of one lab in its state dir (the same paths are valid inside every host)."""
+    """Files of one lab in its state dir (the same paths are valid inside every host; a host's
+    own disk, ``hosts/<host>/disk``, is covered there: harness.lab._disks)."""
 
     state_dir: Path
 

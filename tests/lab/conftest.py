@@ -25,13 +25,15 @@ def _skip_reason() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def lab_session() -> Iterator[tuple[Lab, bool]]:
+def lab_session(request: pytest.FixtureRequest) -> Iterator[tuple[Lab, bool]]:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    # name "default", subnet 198.18.0.0/24; the HAProxy variant (tests/lab/test_lvs.py has the LVS
-    # one on a lab of its own; the acceptance suite later brings "default" up with the default, auto)
-    lab = Lab(directors="haproxy")
+    # the plugin's --lab-name and --lab-subnet (default "default", 198.18.0.0/24), so a second lab
+    # can run these tests; the HAProxy variant (tests/lab/test_lvs.py has the LVS one on a lab of
+    # its own; the acceptance suite later brings the lab up with the default, auto)
+    name, subnet = request.config.getoption("--lab-name"), request.config.getoption("--lab-subnet")
+    lab = Lab(name, subnet, directors="haproxy") if subnet else Lab(name, directors="haproxy")
     was_up = lab.status().built and (lab.state_dir / "state.json").exists()
     lab.up(progress=lambda m: sys.stderr.write(f"lab: {m}\n"))
     os.environ.setdefault("HARNESS_DB_PASSWORD", lab.db_password())

@@ -309,8 +309,8 @@ def test_up_twice_is_a_noop(lab: Lab) -> None:
 
 
 def test_cli_status_and_domain_list(lab: Lab) -> None:
-    run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "lab", *a], capture_output=True,  # noqa: E731
-                                    text=True, timeout=60, cwd=REPO)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "harness", "lab", *a, "--name", lab.name],  # noqa: E731
+                                    capture_output=True, text=True, timeout=60, cwd=REPO)
     # Earlier tests restart web nodes, and on a loaded 2-core machine one HAProxy check can still
     # time out afterwards (a DOWN for ~2 s): wait for the CLI itself to report the lab healthy.
     seen: list[subprocess.CompletedProcess] = []

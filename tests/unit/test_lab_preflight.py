@@ -165,15 +165,6 @@ def test_state_records_are_saved_at_once_and_idempotent(tmp_path: Path) -> None:
     assert again.init("web1") == {"pid": 123, "starttime": 456}
 
 
-def test_kept_tmp_paths_are_the_topmost_dirs_under_tmp():
-    """A checkout and venv under /tmp must stay visible through each host's private /tmp."""
-    from harness.lab._netns import kept_tmp_paths
-
-    assert kept_tmp_paths(["/tmp/ci/main", "/tmp/ci/main/.venv", "/usr", "/root/.pyenv/versions/3.11.7"]) == ["/tmp/ci/main"]
-    assert kept_tmp_paths(["/tmp/a", "/tmp/ab/", "/tmp/a/b"]) == ["/tmp/a", "/tmp/ab"]
-    assert kept_tmp_paths(["/srv/checkout", "/usr"]) == []
-
-
 def test_a_down_server_status_says_why_from_haproxys_last_check() -> None:
     from harness.parsers.haproxy_stat import backend_servers, parse_show_stat
 
