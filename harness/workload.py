@@ -54,6 +54,10 @@ class WorkloadSpec:
     bank: bool = False
     bank_workers: int = 2
     bank_hz: float = 10.0
+    #: their session settings: isolation (None: the cluster file's ``database.isolation``, else
+    #: the server's) and ``wsrep_sync_wait`` (None: not set)
+    txn_isolation: str | None = None
+    txn_sync_wait: int | None = None
     #: run Locust Moodle users, and read their forum posts back from every db node at the end
     load: bool = True
     #: think time of a Moodle user between requests (min, max) and its request timeout
@@ -133,9 +137,11 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     txns: list[Ledger] = []
     if spec.list_append:
         txns.append(sc.list_append(workers=spec.list_append_workers, rate_hz=spec.list_append_hz,
-                                   max_duration_s=duration_s))
+                                   max_duration_s=duration_s, isolation=spec.txn_isolation,
+                                   wsrep_sync_wait=spec.txn_sync_wait))
     if spec.bank:
-        txns.append(sc.bank(workers=spec.bank_workers, rate_hz=spec.bank_hz, max_duration_s=duration_s))
+        txns.append(sc.bank(workers=spec.bank_workers, rate_hz=spec.bank_hz, max_duration_s=duration_s,
+                            isolation=spec.txn_isolation, wsrep_sync_wait=spec.txn_sync_wait))
     return Workload(sc, spec, post_prefix, ledger, load, txns)
 
 
