@@ -274,3 +274,19 @@ def test_the_nemesis_heal_completion_carries_the_recovery_record(fake: FakeClust
     heal = [op for op in history.ops() if op.f == "heal" and op.type == "ok"]
     assert len(heal) == 1 and heal[0].value["fault_id"] == fid
     assert heal[0].value["healed"]["bootstrap"] == "db3" and heal[0].value["healed"]["down_s"] > 0
+
+
+def test_a_journaled_power_loss_is_healed_by_a_rebuilt_fault(fake: FakeCluster) -> None:
+    """`harness heal` after a crashed run: the record's runtime (first kill) survives, so the
+    rebuilt fault still reports the down time; every db host counts as touched."""
+    tier = Tier(fake, {"db1": 3, "db2": 8, "db3": 5})
+    f = get_fault("db-tier-power-loss")(make(fake), poll_s=0.5)
+    instant(f, start_wall=500.0)
+    f.inject()
+    record = {**f.describe(), "fault_id": "f9"}
+    rebuilt = DbTierPowerLoss.from_journal(make(fake), record)
+    instant(rebuilt, start_wall=560.0)
+    rebuilt.heal()
+    assert all(tier.up.values()) and rebuilt.touched == set(DBS)
+    assert rebuilt.healed is not None and rebuilt.healed["bootstrap"] == "db2"
+    assert rebuilt.healed["down_s"] >= 60.0  # from the first kill, recorded by the dead run
