@@ -85,8 +85,9 @@ def _anomaly_checkers(scenario: Scenario) -> None:
         return
     ops = list(scenario.ops())
     for name, result in (("list-append", check_list_append(ops, model="serializable")), ("bank", check_bank(ops))):
-        scenario.checks.append(result)
-        print(f"\nFIGURE {scenario.test} {name}: {result.valid} {getattr(result, 'counts', {})}")
+        found = getattr(result, "anomaly_types", None) or []
+        scenario.slo_line(f"{name}: anomaly types found ({', '.join(found) or 'none'})", len(found), None, "types")
+        print(f"\nFIGURE {scenario.test} {name}: {result.valid} {getattr(result, 'counts', {})} {found}")
 
 
 @pytest.mark.scenario(title="Transactions kept while a database node is killed", tier="db", fault="db-node-failure")
