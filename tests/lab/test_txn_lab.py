@@ -17,6 +17,8 @@ the tier's down time, acknowledged appends lost after a power loss. What is asse
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -276,3 +278,33 @@ def test_multi_writer_list_append_writes_on_every_node_and_loses_nothing(txn_lab
     assert all(v in first.get(k, []) for k, v in acknowledged_appends(ops))
     _figure(f"multi-writer list-append (6 workers over 3 nodes, SERIALIZABLE): counts {la.counts}, "
             f"certification/deadlock fails {len(conflicts)}, txn/s {txn_rate(ops):.1f}")
+
+
+def test_harness_heal_recovers_a_power_loss_a_killed_run_left(txn_lab: Lab, cluster: Cluster, tmp_path: Path) -> None:
+    """A run injects the power loss and is SIGKILLed: `harness heal` rebuilds the fault from the
+    journal, bootstraps the tier and reports it (over SSH, in another process)."""
+    if txn_lab.db_durability != 1:
+        pytest.skip("measured once")
+    script = tmp_path / "crashing_run.py"
+    script.write_text(
+        "import time\n"
+        "from harness.cluster import Cluster\nfrom harness.faults import Journal, Nemesis\n"
+        "from harness.history import HistoryRecorder\nfrom harness.inventory import load_inventory\n"
+        f"c = Cluster(load_inventory({str(txn_lab.inventory_path)!r}))\n"
+        f"n = Nemesis(c, HistoryRecorder({str(tmp_path / 'history.jsonl')!r}), Journal({str(tmp_path)!r}))\n"
+        "n.inject('db-tier-power-loss')\n"
+        "print('injected', flush=True)\ntime.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "injected"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert all(cluster.run(h.name, "pidof mariadbd || true").stdout.strip() == ""
+               for h in cluster.inventory.with_role("db")), "the tier should still be down after the crash"
+    healed = subprocess.run([sys.executable, "-m", "harness", "heal", "--journal", str(tmp_path)],
+                            capture_output=True, text=True, timeout=400)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "db-tier-power-loss" in healed.stdout, healed.stdout
+    assert _all_synced(cluster) == []
+    _figure(f"harness heal of a crashed run's power loss: {healed.stdout.strip()[:300]}")
