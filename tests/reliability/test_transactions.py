@@ -7,7 +7,8 @@ measured to do:
 - no acknowledged append is missing from any node's final read, at the defaults and strict;
 - at the defaults (REPEATABLE READ, no ``wsrep_sync_wait``) bank transfers, which read both
   balances and write them back, LOSE UPDATES: the total changed from the fault on (805 instead
-  of 800, 66 of 105 reads; 75 of 117; 41 and 39 of ~100 in the power-loss runs: 4 runs of 4).
+  of 800, 66 of 105 reads; 75 of 117; 73 of 108; 41, 39 and 45 of ~100 in the power-loss
+  runs: 6 runs of 6).
   MariaDB's REPEATABLE READ reads without locks, so two transfers that read the same balance
   both write their own result back (P4; without faults too once transfers overlap:
   tests/lab/test_txn_lab.py, 2868 of 2881 reads at 8 workers); at 10/s they overlap when the
