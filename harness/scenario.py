@@ -28,6 +28,7 @@ from .invariants import vip_holders
 from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
 from .probes.state import StateSampler
+from .probes.txn import BankProbe, ListAppendProbe
 from .probes.vip import VipProbe
 from .report.allure import allure_step  # a no-op without allure-pytest
 from .verdicts import Declarations, Judgement, judge
@@ -194,8 +195,38 @@ class Scenario:
         self._probes.append(ledger)
         return ledger
 
+    def _run_id(self, tag: str = "") -> str:
+        return re.sub(r"[^A-Za-z0-9_.:-]", "_", f"{self.directory.name[-38:]}{tag}-{int(time.time())}")
+
+    def list_append(self, *, workers: int = 4, rate_hz: float = 20.0, max_duration_s: float = 180.0,
+                    multi_writer: bool = False, isolation: str | None = None, **kwargs: Any) -> ListAppendProbe:
+        """Start Elle's list-append workload (harness.probes.txn) through the DB VIP, or one client
+        per db node (``multi_writer``); the session isolation is ``isolation``, else the cluster
+        file's ``database.isolation``, else the server's. Finish it with :meth:`finish_ledger`."""
+        probe = ListAppendProbe.for_inventory(
+            self.history, self.cluster.inventory, run_id=self._run_id("-la"), workers=workers, rate_hz=rate_hz,
+            max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s, multi_writer=multi_writer,
+            isolation=isolation or getattr(self.cluster.inventory.database, "isolation", None), guard=self.guard,
+            **kwargs)
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
+    def bank(self, *, workers: int = 2, rate_hz: float = 10.0, max_duration_s: float = 180.0,
+             multi_writer: bool = False, isolation: str | None = None, **kwargs: Any) -> BankProbe:
+        """Start Jepsen's bank workload (accounts, total fixed) like :meth:`list_append`."""
+        probe = BankProbe.for_inventory(
+            self.history, self.cluster.inventory, run_id=self._run_id("-bk"), workers=workers, rate_hz=rate_hz,
+            max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s, multi_writer=multi_writer,
+            isolation=isolation or getattr(self.cluster.inventory.database, "isolation", None), guard=self.guard,
+            **kwargs)
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
     def finish_ledger(self, ledger: Ledger, *, converge_s: float = 30.0) -> None:
-        """Stop writing, wait (bounded) for the nodes to converge, read back from every node."""
+        """Stop writing, wait (bounded) for the nodes to converge, read back from every node
+        (the ledger, and the transactional probes: their final read is one txn per node)."""
         ledger.stop()
         nodes = db_nodes(self.cluster.inventory)
         ledger.wait_for_convergence(nodes, timeout_s=converge_s)

@@ -46,6 +46,18 @@ class WorkloadSpec:
     ledger: bool = True
     ledger_workers: int = 2
     ledger_hz: float = 20.0
+    #: transactional workloads (harness.probes.txn) through the DB VIP, off by default: Elle's
+    #: list-append and Jepsen's bank, judged by the transaction checkers
+    list_append: bool = False
+    list_append_workers: int = 4
+    list_append_hz: float = 20.0
+    bank: bool = False
+    bank_workers: int = 2
+    bank_hz: float = 10.0
+    #: their session settings: isolation (None: the cluster file's ``database.isolation``, else
+    #: the server's) and ``wsrep_sync_wait`` (None: not set)
+    txn_isolation: str | None = None
+    txn_sync_wait: int | None = None
     #: run Locust Moodle users, and read their forum posts back from every db node at the end
     load: bool = True
     #: think time of a Moodle user between requests (min, max) and its request timeout
@@ -85,6 +97,8 @@ class Workload:
     post_prefix: str
     ledger: Ledger | None
     load: LocustLoad | None
+    #: the transactional probes running (list-append, bank), finished like the ledger
+    txns: list[Ledger] = field(default_factory=list)
 
     def finish(self) -> dict[str, int]:
         """Stop load, probes and ledger; read every ledger key and forum post back from every
@@ -95,8 +109,9 @@ class Workload:
             self.load.stop()
             figures = {"samples": self.load.samples, "failures": self.load.failures}
         sc.stop_probes()
-        if self.ledger is not None:
-            sc.finish_ledger(self.ledger)
+        for probe in [self.ledger, *self.txns]:
+            if probe is not None:
+                sc.finish_ledger(probe)
         if self.load is not None:
             read_post_keys(sc, self.post_prefix)
         return figures
@@ -119,7 +134,15 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     load: LocustLoad | None = None
     if spec.load:
         load = sc.load(users=spec.users, spawn_rate=spec.users, run_time_s=duration_s, env=spec.moodle_env(post_prefix))
-    return Workload(sc, spec, post_prefix, ledger, load)
+    txns: list[Ledger] = []
+    if spec.list_append:
+        txns.append(sc.list_append(workers=spec.list_append_workers, rate_hz=spec.list_append_hz,
+                                   max_duration_s=duration_s, isolation=spec.txn_isolation,
+                                   wsrep_sync_wait=spec.txn_sync_wait))
+    if spec.bank:
+        txns.append(sc.bank(workers=spec.bank_workers, rate_hz=spec.bank_hz, max_duration_s=duration_s,
+                            isolation=spec.txn_isolation, wsrep_sync_wait=spec.txn_sync_wait))
+    return Workload(sc, spec, post_prefix, ledger, load, txns)
 
 
 def read_post_keys(scenario: Scenario, prefix: str, *, database: str | None = None, table: str | None = None,

@@ -26,6 +26,7 @@ _PATHS: dict[str, str] = {
     "latency": "harness.faults.network:Latency",
     "director-failure": "harness.faults.director:DirectorFailure",
     "db-node-failure": "harness.faults.database:DbNodeFailure",
+    "db-tier-power-loss": "harness.faults.db_tier:DbTierPowerLoss",
     "domain-destroy": "harness.faults.domain:DomainDestroy",
     "domain-pause": "harness.faults.domain:DomainPause",
     "domain-shutdown": "harness.faults.domain:DomainShutdown",

@@ -209,7 +209,8 @@ class Nemesis:
             op.info({"fault_id": fault_id}, error=text)
             return f"{fault_id} {fault.name} {fault.targets}: {text}"
         self.journal.write(fault_id, fault, "healed")
-        op.ok({"fault_id": fault_id})
+        healed = getattr(fault, "healed", None)  # what a heal measured (db-tier-power-loss: down time)
+        op.ok({"fault_id": fault_id, **({"healed": healed} if healed else {})})
         del self._active[fault_id]
         return None
 

@@ -18,7 +18,7 @@ def _progress(msg: str) -> None:
 
 def _lab(args: argparse.Namespace) -> Lab:
     return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
-               directors=args.directors, lvs_sync=args.lvs_sync)
+               directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None))
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -114,6 +114,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "with the reason in one line (default auto)")
     p.add_argument("--no-lvs-sync", dest="lvs_sync", action="store_false",
                    help="LVS directors without IPVS connection sync (lvs_sync_daemon)")
+    p.add_argument("--db-durability", type=int, choices=(0, 1, 2), default=None,
+                   help="Galera's innodb_flush_log_at_trx_commit: 1 flushes the redo log at every commit, 2 "
+                        "writes it at commit and flushes once a second, 0 does both once a second (default: "
+                        "not set, MariaDB's default 1)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")

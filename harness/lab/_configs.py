@@ -19,12 +19,26 @@ EVS_TIMERS = ("evs.keepalive_period=PT1S; evs.suspect_timeout=PT3S; evs.inactive
               "evs.install_timeout=PT6S")
 
 
+#: ``innodb_flush_log_at_trx_commit`` values: 1 flushes the redo log at every commit (MariaDB's
+#: default), 2 writes it to the OS at commit and flushes once a second, 0 does both once a second
+DB_DURABILITY = (0, 1, 2)
+
+
+def durability_line(db_durability: int | None) -> str:
+    """The galera.cnf line for ``db_durability`` (empty for None: MariaDB's default)."""
+    if db_durability is None:
+        return "# innodb_flush_log_at_trx_commit: MariaDB's default (1)"
+    return f"innodb_flush_log_at_trx_commit = {int(db_durability)}"
+
+
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
-                        lms_password: str, directors: str = "haproxy", lvs_sync: bool = True) -> Files:
+                        lms_password: str, directors: str = "haproxy", lvs_sync: bool = True,
+                        db_durability: int | None = None) -> Files:
     """path -> (content, mode) of every config file of ``host``.
 
     ``directors`` is ``haproxy`` (namespaces) or ``lvs`` (UML guests, LVS-DR: then the real
-    servers also listen on the VIP they hold on lo).
+    servers also listen on the VIP they hold on lo). ``db_durability`` is Galera's
+    ``innodb_flush_log_at_trx_commit`` (0, 1, 2); None leaves MariaDB's default (1).
     """
     strategy = directors_for(directors)
     dr = strategy.real_servers_hold_vips
@@ -50,5 +64,6 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
         files[paths.conf(host.name, "galera.cnf")] = (render(
             "galera.cnf", host=host.name, address=host.address, datadir=paths.datadir(host.name),
             bind_address="0.0.0.0" if dr else host.address,  # LVS-DR: also the DB VIP on lo
-            log_dir=log_dir, cluster_name=f"hlab-{topo.lab_name}", peers=peers, evs_timers=EVS_TIMERS), 0o644)
+            log_dir=log_dir, cluster_name=f"hlab-{topo.lab_name}", peers=peers, evs_timers=EVS_TIMERS,
+            durability=durability_line(db_durability)), 0o644)
     return files

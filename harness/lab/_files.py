@@ -52,7 +52,8 @@ def write_files(lab: LabContext) -> None:
         if not key.exists():
             _netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{host.name}@harness-lab",
                         "-f", str(key)], what=f"{host.name}: ssh-keygen")
-        files.update(render_host_configs(topo, host, paths, lab.advert_int, lms_pw, lab.director_kind, lab.lvs_sync))
+        files.update(render_host_configs(topo, host, paths, lab.advert_int, lms_pw, lab.director_kind, lab.lvs_sync,
+                                         lab.db_durability))
     files.update(lab.strategy.lab_files(lab.name, paths))
     for path, (content, mode) in files.items():
         path.write_text(content)

@@ -35,6 +35,7 @@ class LabContext(Protocol):
     directors: str  # as asked for: auto | lvs | haproxy
     advert_int: float
     lvs_sync: bool
+    db_durability: int | None  # innodb_flush_log_at_trx_commit; None: MariaDB's default (1)
     started: float  # time.monotonic() at the start of the current operation (progress lines)
 
     @property

@@ -35,16 +35,22 @@ class Lab:
     """One lab, identified by its name; all state lives in its state dir."""
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
-                 advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True) -> None:
+                 advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
+                 db_durability: int | None = None) -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
-        ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon)."""
+        ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon).
+        ``db_durability``: Galera's ``innodb_flush_log_at_trx_commit`` (0, 1, 2; None: MariaDB's
+        default, 1)."""
         self.topo: Topology = build_topology(name, subnet)
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
         self.directors = directors
         self.lvs_sync = bool(lvs_sync)
+        if db_durability is not None and db_durability not in (0, 1, 2):
+            raise LabError(f"db_durability {db_durability!r}: innodb_flush_log_at_trx_commit is 0, 1 or 2")
+        self.db_durability = db_durability
         #: the resolved kind (lvs | haproxy): set by up(), or read from the state of a running lab
         self._kind: str | None = None if directors == "auto" else directors
         self._strategy: Directors | None = None
@@ -66,7 +72,8 @@ class Lab:
         if not config:
             raise LabError(f"{state_dir}: no lab state here (no state.json with a config); is the lab up?")
         return cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0),
-                   directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True))
+                   directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
+                   db_durability=config.get("db_durability"))
 
     # -- the director kind ---------------------------------------------------------------
     @property

@@ -42,10 +42,12 @@ def up(lab: LabContext) -> LabStatus:
             running_kind = cfg.get("directors", "haproxy")
             if ((cfg.get("subnet"), cfg.get("advert_int")) != (lab.subnet, lab.advert_int)
                     or lab.directors not in ("auto", running_kind)
-                    or not DIRECTORS[running_kind]().same_options(cfg, lab.lvs_sync)):
+                    or not DIRECTORS[running_kind]().same_options(cfg, lab.lvs_sync)
+                    or cfg.get("db_durability") != lab.db_durability):
                 raise LabError(
                     f"lab {lab.name!r} is already up with subnet {cfg.get('subnet')} advert_int "
-                    f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)}; "
+                    f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)} "
+                    f"db_durability {cfg.get('db_durability')}; "
                     f"`harness lab down --name {lab.name}` first to change them")
             lab.use_directors(running_kind)
             lab.say("lab already up: nothing to do")
@@ -80,7 +82,7 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
     lab.use_directors(choose_kind(lab.directors, lab.say))
     state.set(config={"name": lab.name, "subnet": lab.subnet, "advert_int": lab.advert_int,
                       "python": sys.executable, "bridge": topo.bridge, "directors": lab.director_kind,
-                      "lvs_sync": lab.lvs_sync},
+                      "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability},
               phase="building", created=time.time())
     state.record("dir", str(lab.state_dir))
     lab.state_dir.mkdir(parents=True, exist_ok=True)

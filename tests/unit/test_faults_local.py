@@ -72,6 +72,7 @@ LOCAL_TARGETS: list[tuple[str, dict[str, Any], str]] = [
     ("partition", {"a": "supervisor", "b": "web1"}, "supervisor"),
     ("director-failure", {"host": "localdir"}, "localdir"),
     ("db-node-failure", {"host": "localdb"}, "localdb"),
+    ("db-tier-power-loss", {"hosts": ["localdb"]}, "localdb"),
     ("domain-destroy", {"host": "localweb"}, "localweb"),
     ("domain-pause", {"host": "localweb"}, "localweb"),
     ("domain-shutdown", {"host": "localweb"}, "localweb"),

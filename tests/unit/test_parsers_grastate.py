@@ -34,3 +34,12 @@ def test_the_last_recovered_position_wins_and_nothing_to_resume_is_none() -> Non
     assert parse_recovered_position(log) == "3b477462-ee09-11f1-91e2-471ad6ec8022:339"
     assert parse_recovered_position(f"WSREP: Recovered position: {ZERO_UUID}:5") is None
     assert parse_recovered_position("WSREP: Recovered position: 3b477462-ee09-11f1-91e2-471ad6ec8022:-1") is None
+
+
+def test_a_captured_recover_run_and_a_sigkilled_grastate() -> None:
+    """Captured on the lab (MariaDB 10.11, mariadbd SIGKILLed by db-tier-power-loss)."""
+    samples = Path(__file__).parent / "samples"
+    log = (samples / "wsrep_recover_lab.log").read_text()
+    assert parse_recovered_position(log) == "f8466112-ee85-11f1-a99d-1e4e575ee95d:50"
+    g = parse_grastate((samples / "grastate_after_sigkill.dat").read_text())
+    assert (g["seqno"], g["safe_to_bootstrap"], g["uuid"]) == ("-1", "0", "f8466112-ee85-11f1-a99d-1e4e575ee95d")
