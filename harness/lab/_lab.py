@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from . import _inventory, _lifecycle
+from . import _inventory, _lifecycle, _lms_sessions
+from ._configs import LMS_SESSION_STORES
 from ._directors import directors_for
 from ._interfaces import Directors
 from ._paths import LabPaths
@@ -35,16 +36,24 @@ class Lab:
     """One lab, identified by its name; all state lives in its state dir."""
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
-                 advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True) -> None:
+                 advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
+                 lms_sessions: str | None = None) -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
-        ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon)."""
+        ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon).
+        ``lms_sessions``: where the lab LMS keeps sessions, ``database`` (shared: any web node
+        serves any session) or ``node`` (files private to each web node); None: a new lab's
+        default (database), or what a running lab uses."""
         self.topo: Topology = build_topology(name, subnet)
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
         self.directors = directors
         self.lvs_sync = bool(lvs_sync)
+        if lms_sessions is not None and lms_sessions not in LMS_SESSION_STORES:
+            raise LabError(f"lms_sessions {lms_sessions!r}: use one of {', '.join(LMS_SESSION_STORES)}")
+        #: as asked for (None: not asked); ``lms_sessions`` resolves it
+        self.lms_sessions_asked = lms_sessions
         #: the resolved kind (lvs | haproxy): set by up(), or read from the state of a running lab
         self._kind: str | None = None if directors == "auto" else directors
         self._strategy: Directors | None = None
@@ -66,7 +75,8 @@ class Lab:
         if not config:
             raise LabError(f"{state_dir}: no lab state here (no state.json with a config); is the lab up?")
         return cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0),
-                   directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True))
+                   directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
+                   lms_sessions=config.get("lms_sessions", "database"))
 
     # -- the director kind ---------------------------------------------------------------
     @property
@@ -77,6 +87,21 @@ class Lab:
             if kind in ("lvs", "haproxy"):
                 self._kind = kind
         return self._kind or "haproxy"
+
+    @property
+    def lms_sessions(self) -> str:
+        """``database`` or ``node``: as asked, else what the running lab records, else database."""
+        if self.lms_sessions_asked is not None:
+            return self.lms_sessions_asked
+        stored = self.load_state().get("config", {}).get("lms_sessions")
+        return stored if stored in LMS_SESSION_STORES else "database"
+
+    def set_lms_sessions(self, store: str, progress: Progress | None = None) -> None:
+        """Switch a running lab's LMS sessions to ``store`` (database | node): web nodes'
+        Apache config rewritten and gracefully reloaded; returns once every node uses it."""
+        self._begin(progress)
+        _lms_sessions.switch_lms_sessions(self, store)
+        self.lms_sessions_asked = store
 
     @property
     def strategy(self) -> Directors:
