@@ -301,3 +301,19 @@ def test_login_token_and_cookie_in_any_attribute_order():
     assert login_token(b'<input type="hidden" name="sesskey" value="s">') is None
     assert session_cookie(["a=1", "MoodleSession=s1; path=/", "MoodleSession=s2; HttpOnly"]) == "s2"
     assert session_cookie(["other=1"]) is None
+
+
+def test_for_inventory_gives_each_web_node_a_session_on_the_last_accounts(monkeypatch: pytest.MonkeyPatch):
+    from harness.inventory._model import Host, Inventory, Moodle, MoodleAccounts, Vip
+
+    monkeypatch.setenv("PW_ENV", "s3cret")
+    hosts = {f"web{i}": Host(f"web{i}", f"198.18.12.{20 + i}", ("web",)) for i in (1, 2, 3)}
+    inv = Inventory("t", hosts, {"web": Vip("web", "198.18.12.100", 8080, "http")},
+                    moodle=Moodle(accounts=MoodleAccounts(count=10), password_env="PW_ENV", node_header="X-Served-By"))
+    probe = SessionProbe.for_inventory(HistoryRecorder(), inv, reserved_accounts=7, max_count=1, max_duration_s=1)
+    assert [(h.node, h.address, h.port, h.username, h.password) for h in probe.homes] == [
+        ("web1", "198.18.12.21", 8080, "student008", "s3cret"), ("web2", "198.18.12.22", 8080, "student009", "s3cret"),
+        ("web3", "198.18.12.23", 8080, "student010", "s3cret")]
+    assert probe.host_header == "198.18.12.100:8080" and probe.node_headers == ("X-Served-By",)
+    with pytest.raises(ProbeError, match="moodle.accounts"):
+        SessionProbe.for_inventory(HistoryRecorder(), inv, reserved_accounts=8, max_count=1, max_duration_s=1)
