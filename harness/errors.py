@@ -32,7 +32,8 @@ Outside the tree, on purpose:
   exactly as Ctrl-C does, past every *except Exception*, so that the faults heal.
 - Private signals (a leading underscore), raised and caught inside one module, never seen by
   callers: harness.probes.vip ``_Failed``, ``_Unknown``, ``_Stopped``, ``_Stale``,
-  ``_Timeout``; harness.probes.ledger ``_Stopped``; harness.probes.state ``_HostGone``,
+  ``_Timeout``; harness.probes.ledger ``_Stopped``; harness.probes.session ``_NoAnswer``,
+  ``_LoginFailed``; harness.probes.state ``_HostGone``,
   ``_Aborted``; harness.transport.ssh ``_UnknownHostKey`` (a paramiko.SSHException, because
   paramiko's host-key policy must raise one), ``_NotStarted``.
 

@@ -27,6 +27,7 @@ from .history import HistoryFile, HistoryRecorder, Op
 from .invariants import vip_holders
 from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
+from .probes.session import SessionProbe
 from .probes.state import StateSampler
 from .probes.txn import BankProbe, ListAppendProbe
 from .probes.vip import VipProbe
@@ -176,6 +177,18 @@ class Scenario:
             timeout_s=timeout_s, vip_name=vip, process=f"vip-probe-{vip}", guard=self.guard,
             keepalive=keepalive,
         )
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
+    def session_probe(self, *, rate_hz: float = 2.0, max_duration_s: float = 180.0, reserved_accounts: int = 0,
+                      timeout_s: float = 2.0) -> SessionProbe:
+        """One logged-in Moodle session per web node, checked through the web VIP (lost sessions:
+        the ``sessions`` checker); ``reserved_accounts``: how many accounts the load takes first."""
+        probe = SessionProbe.for_inventory(
+            self.history, self.cluster.inventory, reserved_accounts=reserved_accounts, rate_hz=rate_hz,
+            max_count=int(rate_hz * max_duration_s) + 2, max_duration_s=max_duration_s, timeout_s=timeout_s,
+            guard=self.guard)
         probe.start()
         self._probes.append(probe)
         return probe

@@ -24,8 +24,10 @@ from .checkers import CheckResult, Validity
 from .errors import HarnessError
 
 #: every checker name a marker may name: the standard set of ``run_all`` (``posts`` when the
-#: workload reads its forum posts back) and the director-failover promise (harness.budgets)
-KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover")
+#: workload reads its forum posts back), the director-failover promise (harness.budgets) and
+#: ``sessions`` (the session probe's lost sessions)
+KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover",
+                  "sessions")
 MARKERS = ("waive", "expect_invalid")
 
 

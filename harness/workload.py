@@ -1,7 +1,8 @@
 """The standard workload: what runs against the cluster while faults strike, and its read-back.
 
 One definition for the acceptance flows (``harness.acceptance``) and the soak
-(``harness.soak``): VIP probes on the web VIP (HTTP) and the DB VIP (TCP), the SQL ledger
+(``harness.soak``): VIP probes on the web VIP (HTTP) and the DB VIP (TCP), the session probe
+(one logged-in Moodle session per web node, checked through the web VIP), the SQL ledger
 through the DB VIP, Locust Moodle users posting keyed forum messages, then, once stopped, the
 ledger's convergence and final read and a read of every forum post key on every database node.
 
@@ -65,6 +66,11 @@ class WorkloadSpec:
     moodle_timeout_s: float = 10.0
     #: extra environment for the locustfile (overrides the keys this spec sets)
     load_env: Mapping[str, str] = field(default_factory=dict)
+    #: keep one logged-in Moodle session per web node, checked through the web VIP at
+    #: ``session_hz`` per session (lost sessions: the ``sessions`` checker); runs when the
+    #: cluster has two web nodes or more and an HTTP web VIP
+    sessions: bool = True
+    session_hz: float = 2.0
     #: first letter of the run's forum post keys ("p" acceptance, "s" soak), then 8 hex digits
     post_key_letter: str = "p"
 
@@ -78,7 +84,7 @@ class WorkloadSpec:
         """The soak's workload: lighter probes (20/s, DB 5/s) and ledger (10/s), Moodle users
         thinking up to 2 s, for hours of history on disk."""
         return replace(cls(web_probe_hz=20.0, db_probe_hz=5.0, ledger_hz=10.0, moodle_wait_s=(0.5, 2.0),
-                           post_key_letter="s"), **changes)
+                           session_hz=0.5, post_key_letter="s"), **changes)
 
     def moodle_env(self, post_prefix: str) -> dict[str, str]:
         """The locustfile's environment: post key prefix, think time, timeout, then ``load_env``."""
@@ -130,6 +136,11 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     sc.vip_probe("web", rate_hz=spec.web_probe_hz, max_duration_s=duration_s, timeout_s=spec.probe_timeout_s)
     if "db" in sc.cluster.inventory.vips:
         sc.vip_probe("db", rate_hz=spec.db_probe_hz, max_duration_s=duration_s, mode="tcp", timeout_s=spec.probe_timeout_s)
+    inv = sc.cluster.inventory
+    web = inv.vips.get("web")
+    if spec.sessions and web is not None and web.protocol == "http" and len(inv.with_role("web")) >= 2:
+        sc.session_probe(rate_hz=spec.session_hz, max_duration_s=duration_s,
+                         reserved_accounts=spec.users if spec.load else 0)
     ledger = sc.ledger(workers=spec.ledger_workers, rate_hz=spec.ledger_hz, max_duration_s=duration_s) if spec.ledger else None
     load: LocustLoad | None = None
     if spec.load:

@@ -20,6 +20,7 @@ from .latency import latency, nearest_rank
 from .ledger import ledger
 from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
 from .recovery import DefaultSteady, recovery
+from .sessions import sessions
 from .split_brain import split_brain
 
 
@@ -94,10 +95,11 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
     holds (asked to judge, it must say it could not). Of its kind: availability, a process of
     ``probe_prefix``; ledger, a ``ledger-`` process; latency, an ok completion with
     ``latency_ms``; split_brain, a ``state`` sample; recovery, any nemesis op (a fault never
-    healed is "could not judge"); posts, whenever asked for.
+    healed is "could not judge"); posts, whenever asked for; sessions, a ``session-`` process.
     """
     c = config or CheckConfig()
-    seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False}
+    seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False,
+            "sessions": False}
     prefix = c.probe_prefix
     for op in ops:
         process = op.process
@@ -105,6 +107,8 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
             seen["availability"] = True
         elif process.startswith("ledger-"):
             seen["ledger"] = True
+        elif process.startswith("session-"):
+            seen["sessions"] = True
         elif process == "state" and op.f == "sample":
             seen["split_brain"] = True
         elif is_nemesis(process):
@@ -142,6 +146,7 @@ def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckR
             lambda: split_brain(ops, allow_during_faults=c.allow_split_brain_during_faults, settle_s=c.split_brain_settle_s),
         ),
         ("recovery", lambda: recovery(ops, c.recovery_within_s, probe_prefix=c.probe_prefix)),
+        ("sessions", lambda: sessions(ops)),
     ]
     if c.posts_read_prefix:
         runs.append(
@@ -176,5 +181,6 @@ __all__ = [
     "nearest_rank",
     "recovery",
     "run_all",
+    "sessions",
     "split_brain",
 ]

@@ -185,6 +185,9 @@ class Moodle:
     wait_max_s: float = 3.0
     #: per-request timeout
     timeout_s: float = 30.0
+    #: response header naming the web node that answered (the session probe records it);
+    #: None: ``X-Lab-Node`` or ``X-Backend`` when present
+    node_header: str | None = None
 
     def table(self, name: str) -> str:
         """A Moodle table's real name: ``table("forum_posts")`` is ``mdl_forum_posts``."""

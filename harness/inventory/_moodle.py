@@ -13,7 +13,8 @@ from typing import Any
 from ._checks import MISSING, Checker, describe_value, join_path, refuse_password
 from ._model import Moodle, MoodleAccounts
 
-MOODLE_KEYS = ("accounts", "password_env", "course_id", "forum_cmid", "database", "table_prefix", "wait_s", "timeout_s")
+MOODLE_KEYS = ("accounts", "password_env", "course_id", "forum_cmid", "database", "table_prefix", "wait_s", "timeout_s",
+               "node_header")
 SERIES_KEYS = ("prefix", "digits", "first", "count")
 #: the locustfile's MOODLE_USERS separates accounts by ',' and a name from its password by ':'
 _USERNAME_SEPARATORS = (",", ":")
@@ -40,6 +41,7 @@ def read_moodle(c: Checker, raw: Any, path: str) -> Moodle | None:
         "database": c.string(data, "database", path, d.database),
         "table_prefix": _read_table_prefix(c, data, path, d.table_prefix),
         "timeout_s": c.number(data, "timeout_s", path, d.timeout_s, low=0.1),
+        "node_header": c.string(data, "node_header", path, None) if data.get("node_header") is not None else None,
     }
     if accounts is None or MISSING in (wait_min, wait_max) or MISSING in values.values():
         return None

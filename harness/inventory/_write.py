@@ -79,7 +79,7 @@ def _moodle(m: Moodle) -> dict[str, Any]:
     return _drop_none({
         "accounts": accounts, "password_env": m.password_env, "course_id": m.course_id, "forum_cmid": m.forum_cmid,
         "database": m.database, "table_prefix": m.table_prefix, "wait_s": {"min": m.wait_min_s, "max": m.wait_max_s},
-        "timeout_s": m.timeout_s,
+        "timeout_s": m.timeout_s, "node_header": m.node_header,
     })
 
 

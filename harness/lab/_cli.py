@@ -1,4 +1,4 @@
-"""`harness lab ...`: up, down, status, ssh, domain. Thin over harness.lab.Lab."""
+"""`harness lab ...`: up, down, status, sessions, ssh, domain. Thin over harness.lab.Lab."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def _progress(msg: str) -> None:
 
 def _lab(args: argparse.Namespace) -> Lab:
     return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
-               directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None))
+                directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None),
+                lms_sessions=getattr(args, "lms_sessions", None))
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -81,6 +82,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if st.healthy else 1
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    lab = _lab_existing(args)
+    lab.set_lms_sessions(args.store, progress=_progress)
+    return 0
+
+
 def cmd_ssh(args: argparse.Namespace) -> int:
     lab = _lab_existing(args)
     lab.guard(lab.topo.host(args.host).address)
@@ -118,6 +125,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="Galera's innodb_flush_log_at_trx_commit: 1 flushes the redo log at every commit, 2 "
                         "writes it at commit and flushes once a second, 0 does both once a second (default: "
                         "not set, MariaDB's default 1)")
+    p.add_argument("--lms-sessions", choices=("database", "node"), default=None,
+                   help="where the lab LMS keeps sessions: database (shared by every web node, the default) "
+                        "or node (PHP file sessions private to each web node, like Moodle's file sessions on "
+                        "local disk); `harness lab sessions` switches a running lab")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")
@@ -128,6 +139,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     common(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("sessions", help="switch a running lab's LMS sessions: database | node (Apache reloaded)")
+    common(p)
+    p.add_argument("store", choices=("database", "node"))
+    p.set_defaults(func=cmd_sessions)
 
     p = sub.add_parser("ssh", help="ssh into a lab host with the lab key and known_hosts")
     common(p)

@@ -6,6 +6,7 @@ listen on the VIP they hold on lo, and keep idle connections long enough to see 
 
 from __future__ import annotations
 
+from ..errors import LabError
 from ._directors import directors_for
 from ._interfaces import Files
 from ._paths import LabPaths
@@ -31,15 +32,23 @@ def durability_line(db_durability: int | None) -> str:
     return f"innodb_flush_log_at_trx_commit = {int(db_durability)}"
 
 
+#: where the lab LMS keeps its sessions (Apache ``SetEnv LMS_SESSIONS``; lms/lib/session.php)
+LMS_SESSION_STORES = ("database", "node")
+
+
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
                         lms_password: str, directors: str = "haproxy", lvs_sync: bool = True,
-                        db_durability: int | None = None) -> Files:
+                        db_durability: int | None = None, lms_sessions: str = "database") -> Files:
     """path -> (content, mode) of every config file of ``host``.
 
     ``directors`` is ``haproxy`` (namespaces) or ``lvs`` (UML guests, LVS-DR: then the real
     servers also listen on the VIP they hold on lo). ``db_durability`` is Galera's
     ``innodb_flush_log_at_trx_commit`` (0, 1, 2); None leaves MariaDB's default (1).
+    ``lms_sessions``: where the lab LMS keeps sessions, ``database`` (shared) or ``node``
+    (files private to each web node).
     """
+    if lms_sessions not in LMS_SESSION_STORES:
+        raise LabError(f"lms_sessions {lms_sessions!r}: use one of {', '.join(LMS_SESSION_STORES)}")
     strategy = directors_for(directors)
     dr = strategy.real_servers_hold_vips
     log_dir = paths.log(host.name)
@@ -55,6 +64,7 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
             "apache2.conf", host=host.name, address=host.address, server_root=paths.host_dir(host.name),
             log_dir=log_dir, docroot=paths.docroot(), db_vip=topo.vips["db"], lms_user="lms",
             lms_password=lms_password, web_vip=topo.vips["web"],
+            lms_sessions=lms_sessions, session_dir=paths.session_dir(host.name),
             extra_listen=f"Listen {topo.vips['web']}:80" if dr else "",
             # LVS: an idle keep-alive connection must outlive a director failover (~3-4 s at
             # advert_int 1) for connection sync to be observable at all; 5 s raced it

@@ -9,6 +9,7 @@ checkout installed editable, or a wheel); it sets no PYTHONPATH.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shlex
 import shutil
@@ -52,12 +53,24 @@ def write_files(lab: LabContext) -> None:
         if not key.exists():
             _netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{host.name}@harness-lab",
                         "-f", str(key)], what=f"{host.name}: ssh-keygen")
+        if host.has_role("web"):
+            make_session_dir(paths, host.name)
         files.update(render_host_configs(topo, host, paths, lab.advert_int, lms_pw, lab.director_kind, lab.lvs_sync,
-                                         lab.db_durability))
+                                         db_durability=lab.db_durability, lms_sessions=lab.lms_sessions))
     files.update(lab.strategy.lab_files(lab.name, paths))
     for path, (content, mode) in files.items():
         path.write_text(content)
         os.chmod(path, mode)
+
+
+def make_session_dir(paths: LabPaths, host: str) -> None:
+    """The web node's own session directory, www-data's only (made in both modes, so switching
+    a running lab to per-node sessions needs no new directory)."""
+    d = paths.session_dir(host)
+    d.mkdir(parents=True, exist_ok=True)
+    www = pwd.getpwnam("www-data")
+    os.chown(d, www.pw_uid, www.pw_gid)
+    os.chmod(d, 0o700)
 
 
 def write_known_hosts(lab: LabContext) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from . import _inventory, _lifecycle
+from . import _inventory, _lifecycle, _lms_sessions
+from ._configs import LMS_SESSION_STORES
 from ._directors import directors_for
 from ._interfaces import Directors
 from ._paths import LabPaths
@@ -36,13 +37,16 @@ class Lab:
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
                  advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
-                 db_durability: int | None = None) -> None:
+                 db_durability: int | None = None, lms_sessions: str | None = None) -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
         ``lvs_sync``: IPVS connection sync between the LVS directors (keepalived lvs_sync_daemon).
         ``db_durability``: Galera's ``innodb_flush_log_at_trx_commit`` (0, 1, 2; None: MariaDB's
-        default, 1)."""
+        default, 1).
+        ``lms_sessions``: where the lab LMS keeps sessions, ``database`` (shared: any web node
+        serves any session) or ``node`` (files private to each web node); None: a new lab's
+        default (database), or what a running lab uses."""
         self.topo: Topology = build_topology(name, subnet)
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
@@ -51,6 +55,10 @@ class Lab:
         if db_durability is not None and db_durability not in (0, 1, 2):
             raise LabError(f"db_durability {db_durability!r}: innodb_flush_log_at_trx_commit is 0, 1 or 2")
         self.db_durability = db_durability
+        if lms_sessions is not None and lms_sessions not in LMS_SESSION_STORES:
+            raise LabError(f"lms_sessions {lms_sessions!r}: use one of {', '.join(LMS_SESSION_STORES)}")
+        #: as asked for (None: not asked); ``lms_sessions`` resolves it
+        self.lms_sessions_asked = lms_sessions
         #: the resolved kind (lvs | haproxy): set by up(), or read from the state of a running lab
         self._kind: str | None = None if directors == "auto" else directors
         self._strategy: Directors | None = None
@@ -73,7 +81,8 @@ class Lab:
             raise LabError(f"{state_dir}: no lab state here (no state.json with a config); is the lab up?")
         return cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0),
                    directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
-                   db_durability=config.get("db_durability"))
+                   db_durability=config.get("db_durability"),
+                   lms_sessions=config.get("lms_sessions", "database"))
 
     # -- the director kind ---------------------------------------------------------------
     @property
@@ -84,6 +93,21 @@ class Lab:
             if kind in ("lvs", "haproxy"):
                 self._kind = kind
         return self._kind or "haproxy"
+
+    @property
+    def lms_sessions(self) -> str:
+        """``database`` or ``node``: as asked, else what the running lab records, else database."""
+        if self.lms_sessions_asked is not None:
+            return self.lms_sessions_asked
+        stored = self.load_state().get("config", {}).get("lms_sessions")
+        return stored if stored in LMS_SESSION_STORES else "database"
+
+    def set_lms_sessions(self, store: str, progress: Progress | None = None) -> None:
+        """Switch a running lab's LMS sessions to ``store`` (database | node): web nodes'
+        Apache config rewritten and gracefully reloaded; returns once every node uses it."""
+        self._begin(progress)
+        _lms_sessions.switch_lms_sessions(self, store)
+        self.lms_sessions_asked = store
 
     @property
     def strategy(self) -> Directors:

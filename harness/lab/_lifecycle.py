@@ -49,6 +49,10 @@ def up(lab: LabContext) -> LabStatus:
                     f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)} "
                     f"db_durability {cfg.get('db_durability')}; "
                     f"`harness lab down --name {lab.name}` first to change them")
+            running_sessions = cfg.get("lms_sessions", "database")
+            if lab.lms_sessions != running_sessions:
+                raise LabError(f"lab {lab.name!r} is already up with lms_sessions {running_sessions}; "
+                               f"`harness lab sessions {lab.lms_sessions} --name {lab.name}` switches it")
             lab.use_directors(running_kind)
             lab.say("lab already up: nothing to do")
             return lab.status()
@@ -82,7 +86,8 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
     lab.use_directors(choose_kind(lab.directors, lab.say))
     state.set(config={"name": lab.name, "subnet": lab.subnet, "advert_int": lab.advert_int,
                       "python": sys.executable, "bridge": topo.bridge, "directors": lab.director_kind,
-                      "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability},
+                      "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability,
+                      "lms_sessions": lab.lms_sessions},
               phase="building", created=time.time())
     state.record("dir", str(lab.state_dir))
     lab.state_dir.mkdir(parents=True, exist_ok=True)

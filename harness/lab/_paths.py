@@ -89,6 +89,11 @@ class LabPaths:
     def datadir(self, host: str) -> Path:
         return self.host_dir(host) / "mysql"
 
+    def session_dir(self, host: str) -> Path:
+        """The web node's own PHP session files (``lms_sessions`` ``node``): private to the node,
+        since the namespace hosts share one file system."""
+        return self.host_dir(host) / "sessions"
+
     def conf(self, host: str, name: str) -> Path:
         return self.etc(host) / name
 

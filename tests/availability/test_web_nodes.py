@@ -21,6 +21,11 @@ def _assert_site_stayed_up(scenario, run) -> None:
     assert_slo(scenario.slo_line("client error rate during the fault", error_rate_percent(scenario),
                                  slo.max_error_rate_percent, "%"))
     assert_slo(scenario.slo_line("forced re-logins", forced_relogins(scenario), 0, ""))
+    # the session probe's sessions, one per web node checked through the VIP: deterministic,
+    # where Locust users notice a lost session only if one sat on the node that died
+    sessions = run.check("sessions")
+    assert_slo(scenario.slo_line("lost sessions (session probe)", sessions.counts.get("lost") if sessions.counts.get("homes") else None,
+                                 0, ""))
     assert_slo(scenario.slo_line("back to steady state after heal", run.recovery_s, slo.recovery_s, "s"))
 
 

@@ -54,7 +54,7 @@ def test_json_output_and_latency_option(tmp_path):
     status, text = run(["check", str(run_dir), "--json", "--latency", "steady:p99=20"])
     assert status == 1
     results = {r["checker"]: r for r in json.loads(text)}
-    assert set(results) == {"availability", "ledger", "latency", "split_brain", "recovery"}
+    assert set(results) == {"availability", "ledger", "latency", "split_brain", "recovery", "sessions"}
     assert results["latency"]["valid"] == "invalid" and results["latency"]["examples"]["violations"][0]["bound_ms"] == 20
 
 
@@ -169,7 +169,8 @@ def test_json_output_says_which_checkers_applied(tmp_path):
     run_dir = history(tmp_path)
     status, text = run(["check", str(run_dir), "--json"])
     applied = {r["checker"]: r["applicable"] for r in json.loads(text)}
-    assert status == 0 and applied == {"availability": True, "ledger": False, "latency": True, "split_brain": False, "recovery": False}
+    assert status == 0 and applied == {"availability": True, "ledger": False, "latency": True, "split_brain": False, "recovery": False,
+                                  "sessions": False}
 
 
 GOOD = b'{"index": 0, "time": 0.0, "process": "vip-probe", "type": "invoke", "f": "get"}\n'

@@ -95,14 +95,15 @@ def test_password_comes_from_the_named_variable(monkeypatch: pytest.MonkeyPatch)
 
 MOODLE_ERRORS = [
     ({"password": "s3cret"}, "moodle.password: passwords never appear in the file: name an environment variable with password_env"),
-    ({"course": 2}, "moodle.course: unknown key 'course' (known: accounts, course_id, database, forum_cmid, password_env, "
-                    "table_prefix, timeout_s, wait_s)"),
+    ({"course": 2}, "moodle.course: unknown key 'course' (known: accounts, course_id, database, forum_cmid, node_header, "
+                    "password_env, table_prefix, timeout_s, wait_s)"),
     ({"course_id": 0}, "moodle.course_id: 0 is out of range [1, None]"),
     ({"forum_cmid": "1"}, "moodle.forum_cmid: expected an integer, got str '1'"),
     ({"database": ""}, "moodle.database: expected a non-empty string, got str ''"),
     ({"table_prefix": "mdl-"}, "moodle.table_prefix: expected letters, digits and underscores (Moodle's $CFG->prefix), got str 'mdl-'"),
     ({"password_env": 3}, "moodle.password_env: expected a non-empty string, got int 3"),
     ({"timeout_s": 0}, "moodle.timeout_s: 0 must be >= 0.1"),
+    ({"node_header": ""}, "moodle.node_header: expected a non-empty string, got str ''"),
     ({"wait_s": {"min": 3, "max": 1}}, "moodle.wait_s: min (3) is above max (1)"),
     ({"wait_s": {"min": 5}}, "moodle.wait_s: min (5) is above max (3)"),
     ({"wait_s": {"low": 1}}, "moodle.wait_s.low: unknown key 'low' (known: max, min)"),
@@ -138,7 +139,8 @@ def test_every_bad_field_in_one_error() -> None:
 def test_round_trip_keeps_the_section(tmp_path: Path) -> None:
     for section in ({"accounts": {"usernames": ["alice", "bob"]}, "password_env": "PW", "table_prefix": "",
                      "wait_s": {"min": 0.2, "max": 0.4}},
-                    {"accounts": {"prefix": "u", "digits": 2, "first": 0, "count": 5}, "course_id": 3}):
+                    {"accounts": {"prefix": "u", "digits": 2, "first": 0, "count": 5}, "course_id": 3,
+                     "node_header": "X-Served-By"}):
         inv = inventory_from_dict(_with_moodle(section), source=str(tmp_path / "cluster.yml"))
         assert inventory_from_dict(dump_inventory(inv), source=inv.source) == inv
         assert load_inventory(write_inventory(inv, tmp_path / "cluster.yml")) == inv

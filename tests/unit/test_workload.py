@@ -52,6 +52,9 @@ class _Started:
     def vip_probe(self, vip: str, **kw: Any) -> None:
         self.calls.append((f"vip_probe {vip}", kw))
 
+    def session_probe(self, **kw: Any) -> None:
+        self.calls.append(("session_probe", kw))
+
     def ledger(self, **kw: Any) -> str:
         self.calls.append(("ledger", kw))
         return "the ledger"
@@ -66,11 +69,13 @@ class _Started:
         self.calls.append(("finish_ledger", {"ledger": ledger}))
 
 
-def _inventory(with_db_vip: bool = True) -> Inventory:
+def _inventory(with_db_vip: bool = True, webs: int = 0) -> Inventory:
     vips = {"web": Vip("web", "198.18.0.100", 80, "http")}
     if with_db_vip:
         vips["db"] = Vip("db", "198.18.0.101", 3306, "mysql")
-    return Inventory("t", {"dir1": Host("dir1", "198.18.0.11", ("director",))}, vips)
+    hosts = {"dir1": Host("dir1", "198.18.0.11", ("director",))}
+    hosts.update({f"web{i}": Host(f"web{i}", f"198.18.0.{20 + i}", ("web",)) for i in range(1, webs + 1)})
+    return Inventory("t", hosts, vips)
 
 
 def test_start_runs_probes_ledger_and_load_at_the_spec_rates(tmp_path: Path):
@@ -104,3 +109,16 @@ def test_finish_stops_the_ledger_after_the_probes_and_judges_posts_with_load(tmp
     with_load = Workload(sc, WorkloadSpec.acceptance(), "p1", None, object())  # type: ignore[arg-type]
     cfg = with_load.check_config(max_outage_s=4.0)
     assert cfg.posts_read_prefix == POSTS_READ_PREFIX and cfg.max_outage_s == 4.0 and cfg.probe_prefix == "vip-probe-web"
+
+
+def test_the_session_probe_starts_with_two_web_nodes_or_more_leaving_the_load_its_accounts(tmp_path: Path):
+    assert (WorkloadSpec.acceptance().sessions, WorkloadSpec.acceptance().session_hz) == (True, 2.0)
+    assert WorkloadSpec.soak().session_hz == 0.5
+    sc = _Started(_inventory(webs=3), HistoryRecorder(tmp_path / "h.jsonl"))
+    start_workload(sc, WorkloadSpec.acceptance(users=5), 60.0)  # type: ignore[arg-type]
+    kw = dict(sc.calls)
+    assert kw["session_probe"] == {"rate_hz": 2.0, "max_duration_s": 60.0, "reserved_accounts": 5}
+    for inv, spec in ((_inventory(webs=1), WorkloadSpec.acceptance()), (_inventory(webs=3), WorkloadSpec.acceptance(sessions=False))):
+        sc = _Started(inv, HistoryRecorder(tmp_path / "h2.jsonl"))
+        start_workload(sc, spec, 60.0)  # type: ignore[arg-type]
+        assert "session_probe" not in dict(sc.calls)

@@ -1,8 +1,10 @@
 <?php
-// Database sessions shaped like Moodle's \core\session\database: the session lives in
-// mdl_sessions.sessdata and a request holds GET_LOCK on its own connection from read() to
-// close(), so requests of one session are serialised across every web node, and a node that
-// dies mid-request frees the lock with its connection.
+// Sessions. By default (LMS_SESSIONS=database) database sessions shaped like Moodle's
+// \core\session\database: the session lives in mdl_sessions.sessdata and a request holds GET_LOCK
+// on its own connection from read() to close(), so requests of one session are serialised across
+// every web node, and a node that dies mid-request frees the lock with its connection.
+// LMS_SESSIONS=node: PHP file sessions in LMS_SESSION_DIR, private to the node (a session is
+// known to the node that made it only, as with Moodle's file sessions on local disk).
 declare(strict_types=1);
 
 /** The session lock could not be had in time (another request of the session holds it). */
@@ -157,10 +159,33 @@ function lms_random_string(int $length): string
     return $out;
 }
 
+/**
+ * Where sessions live: 'database' (the default, Moodle's \core\session\database: any node
+ * serves any session) or 'node' (PHP file sessions in LMS_SESSION_DIR, a directory private to
+ * this web node, like Moodle's file sessions on local disk: a session lives on one node only).
+ */
+function lms_session_store(): string
+{
+    $store = lms_env('LMS_SESSIONS', 'database');
+    if ($store !== 'database' && $store !== 'node') {
+        throw new RuntimeException("LMS_SESSIONS=$store: use database or node");
+    }
+    return $store;
+}
+
 /** Start (or resume) this request's session; every session carries a sesskey from birth. */
 function lms_session_start(): void
 {
-    $handler = new LmsSessionHandler(lms_db(), lms_config()['dbname']);
+    if (lms_session_store() === 'node') {
+        $dir = lms_env('LMS_SESSION_DIR');
+        if ($dir === null || !is_dir($dir)) {
+            throw new RuntimeException('LMS_SESSIONS=node needs LMS_SESSION_DIR, an existing directory');
+        }
+        ini_set('session.save_handler', 'files');
+        ini_set('session.save_path', $dir);
+    } else {
+        session_set_save_handler(new LmsSessionHandler(lms_db(), lms_config()['dbname']), true);
+    }
     ini_set('session.use_strict_mode', '1');
     ini_set('session.use_cookies', '1');
     ini_set('session.use_only_cookies', '1');
@@ -174,7 +199,6 @@ function lms_session_start(): void
     ini_set('session.lazy_write', '1');
     session_name('MoodleSession');
     session_set_cookie_params(['lifetime' => 0, 'path' => '/', 'httponly' => true]);
-    session_set_save_handler($handler, true);
     session_start();
     lms_session_init();
 }

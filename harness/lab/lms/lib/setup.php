@@ -36,6 +36,8 @@ set_exception_handler(static function (Throwable $e): void {
 });
 
 header('X-Lab-Node: ' . lms_config()['node']);
+// where this node keeps sessions (the lab waits on it after `harness lab sessions`)
+header('X-Lab-Sessions: ' . lms_session_store());
 header('Cache-Control: private, pre-check=0, post-check=0, max-age=0, no-transform');
 header('Pragma: no-cache');
 header('Expires: Mon, 20 Aug 1969 09:23:00 GMT');
