@@ -25,7 +25,7 @@ from .errors import HarnessError
 
 #: every checker name a marker may name: the standard set of ``run_all`` (``posts`` when the
 #: workload reads its forum posts back) and the director-failover promise (harness.budgets)
-KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover")
+KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover", "list_append", "bank")
 MARKERS = ("waive", "expect_invalid")
 
 
