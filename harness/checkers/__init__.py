@@ -185,6 +185,7 @@ __all__ = [
     "CheckResult",
     "DefaultSteady",
     "FaultWindow",
+    "ISOLATION_MODELS",
     "Phases",
     "Validity",
     "applicable",
