@@ -15,12 +15,12 @@ from typing import Any
 
 from ..history import Op
 from ._result import CheckResult, Validity
-from .bank import check_bank
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
+from .bank import check_bank
 from .latency import latency, nearest_rank
+from .ledger import ledger
 from .list_append import MODELS as ISOLATION_MODELS
 from .list_append import check_list_append
-from .ledger import ledger
 from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
 from .recovery import DefaultSteady, recovery
 from .split_brain import split_brain

@@ -285,7 +285,7 @@ class _Analysis:
                     for k2, v2 in b_app:
                         if k2 == k and v2 in o[i + 1:]:
                             return f"T{a} -ww-> T{b}: T{a} appended {v} to {k} and T{b} appended {v2} after it"
-        for t_r, t_w, kind_r in ((tb, ta, g.WR), (ta, tb, g.RW)):
+        for t_r, kind_r in ((tb, g.WR), (ta, g.RW)):
             if kind != kind_r:
                 continue
             for f, k, v in t_r.mops:

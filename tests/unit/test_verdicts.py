@@ -6,8 +6,8 @@ import pytest
 
 from harness.budgets import DIRECTOR_FAILOVER_CHECK
 from harness.checkers import CheckConfig, CheckResult, Validity, run_all
-from harness.verdicts import KNOWN_CHECKERS, Declarations, Declared, VerdictUsageError, declarations, judge
 from harness.history import Op
+from harness.verdicts import KNOWN_CHECKERS, Declarations, Declared, VerdictUsageError, declarations, judge
 
 V, I, U = Validity.VALID, Validity.INVALID, Validity.UNKNOWN
 ALL = dict.fromkeys(("availability", "ledger", "latency", "split_brain", "recovery"), True)
