@@ -39,7 +39,33 @@ def _bad(op: Op, where: str, why: str) -> TxnHistoryError:
     return TxnHistoryError(f"history line index {op.index} ({op.process} {op.type}): value{where}: {why}")
 
 
+_SCALARS = (int, str)
+_INTS = {int}
+
+
 def _check_mops(op: Op, value: Any, *, reads_filled: bool) -> list[list[Any]]:
+    """``value`` if well formed (a fast pass for the common shapes), else the first fault."""
+    if type(value) is list:
+        for mop in value:
+            if type(mop) is not list or len(mop) != 3 or type(mop[1]) not in _SCALARS:
+                break
+            f, v = mop[0], mop[2]
+            if f == "append":
+                if type(v) is not int:
+                    break
+            elif f != "r":
+                break
+            elif reads_filled:
+                if type(v) is not list or (v and not set(map(type, v)) <= _INTS):
+                    break
+            elif v is not None and type(v) is not list:
+                break
+        else:
+            return value
+    return _slow_check(op, value, reads_filled=reads_filled)
+
+
+def _slow_check(op: Op, value: Any, *, reads_filled: bool) -> list[list[Any]]:
     if not isinstance(value, list):
         raise _bad(op, "", f"is {type(value).__name__}, not a list of micro-ops")
     for i, mop in enumerate(value):

@@ -252,7 +252,9 @@ class _Analysis:
             if keys is None:
                 keys = appends[tid] = {k for f, k, _ in t.mops if f == "append"}
             if key in keys and self._usable(key, v):
-                same.setdefault((key, len(v)), []).append(tid)
+                tids = same.setdefault((key, len(v)), [])
+                if not tids or tids[-1] != tid:  # one txn reading the key twice is one reader
+                    tids.append(tid)
         for (key, n), tids in same.items():
             if len(tids) > 1:
                 v = self.order[key][:n]
