@@ -201,3 +201,8 @@ def test_malformed_ok_read_names_field() -> None:
     ops = [Op(0, 0.0, "txn-0", "invoke", "txn", [["r", "x", None]]), Op(3, 1.0, "txn-0", "ok", "txn", [["r", "x", None]])]
     with pytest.raises(TxnHistoryError, match=r"index 3.*read value"):
         check_list_append(ops)
+
+
+def test_anomaly_types_is_also_an_attribute() -> None:
+    res = check_list_append(hist(("txn-0", "fail", [ap("x", 1)], None), ok("txn-1", r("x", [1]))))
+    assert res.anomaly_types == ["G1a"]
