@@ -206,3 +206,20 @@ def test_malformed_ok_read_names_field() -> None:
 def test_anomaly_types_is_also_an_attribute() -> None:
     res = check_list_append(hist(("txn-0", "fail", [ap("x", 1)], None), ok("txn-1", r("x", [1]))))
     assert res.anomaly_types == ["G1a"]
+
+
+def test_process_order_cycle_under_strong_session() -> None:
+    # one process appends x1, then reads x = []: its own write vanished (a session anomaly)
+    ops = hist(ok("txn-0", ap("x", 1)), ok("txn-0", r("x", [])), ok("txn-1", r("x", [1])))
+    assert check_list_append(ops).valid is Validity.VALID
+    res = check_list_append(ops, model="strong-session-serializable")
+    assert types(res) == ["G-single-process"], res
+    assert any("-process->" in e for e in res.examples["G-single-process"][0]["cycle"])
+
+
+def test_malformed_through_run_all_is_unknown_naming_the_line() -> None:
+    from harness.checkers import run_all
+
+    ops = [Op(0, 0.0, "txn-0", "invoke", "txn", [["append", "x", "one"]])]
+    res = {r.checker: r for r in run_all(ops)}["list_append"]
+    assert res.valid is Validity.UNKNOWN and "index 0" in res.message and "append value" in res.message
