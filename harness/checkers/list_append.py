@@ -266,8 +266,12 @@ class _Analysis:
             cycle = g.witness(self.graph, comp, extra)
             if cycle is None:
                 continue
-            self.found(g.classify(cycle), {"txns": [self.describe(a) for a, _b, _k in cycle],
-                                           "cycle": [self._explain(a, b, k) for a, b, k in cycle]})
+            words = [self._explain(a, b, k) for a, b, k in cycle]
+            self.found(g.classify(cycle), {
+                "txns": [self.describe(a) for a, _b, _k in cycle],
+                "cycle": words,
+                "edges": [{"from": f"T{a}", "to": f"T{b}", "kind": g.EDGE_NAMES[k], "why": w} for (a, b, k), w in zip(cycle, words, strict=True)],
+            })
 
     def _explain(self, a: int, b: int, kind: int) -> str:
         """One edge in words, from the first key that shows it."""
