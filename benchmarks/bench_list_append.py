@@ -6,7 +6,7 @@ appends), some ``fail`` (no effect) and ``info`` (effect or not, at random). Tra
 effect atomically at their completion, in completion order, so the history is serializable
 and the checker must say VALID. Prints the generation and check seconds and the peak RSS.
 
-    .venv/bin/python benchmarks/bench_list_append.py [--txns N] [--seed S] [--model M]
+    .venv/bin/python benchmarks/bench_list_append.py [--txns N] [--seed S] [--model M] [--stale P]
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from harness.history import Op  # noqa: E402
 MAX_APPENDS = 32
 
 
-def generate(n: int, seed: int, procs: int = 10, pool: int = 8, fail: float = 0.02, info: float = 0.01) -> list[Op]:
-    """``n`` transactions by ``procs`` processes, serializable by construction."""
+def generate(n: int, seed: int, procs: int = 10, pool: int = 8, fail: float = 0.02, info: float = 0.01,
+             stale: float = 0.0) -> list[Op]:
+    """``n`` transactions by ``procs`` processes, serializable by construction unless ``stale``
+    > 0: that share of reads then misses the key's last element (anomalies to find)."""
     rng = random.Random(seed)
     state: dict[int, list[int]] = {}
     active = list(range(pool))
@@ -62,7 +64,8 @@ def generate(n: int, seed: int, procs: int = 10, pool: int = 8, fail: float = 0.
                     lst.append(v)
                 done.append([f, k, v])
             else:
-                done.append([f, k, list(lst)])
+                seen = lst[:-1] if stale and lst and rng.random() < stale else list(lst)
+                done.append([f, k, seen])
         if roll < fail + info:
             ops.append(Op(len(ops), len(ops) * 0.001, process, "info", "txn", mops))
         else:
@@ -98,15 +101,16 @@ def main() -> None:
     ap.add_argument("--txns", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--model", default="serializable")
+    ap.add_argument("--stale", type=float, default=0.0, help="share of reads that miss the last element (default 0)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    ops = generate(args.txns, args.seed)
+    ops = generate(args.txns, args.seed, stale=args.stale)
     t1 = time.perf_counter()
     print(f"generated {args.txns} txns ({len(ops)} ops) in {t1 - t0:.1f} s")
     res = check_list_append(ops, model=args.model)
     t2 = time.perf_counter()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"list_append check: {t2 - t1:.1f} s, verdict {res.valid.value}, anomalies {res.counts.get('anomaly_types')}")
+    print(f"list_append check: {t2 - t1:.1f} s, verdict {res.valid.value}, anomalies {res.counts.get('anomalies')}")
     print(f"peak RSS {peak_mb:.0f} MB (generation included)")
 
 
