@@ -16,6 +16,7 @@ The tree (a class defined in another module names it; every other class is defin
     │   └── UnknownFault              (also a KeyError)
     ├── ProbeError
     ├── HistoryError
+    │   └── TxnHistoryError ......... harness.checkers._txn_history
     ├── ParseError
     ├── LabError
     │   └── UmlError ................ harness.lab._uml_spec

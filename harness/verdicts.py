@@ -24,10 +24,11 @@ from .checkers import CheckResult, Validity
 from .errors import HarnessError
 
 #: every checker name a marker may name: the standard set of ``run_all`` (``posts`` when the
-#: workload reads its forum posts back), the director-failover promise (harness.budgets) and
-#: ``sessions`` (the session probe's lost sessions)
+#: workload reads its forum posts back), the director-failover promise (harness.budgets),
+#: ``sessions`` (the session probe's lost sessions) and the transaction checkers
+#: (``list_append``, ``bank``: when the history holds their operations)
 KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover",
-                  "sessions")
+                  "sessions", "list_append", "bank")
 MARKERS = ("waive", "expect_invalid")
 
 

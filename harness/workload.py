@@ -123,8 +123,12 @@ class Workload:
         return figures
 
     def check_config(self, **overrides: Any) -> CheckConfig:
-        """The checkers' configuration for this workload's history, from the cluster's SLOs."""
-        return CheckConfig.from_slo(self.scenario.cluster.inventory.slo, probe_prefix="vip-probe-web",
+        """The checkers' configuration for this workload's history, from the cluster's SLOs; the
+        transactions are judged against the isolation they ran at (the spec's, else what the
+        cluster file says the database promises, else serializable)."""
+        inv = self.scenario.cluster.inventory
+        overrides.setdefault("isolation", self.spec.txn_isolation or inv.database.isolation or "serializable")
+        return CheckConfig.from_slo(inv.slo, probe_prefix="vip-probe-web",
                                     posts_read_prefix=POSTS_READ_PREFIX if self.load is not None else None, **overrides)
 
 

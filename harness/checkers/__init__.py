@@ -16,8 +16,11 @@ from typing import Any
 from ..history import Op
 from ._result import CheckResult, Validity
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
+from .bank import check_bank
 from .latency import latency, nearest_rank
 from .ledger import ledger
+from .list_append import MODELS as ISOLATION_MODELS
+from .list_append import check_list_append
 from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
 from .recovery import DefaultSteady, recovery
 from .sessions import sessions
@@ -40,6 +43,8 @@ class CheckConfig:
     allow_split_brain_during_faults: bool = True
     #: also check forum posts made through locust as a second ledger (needs their final reads)
     posts_read_prefix: str | None = None
+    #: the isolation the database promises: list_append is INVALID only for what it forbids
+    isolation: str = "serializable"
 
     def __post_init__(self) -> None:
         """Refuse a bound that would make a comparison silently true or false (``x > nan`` is
@@ -50,6 +55,8 @@ class CheckConfig:
         _bound("recovery_s", self.recovery_s)
         _bound("recovery_within_s", self.recovery_within_s)
         _bound("split_brain_settle_s", self.split_brain_settle_s)
+        if self.isolation not in ISOLATION_MODELS:
+            raise ValueError(f"CheckConfig.isolation: {self.isolation!r} is not one of {', '.join(sorted(ISOLATION_MODELS))}")
         if not self.probe_prefix:
             raise ValueError("CheckConfig.probe_prefix: must not be empty (it would take every process for a probe)")
         for phase, bounds in self.latency_bounds.items():
@@ -95,11 +102,13 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
     holds (asked to judge, it must say it could not). Of its kind: availability, a process of
     ``probe_prefix``; ledger, a ``ledger-`` process; latency, an ok completion with
     ``latency_ms``; split_brain, a ``state`` sample; recovery, any nemesis op (a fault never
-    healed is "could not judge"); posts, whenever asked for; sessions, a ``session-`` process.
+    healed is "could not judge"); posts, whenever asked for; sessions, a ``session-`` process;
+    list_append, a ``txn-`` process's ``txn`` op; bank, a ``bank-`` process (both run by
+    ``run_all`` only when applicable).
     """
     c = config or CheckConfig()
     seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False,
-            "sessions": False}
+            "sessions": False, "list_append": False, "bank": False}
     prefix = c.probe_prefix
     for op in ops:
         process = op.process
@@ -109,6 +118,10 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
             seen["ledger"] = True
         elif process.startswith("session-"):
             seen["sessions"] = True
+        elif process.startswith("txn-") and op.f == "txn":
+            seen["list_append"] = True
+        elif process.startswith("bank-"):
+            seen["bank"] = True
         elif process == "state" and op.f == "sample":
             seen["split_brain"] = True
         elif is_nemesis(process):
@@ -148,6 +161,12 @@ def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckR
         ("recovery", lambda: recovery(ops, c.recovery_within_s, probe_prefix=c.probe_prefix)),
         ("sessions", lambda: sessions(ops)),
     ]
+    # the transaction checkers join the set only when the history holds their ops
+    kinds = {k for k, seen in applicable(ops, c).items() if seen and k in ("list_append", "bank")}
+    if "list_append" in kinds:
+        runs.append(("list_append", lambda: check_list_append(ops, model=c.isolation)))
+    if "bank" in kinds:
+        runs.append(("bank", lambda: check_bank(ops)))
     if c.posts_read_prefix:
         runs.append(
             (
@@ -171,10 +190,13 @@ __all__ = [
     "CheckResult",
     "DefaultSteady",
     "FaultWindow",
+    "ISOLATION_MODELS",
     "Phases",
     "Validity",
     "applicable",
     "availability",
+    "check_bank",
+    "check_list_append",
     "fault_windows",
     "latency",
     "ledger",

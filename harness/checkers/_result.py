@@ -35,6 +35,11 @@ class CheckResult:
     examples: dict[str, list[Any]] = field(default_factory=dict)
     message: str = ""
 
+    @property
+    def anomaly_types(self) -> list[str]:
+        """The transaction checkers' sorted anomaly names (``counts["anomaly_types"]``), else []."""
+        return list(self.counts.get("anomaly_types", []))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "checker": self.checker,

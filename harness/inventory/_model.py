@@ -17,6 +17,9 @@ ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor",
 SERVICE_MANAGERS: frozenset[str] = frozenset({"systemd", "sysv", "command"})
 HYPERVISOR_KINDS: frozenset[str] = frozenset({"xl", "xm", "virsh", "lab"})
 DATABASE_KINDS: frozenset[str] = frozenset({"galera", "ndb"})
+#: ``database.isolation``: the SQL isolation level sessions ask for, and the model the
+#: list-append checker judges against (docs/cluster-file.md, docs/checkers.md)
+ISOLATION_LEVELS: frozenset[str] = frozenset({"read-committed", "repeatable-read", "serializable"})
 TRANSPORTS: frozenset[str] = frozenset({"ssh", "local"})
 PHASES: tuple[str, ...] = ("steady", "fault", "recovery")
 
@@ -105,6 +108,10 @@ class Database:
     password_env: str | None = None
     name: str = "harness"
     port: int = 3306
+    #: None: the server's default level; the checker then judges against serializability
+    isolation: str | None = None
+    #: Galera causality checks per session (0-15); None: the server's setting
+    wsrep_sync_wait: int | None = None
 
 
 @dataclass(frozen=True)

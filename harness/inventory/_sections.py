@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import MISSING, Checker, join_path, refuse_password
-from ._model import DATABASE_KINDS, PHASES, Database, LatencyBound, Slo, Vip
+from ._model import DATABASE_KINDS, ISOLATION_LEVELS, PHASES, Database, LatencyBound, Slo, Vip
 
 VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql"})
 
@@ -32,7 +32,7 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
     if data is None:
         return None
     data = refuse_password(c, data, path)
-    c.keys(data, path, (), ("kind", "user", "password_env", "name", "port"))
+    c.keys(data, path, (), ("kind", "user", "password_env", "name", "port", "isolation", "wsrep_sync_wait"))
     d = Database()
     values = {
         "kind": c.choice(data, "kind", path, DATABASE_KINDS, "database kind", d.kind),
@@ -40,6 +40,10 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
         "password_env": c.string(data, "password_env", path, None) if data.get("password_env") is not None else None,
         "name": c.string(data, "name", path, d.name),
         "port": c.integer(data, "port", path, d.port, low=1, high=65535),
+        "isolation": c.choice(data, "isolation", path, ISOLATION_LEVELS, "isolation level", None)
+        if data.get("isolation") is not None else None,
+        "wsrep_sync_wait": c.integer(data, "wsrep_sync_wait", path, None, low=0, high=15)
+        if data.get("wsrep_sync_wait") is not None else None,
     }
     if MISSING in values.values():
         return None

@@ -33,8 +33,9 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
         "ssh": {"user": "root", "port": 22, "key_file": str(paths.key), "known_hosts": str(paths.known_hosts),
                 "insecure_ignore_host_keys": False, "connect_timeout_s": 5, "command_timeout_s": 120,
                 "keepalive_s": 2},
+        # the lab's MariaDB runs at its default isolation, REPEATABLE READ: what it promises
         "database": {"kind": "galera", "user": "harness", "password_env": PASSWORD_ENV, "name": "harness",
-                     "port": 3306},
+                     "port": 3306, "isolation": "repeatable-read"},
         # the lab LMS's accounts, course and forum (lms/seed.sql) and Moodle's own schema names
         "moodle": {"accounts": {"prefix": "student", "digits": 3, "first": 1, "count": 200},
                    "password_env": MOODLE_PASSWORD_ENV, "course_id": 2, "forum_cmid": 1,

@@ -17,6 +17,7 @@ from ._style import CSS
 from ._svg import esc, fmt_at, fmt_duration
 from ._svg_charts import bar_chart, topology
 from ._svg_timeline import timeline_chart
+from ._txn import transactions_section
 
 MAX_OUTAGE_ROWS = 300
 MAX_EXAMPLES = 3
@@ -469,7 +470,7 @@ def _test_section(t: TestModel) -> str:
     cls = esc(t.outcome.replace(" ", "-"))
     return (
         f'<section class="test {cls}" id="{esc(t.slug)}"><div class="title-row"><h2>{esc(t.title)}</h2>{_badge(t.outcome)}{tags}</div>'
-        f'<div class="node mono">{esc(t.test)}</div>{err}{notes}{_stats(t)}{soak_section(t)}{chart}{grid}{_checks(t)}</section>'
+        f'<div class="node mono">{esc(t.test)}</div>{err}{notes}{_stats(t)}{soak_section(t)}{chart}{grid}{transactions_section(t.checks)}{_checks(t)}</section>'
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from harness.budgets import DIRECTOR_FAILOVER_CHECK
 from harness.checkers import CheckConfig, CheckResult, Validity, run_all
+from harness.history import Op
 from harness.verdicts import KNOWN_CHECKERS, Declarations, Declared, VerdictUsageError, declarations, judge
 
 V, I, U = Validity.VALID, Validity.INVALID, Validity.UNKNOWN
@@ -116,5 +117,6 @@ def test_the_same_checker_declared_twice_is_refused():
 
 
 def test_known_checkers_are_exactly_what_the_harness_produces():
-    produced = {c.checker for c in run_all([], CheckConfig(posts_read_prefix="posts-read-"))} | {DIRECTOR_FAILOVER_CHECK}
+    txn_ops = [Op(0, 0.0, "txn-0", "invoke", "txn", []), Op(1, 0.0, "bank-0", "invoke", "read", None)]
+    produced = {c.checker for c in run_all(txn_ops, CheckConfig(posts_read_prefix="posts-read-"))} | {DIRECTOR_FAILOVER_CHECK}
     assert set(KNOWN_CHECKERS) == produced
