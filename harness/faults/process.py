@@ -56,13 +56,12 @@ class _ProcessFault(Fault):
 
     def _find(self, *, with_tree: bool) -> list[int]:
         """Pids to signal: the process(es), plus descendants (children first) if asked."""
-        host = self.params["host"]
-        t = self.transport(host)
-        pids = svc.find_pids(t, process=self.process_name, pidfile=self.pidfile)
-        if pids and with_tree:
-            tree = parse_ps_tree(t.run_expect([0], PS_TREE_COMMAND).stdout)
-            pids = svc.with_descendants(tree, pids)
-        return pids
+        pids = svc.find_pids(self.transport(self.params["host"]), process=self.process_name, pidfile=self.pidfile)
+        return self._with_tree(pids) if pids and with_tree else pids
+
+    def _with_tree(self, pids: list[int]) -> list[int]:
+        tree = parse_ps_tree(self.transport(self.params["host"]).run_expect([0], PS_TREE_COMMAND).stdout)
+        return svc.with_descendants(tree, pids)
 
 
 class KillProcess(_ProcessFault):
@@ -74,16 +73,34 @@ class KillProcess(_ProcessFault):
     def _inject(self) -> None:
         host = self.params["host"]
         crash = self.params["tree"] or self.process_name in _RESPAWNING_PARENTS
-        pids = self._find(with_tree=crash)
-        if not pids:
+        if not crash:
+            pids = self._find(with_tree=False)
+            if not pids:
+                raise FaultError(f"{self.name}: no process {self.process_name!r} running on host {host!r}")
+            self.runtime["pids"] = pids
+            self.touch(host)
+            self.run_expect(host, [0, 1], svc.signal_command("KILL", pids))
+            return
+        # freeze the parents before listing their tree: a child forked between the listing and
+        # the freeze would escape the crash and keep the listening socket (seen: Apache's heal
+        # failing with "Address already in use")
+        roots = svc.find_pids(self.transport(host), process=self.process_name, pidfile=self.pidfile)
+        if not roots:
             raise FaultError(f"{self.name}: no process {self.process_name!r} running on host {host!r}")
-        self.runtime["pids"] = pids
         self.touch(host)
-        command = svc.crash_command(pids) if crash else svc.signal_command("KILL", pids)
-        self.run_expect(host, [0, 1], command)
+        self.runtime["pids"] = roots
+        self.runtime["frozen"] = roots  # until killed: a failed inject leaves them to thaw in the heal
+        self.run_expect(host, [0, 1], svc.signal_command("STOP", roots))
+        pids = self._with_tree(roots)
+        self.runtime["pids"] = pids
+        self.run_expect(host, [0, 1], svc.crash_command(pids))
+        del self.runtime["frozen"]
 
     def _heal(self) -> None:
         assert self.service is not None  # validate() guarantees it
+        frozen = self.runtime.get("frozen")
+        if frozen:  # the inject stopped the parents, then failed before the kill
+            self.run_expect(self.params["host"], [0, 1], svc.signal_command("CONT", frozen))
         svc.start(self.transport(self.params["host"]), self.service)
 
 

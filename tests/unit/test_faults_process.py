@@ -68,6 +68,7 @@ def test_keepalived_crash_stops_children_then_kills(cluster: Cluster, fake: Fake
     fault.inject()
     assert t.commands == [
         "p=\"$(cat /run/k.pid 2>/dev/null)\" && kill -0 \"$p\" 2>/dev/null && echo \"$p\"",
+        "kill -STOP 100",  # the parent frozen before its tree is listed: no child forked after escapes
         "ps -e -o pid= -o ppid=",
         "kill -STOP 101 102 100; kill -KILL 101 102 100",
     ]
@@ -78,7 +79,7 @@ def test_tree_kill_includes_grandchildren(cluster: Cluster, fake: FakeCluster) -
     t.on(r"^pidof", (0, "10\n", ""))
     t.on(r"^ps -e", (0, "10 1\n11 10\n12 11\n13 99\n", ""))
     get_fault("kill-process")(cluster, host="web1", process="apache2", tree=True).inject()
-    assert t.commands[-1] == "kill -STOP 12 11 10; kill -KILL 12 11 10"
+    assert t.commands[-3:] == ["kill -STOP 10", "ps -e -o pid= -o ppid=", "kill -STOP 12 11 10; kill -KILL 12 11 10"]
 
 
 def test_heal_starts_service_per_manager_and_is_idempotent(cluster: Cluster, fake: FakeCluster) -> None:
@@ -200,3 +201,16 @@ def test_inject_twice_is_refused(cluster: Cluster, fake: FakeCluster) -> None:
     fault.inject()
     with pytest.raises(FaultError, match="already injected"):
         fault.inject()
+
+
+def test_a_crash_failing_after_the_freeze_thaws_the_parent_in_the_heal(cluster: Cluster, fake: FakeCluster) -> None:
+    t = fake("web1")
+    t.on(r"^pidof", (0, "10\n", ""))
+    t.on(r"^ps -e", (1, "", "ps: broken"))
+    fault = get_fault("kill-process")(cluster, host="web1", process="apache2", tree=True)
+    with pytest.raises(Exception):
+        fault.inject()
+    assert "kill -STOP 10" in t.commands and not any("KILL" in c for c in t.commands)
+    t.on(r"^service apache2 status", (0, "", ""))
+    fault.heal()
+    assert "kill -CONT 10" in t.commands  # not left frozen for good: it runs again
