@@ -208,7 +208,7 @@ def test_a_crash_failing_after_the_freeze_thaws_the_parent_in_the_heal(cluster: 
     t.on(r"^pidof", (0, "10\n", ""))
     t.on(r"^ps -e", (1, "", "ps: broken"))
     fault = get_fault("kill-process")(cluster, host="web1", process="apache2", tree=True)
-    with pytest.raises(Exception):
+    with pytest.raises(TransportError, match="ps: broken"):
         fault.inject()
     assert "kill -STOP 10" in t.commands and not any("KILL" in c for c in t.commands)
     t.on(r"^service apache2 status", (0, "", ""))
