@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from harness.checkers import Validity
+from harness.checkers.bank import check_bank
 from harness.cluster import Cluster
 from harness.faults import Journal, Nemesis
 from harness.history import HistoryRecorder, Op
@@ -234,7 +236,10 @@ def _bank_wrong_totals(cluster: Cluster, tmp_path: Path, **session: Any) -> tupl
         assert bank.join(timeout=15.0)
     history.close()
     reads = [op for op in history.ops() if op.f == "read" and op.type == "ok"]
-    return sum(1 for op in reads if sum(op.value.values()) != 800), len(reads), dict(bank.counts)
+    verdict = check_bank(history.ops())  # the checker must see what the plain count sees
+    wrong = sum(1 for op in reads if sum(op.value.values()) != 800)
+    assert verdict.counts["wrong_total"] == wrong and (verdict.valid is Validity.INVALID) == (wrong > 0), verdict
+    return wrong, len(reads), dict(bank.counts)
 
 
 def test_bank_loses_updates_at_repeatable_read_and_not_when_strict(txn_lab: Lab, cluster: Cluster,

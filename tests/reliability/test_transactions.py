@@ -43,6 +43,19 @@ def _spec(users: int, **changes: Any) -> WorkloadSpec:
 
 STRICT = {"txn_isolation": "serializable", "txn_sync_wait": 1}
 
+#: at the defaults MariaDB's REPEATABLE READ is not Adya's PL-2.99 (the model the lab's cluster
+#: file promises): whether an anomaly shows in a ~30 s run depends on two transactions
+#: overlapping, so the checkers' verdicts are reported (INVALID with witnesses when found), not
+#: deciding; the strict test judges both, and tests/lab/test_txn_lab.py proves the checkers find
+#: the lost updates every time (8 workers, no fault)
+_DEFAULTS_LIST_APPEND = pytest.mark.waive(
+    "list_append", reason="MariaDB REPEATABLE READ allows G-single / G2-item / lost update under overlap "
+    "(a db1 kill: G-single 3, G2-item 1 in 511 txns; a director failover and a power loss: none, 1 run each)")
+_DEFAULTS_BANK = pytest.mark.waive(
+    "bank", reason="MariaDB REPEATABLE READ loses transfers that read the same balance (a db1 kill: 94 of 130 "
+    "reads with a wrong total; the txn helper's runs: 6 of 6 under a node kill or power loss, 0 of 2 director "
+    "failovers)")
+
 
 def txn_figures(ops: Iterable[Op]) -> dict[str, Any]:
     """Acknowledged appends, those missing from each node's final read, and bank totals."""
@@ -94,6 +107,8 @@ def _anomaly_checkers(scenario: Scenario) -> None:
 @pytest.mark.scenario(title="Transactions kept while a database node is killed", tier="db", fault="db-node-failure")
 @pytest.mark.waive("availability", reason="killing db1 stalls the site for the Galera membership change (~4 s); "
                    "test_lost_transactions measured 93.8-95.1 % of probes in a ~30 s run")
+@_DEFAULTS_LIST_APPEND
+@_DEFAULTS_BANK
 def test_transactions_kept_when_a_database_node_is_killed(scenario, cluster, load_users):
     node = cluster.inventory.with_role("db")[0].name
     fault_under_load(scenario, FaultPlan("db-node-failure", lambda ctx: {"host": node}, observe_s=8,
@@ -117,6 +132,8 @@ def test_strict_transactions_kept_and_isolated_when_a_database_node_is_killed(sc
 @pytest.mark.waive("availability", reason="what this test proves is the transactions; the director takeover's "
                    "availability is test_lost_transactions' and test_director_failover's: on HAProxy directors "
                    "(--lab-directors haproxy) this ~30 s run measured 86.2 % of web probes")
+@_DEFAULTS_LIST_APPEND
+@_DEFAULTS_BANK
 def test_transactions_kept_when_the_master_director_fails(scenario, cluster, load_users):
     fault_under_load(scenario, FaultPlan("director-failure", lambda ctx: {"host": ctx.holder_before},
                                          until=vip_moved_away, until_timeout_s=15, observe_s=4,
@@ -127,6 +144,8 @@ def test_transactions_kept_when_the_master_director_fails(scenario, cluster, loa
 @pytest.mark.scenario(title="Transactions kept through a whole-tier power loss", tier="db", fault="db-tier-power-loss")
 @pytest.mark.waive("availability", reason="every DB node is down until the heal bootstraps one: tests/lab/"
                    "test_txn_lab.py measured 3.2-3.7 s to the first Synced node and 10.7-11.6 s to all three")
+@_DEFAULTS_LIST_APPEND
+@_DEFAULTS_BANK
 def test_transactions_kept_through_a_whole_tier_power_loss(scenario, cluster, load_users):
     fault_under_load(scenario, FaultPlan("db-tier-power-loss", lambda ctx: {}, observe_s=4,
                                          workload=_spec(load_users)))
