@@ -189,6 +189,17 @@ class ProbeThread:
         """Monotonic time after which in-flight work must be abandoned (None: not stopping)."""
         return self._stop_requested_at
 
+    def next_slot(self, sched: Schedule, t_end: float) -> float | None:
+        """Wait for ``sched``'s next slot (missed ones skipped); its due time, or None when the
+        probe should stop: the slot or the clock passed ``t_end``, or stop was requested."""
+        now = time.monotonic()
+        due = sched.catch_up(now)
+        if due >= t_end or now >= t_end:
+            return None
+        if due > now and not self.sleep_until(due):
+            return None
+        return due
+
     def sleep_until(self, when: float) -> bool:
         """Sleep until monotonic ``when``; False if stop was requested meanwhile."""
         delay = when - time.monotonic()

@@ -281,11 +281,8 @@ class Ledger(ProbeThread):
         n = 0
         try:
             while not self.stopping:
-                now = time.monotonic()
-                due = sched.catch_up(now)
-                if due >= t_end or now >= t_end:
-                    break
-                if due > now and not self.sleep_until(due):
+                due = self.next_slot(sched, t_end)
+                if due is None:
                     break
                 if not self._claim():
                     break

@@ -137,11 +137,8 @@ class StateSampler(ProbeThread):
         sched = Schedule(1.0 / self.interval_s, t0, t_end)
         try:
             while self.samples < self.max_count and not self.stopping:
-                now = time.monotonic()
-                due = sched.catch_up(now)
-                if due >= t_end or now >= t_end:
-                    break
-                if due > now and not self.sleep_until(due):
+                due = self.next_slot(sched, t_end)
+                if due is None:
                     break
                 sched.advance()
                 op = self.history.invoke(self.process, "sample", None)

@@ -164,11 +164,8 @@ class VipProbe(ProbeThread):
         fired = 0
         try:
             while fired < self.max_count and not self.stopping:
-                now = time.monotonic()
-                due = sched.catch_up(now)
-                if due >= t_end or now >= t_end:
-                    break
-                if due > now and not self.sleep_until(due):
+                due = self.next_slot(sched, t_end)
+                if due is None:
                     break
                 late_s = max(0.0, time.monotonic() - due)
                 sched.advance()
