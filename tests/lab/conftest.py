@@ -17,16 +17,27 @@ from harness.lab import Lab
 from harness.lab._preflight import missing_packages, missing_packages_message
 
 
-def _skip_reason() -> str | None:
+def lab_skip_reason(short: bool = False) -> str | None:
+    """Why no lab can run here (None: it can); ``short``: the first line of a missing-packages list."""
     if os.geteuid() != 0:
         return "the lab needs root (network namespaces, bridges, daemons)"
     pkgs = missing_packages()
-    return missing_packages_message(pkgs) if pkgs else None
+    if not pkgs:
+        return None
+    message = missing_packages_message(pkgs)
+    return message.splitlines()[0] if short else message
+
+
+def own_lab_marks(label: str, also: Callable[[], str | None] | None = None) -> list[pytest.MarkDecorator]:
+    """``pytestmark`` of a module with a lab of its own: ``lab``, skipped (saying ``label``)
+    where no lab can run or where ``also`` gives a reason (e.g. no UML guest boots)."""
+    reason = lab_skip_reason(short=True) or (also() if also is not None else None)
+    return [pytest.mark.lab, pytest.mark.skipif(reason is not None, reason=f"{label}: {reason}")]
 
 
 @pytest.fixture(scope="session")
 def lab_session(request: pytest.FixtureRequest) -> Iterator[tuple[Lab, bool]]:
-    reason = _skip_reason()
+    reason = lab_skip_reason()
     if reason:
         pytest.skip(reason)
     # the plugin's --lab-name and --lab-subnet (default "default", 198.18.0.0/24), so a second lab

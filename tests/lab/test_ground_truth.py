@@ -14,7 +14,6 @@ web VIP probe runs with the acceptance workload's rate and timeout. The figures 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -25,22 +24,12 @@ import pytest
 from harness.checkers import Validity
 from harness.lab import Lab
 from harness.lab._ground_truth import Expect, Failover, measure_failover, wait_settled
-from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.lab._uml import uml_available
 from harness.workload import WorkloadSpec
 
-from .conftest import own_lab
+from .conftest import own_lab, own_lab_marks
 
-
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    pkgs = missing_packages()
-    return missing_packages_message(pkgs).splitlines()[0] if pkgs else None
-
-
-_REASON = _skip_reason()
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(_REASON is not None, reason=f"ground truth lab: {_REASON}")]
+pytestmark = own_lab_marks("ground truth lab")
 
 NAME, SUBNET = "gtru", "198.18.7.0/24"
 SPEC = WorkloadSpec.acceptance()

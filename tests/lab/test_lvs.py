@@ -20,25 +20,13 @@ from harness.checkers.availability import availability
 from harness.history import HistoryRecorder
 from harness.lab import Lab
 from harness.lab._directors import ipvs_backends
-from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.lab._uml import uml_available
 from harness.parsers.ipvsadm import parse_ipvsadm_connections, parse_ipvsadm_list, parse_ipvsadm_stats
 from harness.probes.vip import VipProbe
 
-from .conftest import own_lab, wait_until
+from .conftest import own_lab, own_lab_marks, wait_until
 
-
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    pkgs = missing_packages()
-    if pkgs:
-        return missing_packages_message(pkgs).splitlines()[0]
-    return uml_available()
-
-
-_REASON = _skip_reason()
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(_REASON is not None, reason=f"LVS lab: {_REASON}")]
+pytestmark = own_lab_marks("LVS lab", also=uml_available)
 
 NAME, SUBNET = "lvst", "198.18.6.0/24"
 

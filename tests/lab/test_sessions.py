@@ -29,21 +29,11 @@ from harness.history import HistoryRecorder, Op
 from harness.inventory import load_inventory
 from harness.lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab
 from harness.lab._lms_sessions import node_store
-from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.probes.session import SessionProbe
 
-from .conftest import own_lab, wait_until
+from .conftest import own_lab, own_lab_marks, wait_until
 
-
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    pkgs = missing_packages()
-    return missing_packages_message(pkgs).splitlines()[0] if pkgs else None
-
-
-_REASON = _skip_reason()
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(_REASON is not None, reason=f"sessions lab: {_REASON}")]
+pytestmark = own_lab_marks("sessions lab")
 
 NAME, SUBNET = "sess", "198.18.12.0/24"
 KILLED = "web1"

@@ -34,25 +34,16 @@ from harness.faults import Journal, Nemesis
 from harness.history import HistoryRecorder, Op
 from harness.inventory import load_inventory
 from harness.lab import Lab
-from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.parsers.wsrep import parse_wsrep_status
 from harness.probes.ledger import db_nodes
 from harness.probes.txn import BankProbe, ListAppendProbe, acknowledged_appends, txn_rate
 
-from .conftest import own_lab, wait_until
+from .conftest import own_lab, own_lab_marks, wait_until
 
 NAME, SUBNET = "txn", "198.18.11.0/24"
 
 
-def _skip_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    pkgs = missing_packages()
-    return missing_packages_message(pkgs).splitlines()[0] if pkgs else None
-
-
-_REASON = _skip_reason()
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(_REASON is not None, reason=f"txn lab: {_REASON}")]
+pytestmark = own_lab_marks("txn lab")
 
 
 def _say(msg: str) -> None:
