@@ -268,7 +268,7 @@ def test_multi_writer_list_append_writes_on_every_node_and_loses_nothing(txn_lab
     done = [op for op in ops if op.process.startswith("txn-") and op.type != "invoke"]
     assert {op.extra["node"] for op in done if op.type == "ok"} >= {"db1", "db2", "db3"}
     conflicts = [op for op in done if op.type == "fail" and "1213" in op.extra.get("error", "")]
-    assert all(op.extra["error"].startswith(("commit: ", "before commit: ")) for op in conflicts)
+    assert all(op.extra["error"].startswith(("commit: ", "before commit: ", "read-only: ")) for op in conflicts)
     first = finals["db1"]
     assert first is not None and all(f == first for f in finals.values())
     assert all(v in first.get(k, []) for k, v in acknowledged_appends(ops))
