@@ -41,7 +41,7 @@ from ._txn_base import ISOLATION_LEVELS, _TxnProbe, classify_txn_error
 from .ledger import _ms
 
 __all__ = ["ISOLATION_LEVELS", "BankProbe", "KeyPool", "ListAppendProbe", "acknowledged_appends",
-           "classify_txn_error", "parse_list", "txn_rate"]
+           "classify_txn_error", "list_append_table_sql", "parse_list", "txn_rate"]
 
 MicroOp = list[Any]  # ["append", key, int] | ["r", key, list[int] | None]
 
@@ -98,6 +98,13 @@ class KeyPool:
             return sorted(set(self._appends) | set(self._active))
 
 
+def list_append_table_sql(table: str, engine: str = "InnoDB") -> str:
+    """The list-append table: one row per (run, key), ``val`` the list as comma-separated ints."""
+    return (f"CREATE TABLE IF NOT EXISTS `{table}` ("
+            " run_id VARCHAR(64) NOT NULL, k INT NOT NULL, val TEXT NOT NULL,"
+            f" PRIMARY KEY (run_id, k)) ENGINE={engine}")
+
+
 def parse_list(text: str | bytes | None) -> list[int]:
     """The stored ``val`` ("1,2,3") as a list; a key never written reads ``[]``."""
     if text is None:
@@ -131,9 +138,7 @@ class ListAppendProbe(_TxnProbe):
         self._final_keys: list[int] = []
 
     def _create_sql(self) -> str:
-        return (f"CREATE TABLE IF NOT EXISTS `{self.table}` ("
-                " run_id VARCHAR(64) NOT NULL, k INT NOT NULL, val TEXT NOT NULL,"
-                f" PRIMARY KEY (run_id, k)) ENGINE={self.engine}")
+        return list_append_table_sql(self.table, self.engine)
 
     def _next_op(self, w: int) -> tuple[str, Any, bool]:
         ops = self.pool.next_txn()
