@@ -29,6 +29,7 @@ import pytest
 
 from harness.checkers import Validity
 from harness.checkers.bank import check_bank
+from harness.checkers.list_append import check_list_append
 from harness.cluster import Cluster
 from harness.faults import Journal, Nemesis
 from harness.history import HistoryRecorder, Op
@@ -37,6 +38,7 @@ from harness.lab import Lab
 from harness.parsers.wsrep import parse_wsrep_status
 from harness.probes.ledger import db_nodes
 from harness.probes.txn import BankProbe, ListAppendProbe, acknowledged_appends, txn_rate
+from harness.probes.txn_schedule import LOST_UPDATE, ScheduleRun
 
 from .conftest import own_lab, own_lab_marks, wait_until
 
@@ -247,6 +249,42 @@ def test_bank_loses_updates_at_repeatable_read_and_not_when_strict(txn_lab: Lab,
             f"serializable+sync_wait {wrong_s} of {reads_s} {counts_s}")
     assert reads_rr > 100 and wrong_rr > 0
     assert reads_s > 100 and wrong_s == 0
+
+
+def _p4(cluster: Cluster, tmp_path: Path, tag: str, **kwargs: Any) -> tuple[dict[int, str], list[str], Validity]:
+    """Adya's P4 schedule once: (outcomes, anomaly types found, verdict under the run's model)."""
+    history = HistoryRecorder(tmp_path / f"p4-{tag}.jsonl")
+    run = ScheduleRun.for_inventory(history, cluster.inventory, run_id=_run_id(tag), step_wait_s=1.0,
+                                    lock_wait_timeout_s=5, **kwargs)
+    outcomes = run.run(LOST_UPDATE)
+    history.close()
+    result = check_list_append(history.ops(), model=kwargs.get("isolation") or "repeatable-read")
+    return outcomes, list(result.counts["anomaly_types"]), result.valid
+
+
+@pytest.mark.parametrize("nodes", [None, {1: "db1", 2: "db2"}], ids=["one-node", "two-nodes"])
+def test_lost_update_schedule_is_found_at_defaults_and_prevented_when_strict(
+        txn_lab: Lab, cluster: Cluster, tmp_path: Path, nodes: dict[int, str] | None) -> None:
+    """No fault: Adya's P4 forced step by step (harness/probes/txn_schedule.py). At the lab's
+    defaults (REPEATABLE READ, no wsrep_sync_wait) both read-then-append transactions commit,
+    on one node (plain reads take no lock) and across two (certification compares write-sets,
+    not what was read): the checker must find lost-update and G-single, INVALID under the
+    declared model. SERIALIZABLE with wsrep_sync_wait=1: on one node InnoDB's read locks
+    deadlock the two (one 1213); across two nodes T2's read lock on db2 is in the way of T1's
+    replicated write, which Galera's applier wins by aborting T2 (1213): measured 4 runs of 4,
+    T2 failed and nothing found."""
+    if txn_lab.db_durability != 1:
+        pytest.skip("isolation, not durability: measured once")
+    tag = "p4a" if nodes is None else "p4b"
+    outcomes, found, valid = _p4(cluster, tmp_path, tag, nodes=nodes)
+    strict_outcomes, strict_found, strict_valid = _p4(cluster, tmp_path, tag + "s", nodes=nodes,
+                                                      isolation="serializable", wsrep_sync_wait=1)
+    _figure(f"P4 schedule {tag}: defaults {outcomes} found {found} {valid.name}; "
+            f"serializable+sync_wait {strict_outcomes} found {strict_found} {strict_valid.name}")
+    assert outcomes == {0: "ok", 1: "ok", 2: "ok", 3: "ok"}
+    assert {"lost-update", "G-single"} <= set(found) and valid is Validity.INVALID
+    assert sorted((strict_outcomes[1], strict_outcomes[2])) == ["fail", "ok"]
+    assert strict_found == [] and strict_valid is Validity.VALID
 
 
 def test_multi_writer_list_append_writes_on_every_node_and_loses_nothing(txn_lab: Lab, cluster: Cluster,
