@@ -109,6 +109,12 @@ class Scenario:
         options = {"budget_s": 10.0, **self.sampler_options}
         self._sampler = StateSampler(self.cluster, None, max_count=1, max_duration_s=1.0, **options)
 
+    @property
+    def probes(self) -> tuple[Any, ...]:
+        """The probes running in this scenario (a negative proof reaches a probe's table through
+        its ``run_id``)."""
+        return tuple(self._probes)
+
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Scenario:
         self.nemesis.heal_all()

@@ -13,6 +13,7 @@ import pytest
 from harness.acceptance import FaultPlan, fault_under_load, forced_relogins
 from harness.budgets import director_failover_budget_s
 from harness.checkers import Validity
+from harness.probes.txn import ListAppendProbe
 from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.reliability, pytest.mark.lab]
@@ -54,6 +55,49 @@ def test_ledger_checker_catches_acknowledged_writes_that_vanish(scenario, cluste
     assert ledger.counts["lost"] == len(deleted) == 5
     lost_keys = {e["key"] if isinstance(e, dict) else e for e in ledger.examples.get("lost", [])}
     assert lost_keys <= set(deleted) and lost_keys, ledger.examples
+
+
+@pytest.mark.scenario(title="Negative proof: a database that rewrites a committed list", tier="db",
+                      fault="rewrite-list", negative=True)
+@pytest.mark.expect_invalid("list_append", reason="the first element of one committed list is removed on purpose")
+def test_list_append_checker_catches_a_rewritten_list(scenario, cluster, lab_only):
+    broken: dict = {}
+
+    def drop_the_first_element(ctx) -> None:
+        probe = next(p for p in scenario.probes if isinstance(p, ListAppendProbe))
+        longest: dict[int, list[int]] = {}  # key -> the longest list an ok transaction read
+        for op in scenario.history.ops():
+            if op.process.startswith("txn-") and op.f == "txn" and op.type == "ok":
+                for f, k, v in op.value:
+                    if f == "r" and len(v) >= 2 and len(v) > len(longest.get(k, [])):
+                        longest[k] = v
+        assert longest, "no ok read saw a list of two: nothing to break"
+        key, read = max(longest.items(), key=lambda kv: (len(kv[1]), -kv[0]))
+        inv = cluster.inventory
+        vip = inv.vip("db")
+        conn = pymysql.connect(host=vip.address, port=vip.port, user=inv.database.user, password=inv.db_password(),
+                               database=inv.database.name, autocommit=True, connect_timeout=5, read_timeout=10,
+                               write_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                n = cur.execute(f"UPDATE `{probe.table}` SET val = SUBSTRING(val, LOCATE(',', val) + 1)"
+                                " WHERE run_id = %s AND k = %s", (probe.run_id, key))
+        finally:
+            conn.close()
+        assert n == 1, f"key {key} of run {probe.run_id}: {n} rows updated"
+        broken.update(key=key, read=read)
+
+    run = fault_under_load(scenario, FaultPlan(None, steady_s=6, observe_s=3, before_heal=drop_the_first_element,
+                                               workload=WorkloadSpec.acceptance(load=False, list_append=True)))
+    la = run.check("list_append")
+    scenario.slo_line("list-append: incompatible orders (broken on purpose)",
+                      la.counts.get("anomalies", {}).get("incompatible-order"), 0, "reads")
+    assert la.valid is Validity.INVALID, f"the list-append checker missed a rewritten list: {la.counts}"
+    assert "incompatible-order" in la.counts["anomaly_types"], la.counts
+    witnesses = la.examples["incompatible-order"]
+    # the rewritten list starts with what was the second element: one side of the witness shows it
+    assert any(w["key"] == broken["key"] and broken["read"][1] in (w["read"][:1] + w["longest"][:1])
+               for w in witnesses), (broken, witnesses)
 
 
 def _director_outage_fault(cluster) -> str:
