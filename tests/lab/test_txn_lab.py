@@ -9,6 +9,9 @@ the tier's down time, acknowledged appends lost after a power loss. What is asse
 - after a whole-tier power loss (at once, and staggered) the heal brings every node back
   Synced in one Primary component, records which node bootstrapped and the down time, and the
   nemesis heal completion carries it;
+- Adya's P4 forced by a schedule (no fault) commits both transactions at the defaults, one node
+  or two, and the checker finds lost-update and G-single; SERIALIZABLE with wsrep_sync_wait=1
+  aborts one (1213) and nothing is found;
 - with durability 1 no acknowledged append is lost (an fsync per commit on the committing node,
   and bootstrapping from the most advanced node keeps every committed seqno); with 0 the loss
   is measured and printed, not asserted (it depends on where the once-a-second flush fell).

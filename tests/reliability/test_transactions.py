@@ -53,7 +53,8 @@ STRICT = {"txn_isolation": "serializable", "txn_sync_wait": 1}
 #: the lost updates every time (8 workers, no fault)
 _DEFAULTS_LIST_APPEND = pytest.mark.waive(
     "list_append", reason="MariaDB REPEATABLE READ allows G-single / G2-item / lost update under overlap "
-    "(a db1 kill: G-single 3, G2-item 1 in 511 txns; a director failover and a power loss: none, 1 run each)")
+    "(a db1 kill: G-single 3, G2-item 1 in 511 txns; db1 partitioned: G-single 4, G2-item 1 in 764; a director "
+    "failover and a power loss: none, 1 run each)")
 _DEFAULTS_BANK = pytest.mark.waive(
     "bank", reason="MariaDB REPEATABLE READ loses transfers that read the same balance (a db1 kill: 94 of 130 "
     "reads with a wrong total; the txn helper's runs: 6 of 6 under a node kill or power loss, 0 of 2 director "
@@ -169,11 +170,13 @@ def _partition_db_writer(ctx: Any) -> dict[str, list[str]]:
 
 @pytest.mark.scenario(title="Transactions kept while the database writer is partitioned from the cluster", tier="db",
                       fault="partition")
-@pytest.mark.waive("availability", reason="db1, the DB VIP's writer, is unreachable until the directors' health "
-                   "check marks it down (fall 2, inter 1 s) and Galera drops it from the Primary component")
 @_DEFAULTS_LIST_APPEND
 @_DEFAULTS_BANK
 def test_transactions_kept_when_the_database_writer_is_partitioned(scenario, cluster, load_users):
+    """Availability is judged: the probes' requests to db1 time out (0.5 s) until the directors'
+    health check marks it down (fall 2, inter 1 s); measured one 4.2 s outage, 99.5 % of probes
+    (LVS lab). No acknowledged append lost; G-single 4, G2-item 1 in 764 txns; bank 72 of 183
+    reads wrong (REPEATABLE READ)."""
     fault_under_load(scenario, FaultPlan("partition", _partition_db_writer, observe_s=10,
                                          workload=_spec(load_users)))
     _assert_committed_work_kept(scenario, strict=False)
