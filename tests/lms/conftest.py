@@ -62,6 +62,11 @@ class WebNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dataroot(self) -> Path:
+        """This node's LMS_DATAROOT: its own directory, as a node's own disk."""
+        return self.root / "moodledata"
+
     def error_log(self) -> str:
         path = self.root / "logs" / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -100,14 +105,16 @@ class LmsStack:
         """Start one Apache (prefork + mod_php) on a free port; ``db_port`` may point nowhere."""
         port = free_port()
         root = self.tmp / f"apache-{name}"
-        for sub in ("run", "lock", "logs"):
+        for sub in ("run", "lock", "logs", "moodledata"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        www = pwd.getpwnam("www-data")
+        os.chown(root / "moodledata", www.pw_uid, www.pw_gid)  # the node's own dataroot (own disk)
         node = WebNode(name, port, root)
         conf = root / "httpd.conf"
         conf.write_text(APACHE_CONF.format(
             root=root, port=port, modules=APACHE_MODULES, docroot=LMS_DIR / "public",
             db_port=db_port if db_port is not None else self.db_port, db_user=DB_USER,
-            db_password=DB_PASSWORD, node=name, wwwroot=node.url,
+            db_password=DB_PASSWORD, node=name, wwwroot=node.url, dataroot=root / "moodledata",
         ))
         node.proc = subprocess.Popen(
             ["apache2", "-f", str(conf), "-DFOREGROUND"],
@@ -176,6 +183,7 @@ SetEnv LMS_DB_USER {db_user}
 SetEnv LMS_DB_PASSWORD {db_password}
 SetEnv LMS_NODE {node}
 SetEnv LMS_WWWROOT {wwwroot}
+SetEnv LMS_DATAROOT {dataroot}
 """
 
 

@@ -173,3 +173,25 @@ CREATE TABLE IF NOT EXISTS mdl_block_recentlyaccesseditems (
     PRIMARY KEY (id),
     UNIQUE KEY mdl_blocrece_usecm_uix (userid, cmid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Moodle's file records (lib/files.php keeps the content under the dataroot's filedir)
+CREATE TABLE IF NOT EXISTS mdl_files (
+    id BIGINT NOT NULL AUTO_INCREMENT,
+    contenthash VARCHAR(40) NOT NULL DEFAULT '',
+    pathnamehash VARCHAR(40) NOT NULL DEFAULT '',
+    contextid BIGINT NOT NULL,
+    component VARCHAR(100) NOT NULL DEFAULT '',
+    filearea VARCHAR(50) NOT NULL DEFAULT '',
+    itemid BIGINT NOT NULL,
+    filepath VARCHAR(255) NOT NULL DEFAULT '',
+    filename VARCHAR(255) NOT NULL DEFAULT '',
+    userid BIGINT,
+    filesize BIGINT NOT NULL,
+    mimetype VARCHAR(100),
+    timecreated BIGINT NOT NULL,
+    timemodified BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    UNIQUE KEY mdl_file_pat_uix (pathnamehash),
+    KEY mdl_file_comfilite_ix (component, filearea, itemid),
+    KEY mdl_file_con_ix (contenthash)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -18,6 +18,7 @@ function lms_forum(?int $cmid, ?int $forumid): ?array
 function lms_forum_form(array $forum, array $values = [], array $errors = []): string
 {
     $draft = (string) random_int(100000000, 999999999);
+    $attachments = (string) random_int(100000000, 999999999);  // the attachments file manager's own draft area
     $subject = (string) ($values['subject'] ?? '');
     $message = (string) ($values['message'] ?? '');
     $out = '<div class="forum-post-form"><form autocomplete="off" action="' . lms_h(lms_url('/mod/forum/post.php'))
@@ -44,6 +45,7 @@ function lms_forum_form(array $forum, array $values = [], array $errors = []): s
         . " class=\"form-control\">" . lms_h($message) . "</textarea>"
         . lms_hidden('message[format]', '1', 'id="menumessageformat"')
         . lms_hidden('message[itemid]', $draft)
+        . lms_hidden('attachments', $attachments)
         . "<div class=\"form-control-feedback invalid-feedback\" id=\"id_error_message\">"
         . lms_h($errors['message'] ?? '') . "</div></div>\n"
         . "<div class=\"mb-3 row fitem femptylabel\"><input type=\"submit\" class=\"btn btn-primary\" name=\"submitbutton\""

@@ -4,6 +4,7 @@
 declare(strict_types=1);
 require_once __DIR__ . '/../../../lib/setup.php';
 require_once __DIR__ . '/../../../lib/forum.php';
+require_once __DIR__ . '/../../../lib/files.php';
 
 lms_session_start();
 $forumid = (int) ($_REQUEST['forum'] ?? 0);
@@ -80,6 +81,25 @@ try {
         str_word_count(strip_tags($message)), lms_strlen(strip_tags($message))]);
     $postid = (int) $db->lastInsertId();
     $db->prepare('UPDATE mdl_forum_discussions SET firstpost = ? WHERE id = ?')->execute([$postid, $discussionid]);
+    // the files uploaded to the form's attachments draft area become the post's attachments
+    $draftid = (int) ($_POST['attachments'] ?? 0);
+    if ($draftid > 0) {
+        $ctx = 1000 + (int) $forum['cmid'];
+        $st = $db->prepare("SELECT id, filename FROM mdl_files WHERE userid = ? AND contextid = ? AND component = 'user'"
+            . " AND filearea = 'draft' AND itemid = ?");
+        $st->execute([$uid, lms_user_contextid($uid), $draftid]);
+        $move = $db->prepare("UPDATE mdl_files SET contextid = ?, component = 'mod_forum', filearea = 'attachment',"
+            . ' itemid = ?, pathnamehash = ? WHERE id = ?');
+        $moved = 0;
+        foreach ($st->fetchAll() as $file) {
+            $move->execute([$ctx, $postid, lms_pathnamehash($ctx, 'mod_forum', 'attachment', $postid, $file['filename']),
+                (int) $file['id']]);
+            $moved++;
+        }
+        if ($moved > 0) {
+            $db->prepare("UPDATE mdl_forum_posts SET attachment = '1' WHERE id = ?")->execute([$postid]);
+        }
+    }
     $db->commit();
 } catch (Throwable $e) {
     if ($db->inTransaction()) {
