@@ -34,6 +34,9 @@ def durability_line(db_durability: int | None) -> str:
 
 #: where the lab LMS keeps its sessions (Apache ``SetEnv LMS_SESSIONS``; lms/lib/session.php)
 LMS_SESSION_STORES = ("database", "node")
+#: the lab LMS's data directory on each web node (``SetEnv LMS_DATAROOT``; lms/lib/files.php):
+#: on the node's own disk, unless the lab's file tier mounts the shared volume there
+LMS_DATAROOT = "/srv/moodledata"
 
 
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
@@ -64,7 +67,7 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
             "apache2.conf", host=host.name, address=host.address, server_root=paths.host_dir(host.name),
             log_dir=log_dir, docroot=paths.docroot(), db_vip=topo.vips["db"], lms_user="lms",
             lms_password=lms_password, web_vip=topo.vips["web"],
-            lms_sessions=lms_sessions, session_dir=paths.session_dir(host.name),
+            lms_sessions=lms_sessions, session_dir=paths.session_dir(host.name), dataroot=LMS_DATAROOT,
             extra_listen=f"Listen {topo.vips['web']}:80" if dr else "",
             # LVS: an idle keep-alive connection must outlive a director failover (~3-4 s at
             # advert_int 1) for connection sync to be observable at all; 5 s raced it

@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from ..errors import LabError
+from ._configs import LMS_DATAROOT
 from ._galera import start_mariadb
 from ._paths import CLUSTERCHECK, LabPaths
 from ._proc import HOST_ENV, port_open, running_pid, spawn, wait_for
@@ -42,6 +43,9 @@ def start_daemon(name: str, topo: Topology, host: LabHost, paths: LabPaths, wait
         os.makedirs("/run/apache2/lock", mode=0o755, exist_ok=True)
         www = pwd.getpwnam("www-data")
         os.chown("/run/apache2/lock", www.pw_uid, www.pw_gid)
+        if not os.path.isdir(LMS_DATAROOT):  # on the node's own disk (a mounted share is made by the file tier)
+            os.makedirs(LMS_DATAROOT, mode=0o750)
+            os.chown(LMS_DATAROOT, www.pw_uid, www.pw_gid)
         spawn(["/usr/sbin/apache2", "-f", str(conf / "apache2.conf"), "-k", "start"], log_path, wait=True)
         wait_for(f"{host.name}: apache", lambda: port_open(host.address, 80), wait, log_path)
     elif name == "haproxy":

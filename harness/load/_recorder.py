@@ -36,6 +36,9 @@ def _on_request(request_type, name, response_time, response_length, response=Non
         "error": None if exception is None else scrub(f"{type(exception).__name__}: {exception}")[:300],
         "user": ctx.get("user"),
         "key": ctx.get("key"),
+        # uploads: the file's place in Moodle's pool and its checksum (harness.checkers.storage)
+        "path": ctx.get("path"),
+        "sha256": ctx.get("sha256"),
         "node": ctx.get("node"),
         # the locustfile says ok / fail / info for writes (info: timeout or 5xx, maybe stored)
         "outcome": ctx.get("outcome"),

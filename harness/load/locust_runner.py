@@ -153,11 +153,12 @@ class LocustLoad:
         self.samples += 1
         if type_ != "ok":
             self.failures += 1
-        self.history.record(
-            f"locust-{user}", str(s.get("name")), type_, s.get("status"),
-            invoke_value={"user": user, "key": s.get("key")} if s.get("key") else {"user": user},
-            **extra,
-        )
+        invoke: dict[str, object] = {"user": user}
+        for field in ("key", "path", "sha256"):  # a post's ledger key; an upload's file and checksum
+            if s.get(field):
+                invoke[field] = s[field]
+        self.history.record(f"locust-{user}", str(s.get("name")), type_, s.get("status"), invoke_value=invoke,
+                            **extra)
 
     def _tail_samples(self) -> None:
         buf = ""

@@ -30,6 +30,11 @@ Configuration (environment):
   MOODLE_POST_KEY_PREFIX (lt-<random>): keys are <prefix>-<username>-<counter>
   MOODLE_WAIT_MIN / MOODLE_WAIT_MAX (1 / 3 seconds between tasks)
   MOODLE_TIMEOUT (30 seconds per request)
+  MOODLE_ATTACH_FRACTION (0): share of forum posts that first upload an attachment (Moodle 4.x:
+                      repository_ajax.php?action=upload into the form's ``attachments`` draft
+                      area, then the post); MOODLE_UPLOAD_BYTES (2048) random bytes each;
+                      MOODLE_UPLOAD_REPO_ID: the site's "Upload a file" repository id (default:
+                      found in the page's file picker options, else 5)
   MOODLE_WORKERS (1): in a distributed run, the number of workers; worker i takes accounts
                       i, i+N, i+2N, ... so workers never share an account
   MOODLE_SAMPLES_FILE: if set, every request event is appended to it as one JSON line
@@ -41,10 +46,12 @@ with ``locust -f`` in a subprocess, never import it from a test.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
 import os
+import random
 import re
 import secrets
 import threading
@@ -130,6 +137,13 @@ TIMEOUT = _env_float("MOODLE_TIMEOUT", 30.0)
 if not (math.isfinite(TIMEOUT) and TIMEOUT > 0):  # requests would wait for ever (inf) or refuse 0
     raise MoodleConfigError(f"MOODLE_TIMEOUT={TIMEOUT}: must be a finite number of seconds > 0")
 WORKERS = _env_int("MOODLE_WORKERS", 1, minimum=1)
+ATTACH_FRACTION = _env_float("MOODLE_ATTACH_FRACTION", 0.0)
+if ATTACH_FRACTION > 1:
+    raise MoodleConfigError(f"MOODLE_ATTACH_FRACTION={ATTACH_FRACTION}: must be a share between 0 and 1")
+UPLOAD_BYTES = _env_int("MOODLE_UPLOAD_BYTES", 2048, minimum=1)
+UPLOAD_REPO_ID = os.environ.get("MOODLE_UPLOAD_REPO_ID", "").strip()
+if UPLOAD_REPO_ID and not UPLOAD_REPO_ID.isdigit():
+    raise MoodleConfigError(f"MOODLE_UPLOAD_REPO_ID={UPLOAD_REPO_ID!r}: not a repository id (digits)")
 SAMPLES_FILE = os.environ.get("MOODLE_SAMPLES_FILE", "").strip()
 
 # --- account pool: one account per virtual user -------------------------------------------------
@@ -167,6 +181,15 @@ ATTR_RE = re.compile(r"""([^\s=<>/"']+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)
 FORM_RE = re.compile(r"<form\b[^>]*\bid=[\"']mformforum[\"'][^>]*>", re.I)
 LOGIN_ERROR_RE = re.compile(r"loginerrormessage|alert-danger[^>]*>\s*Invalid login", re.I)
 POST_OK_TEXT = "Your post was successfully added."
+#: the file picker's options list the site's repositories; the upload one has type "upload"
+UPLOAD_REPO_RE = re.compile(r'"id":"?(\d+)"?,[^{}]*?"type":"upload"')
+CONTEXT_ID_RE = re.compile(r'"contextid":(\d+)')
+
+
+def pool_path(content: bytes) -> str:
+    """Where Moodle keeps ``content`` under its dataroot (file_system_filedir: by SHA-1)."""
+    h = hashlib.sha1(content).hexdigest()  # noqa: S324 - Moodle's content hash, not a security use
+    return f"filedir/{h[:2]}/{h[2:4]}/{h}"
 
 
 def hidden_inputs(fragment: str) -> dict[str, str]:
@@ -277,7 +300,7 @@ class MoodleUser(HttpUser):
                 ctx["forced_relogin"] = True
             else:
                 resp.failure(why or f"{name}: unexpected response (HTTP {resp.status_code})")
-            if name == "post":
+            if name in ("post", "upload"):
                 ctx["outcome"] = {OK: "ok", FAIL: "fail", RELOGIN: "fail"}.get(verdict, "info")
         return resp, verdict
 
@@ -455,6 +478,8 @@ class MoodleUser(HttpUser):
         data.update({"sesskey": fields.get("sesskey") or self.sesskey or "", "subject": key,
                      "message[text]": f"<p>Load-test post {key}</p>", "submitbutton": "Post to forum"})
         title = f'title="{html.escape(key, quote=True)}"'
+        if ATTACH_FRACTION and fields.get("attachments") and random.random() < ATTACH_FRACTION:
+            self._upload(key, fields["attachments"], resp.text or "")
 
         def judge(resp: Any) -> tuple[str, str | None]:
             text = resp.text or ""
@@ -472,6 +497,37 @@ class MoodleUser(HttpUser):
                                       extra_context={"key": key}, data=data)
         if verdict == RELOGIN:
             self._forced_relogin("post", resp.headers.get("X-Lab-Node"))
+
+    def _upload(self, key: str, draft_itemid: str, page: str) -> str:
+        """Upload one attachment into the post form's draft area (Moodle's file picker); the
+        sample carries the file's place in Moodle's pool and its SHA-256, so the harness can
+        read it back on every web node. Returns the verdict."""
+        content = secrets.token_bytes(UPLOAD_BYTES)
+        repo = UPLOAD_REPO_ID or ((m := UPLOAD_REPO_RE.search(page)) and m.group(1)) or "5"
+        ctx_id = (m.group(1) if (m := CONTEXT_ID_RE.search(page)) else "")
+
+        def judge(resp: Any) -> tuple[str, str | None]:
+            if is_login_page(resp):
+                return RELOGIN, None
+            try:
+                reply = resp.json()
+            except ValueError:
+                return UNKNOWN, f"upload: HTTP {resp.status_code}, not JSON"
+            if isinstance(reply, dict) and reply.get("error"):  # refused before anything was stored
+                return FAIL, f"upload: {reply.get('errorcode') or reply['error']}"
+            if resp.status_code == 200 and isinstance(reply, dict) and "id" in reply:
+                return OK, None
+            return UNKNOWN, f"upload: HTTP {resp.status_code}, no file in the reply"
+
+        resp, verdict = self._request(
+            "POST", "upload", "/repository/repository_ajax.php?action=upload", judge,
+            extra_context={"key": key, "path": pool_path(content), "sha256": hashlib.sha256(content).hexdigest()},
+            data={"sesskey": self.sesskey or "", "itemid": draft_itemid, "repo_id": repo, "ctx_id": ctx_id,
+                  "savepath": "/", "title": f"{key}.bin", "env": "filemanager"},
+            files={"repo_upload_file": (f"{key}.bin", content, "application/octet-stream")})
+        if verdict == RELOGIN:
+            self._forced_relogin("upload", resp.headers.get("X-Lab-Node"))
+        return verdict
 
     @task(1)
     def logout_and_login(self) -> None:

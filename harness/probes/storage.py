@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ProbeError, TransportError
@@ -40,6 +40,7 @@ from .ledger import _ms
 __all__ = ["StorageProbe", "parse_sha256sum"]
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _SUM_LINE = re.compile(r"^([0-9a-f]{64})\s+\*?(.+)$")
 #: exit status of the write script when it stopped before the rename (nothing under the final name)
 _BEFORE_RENAME = 10
@@ -191,15 +192,24 @@ class StorageProbe(ProbeThread):
             sched.advance()
 
     # -- after the heal ------------------------------------------------------------------------
-    def final_read(self, hosts: list[str] | None = None, *, timeout_s: float = 30.0) -> dict[str, dict[str, str] | None]:
-        """List this run's files on each host's mount, recorded (``storage-final-<host>``);
-        host -> {path: sha256}, None where the listing failed (recorded ``fail``)."""
+    def final_read(self, hosts: list[str] | None = None, *, paths: Iterable[str] = (),
+                   timeout_s: float = 30.0) -> dict[str, dict[str, str] | None]:
+        """List this run's files on each host's mount, and ``paths`` (relative to the mount:
+        e.g. the LMS's uploads, ``filedir/..``), recorded (``storage-final-<host>``); host ->
+        {path: sha256}, None where the listing failed (recorded ``fail``)."""
+        extra = sorted(set(paths))
+        for p in extra:
+            if not _PATH.match(p) or ".." in p.split("/"):
+                raise ProbeError(f"storage: final_read path {p!r} is not a plain relative path")
+        # a file that exists but cannot be read (EIO, a split brain) fails the listing: absent
+        # and unreadable are different findings
+        check = "".join(f" if [ -e {self.mount}/{p} ]; then sha256sum {self.mount}/{p} || rc=1; fi;" for p in extra)
         out: dict[str, dict[str, str] | None] = {}
         for host in hosts or list(self.transports):
             op = self.history.invoke(f"storage-final-{host}", "list", None)
             status, text, err = self._run(
-                host, f"d={self.mount}/{self.run_dir}; [ -d $d ] || exit 0;"
-                      f" find $d -type f ! -name \"*.tmp\" -exec sha256sum {{}} +", timeout_s)
+                host, f"rc=0; d={self.mount}/{self.run_dir}; if [ -d $d ]; then find $d -type f ! -name \"*.tmp\""
+                      f" -exec sha256sum {{}} + || rc=1; fi;{check} exit $rc", timeout_s)
             if status == 0:
                 files = parse_sha256sum(text, self.mount)
                 op.ok({"files": files})

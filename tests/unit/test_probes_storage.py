@@ -6,6 +6,7 @@ No cluster: the filesystem, the shell commands and their timeouts are the real o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -122,3 +123,16 @@ def test_a_write_that_hangs_is_cut_at_its_timeout_and_recorded_info(mount: Path)
         assert probe.join(timeout=10)
     done = [o for o in h.ops() if o.type != "invoke"]
     assert [o.type for o in done] == ["info"] and "exit 124" in done[0].extra["error"]
+
+
+@needs_root
+def test_final_read_checks_named_paths_too_and_refuses_escaping_ones(mount: Path) -> None:
+    pool = mount / "filedir" / "ab" / "cd"
+    pool.mkdir(parents=True)
+    (pool / "abcdef").write_bytes(b"upload")
+    h = HistoryRecorder()
+    probe = StorageProbe(h, {"web1": LocalTransport("web1")}, str(mount), run_id="none", max_count=1, max_duration_s=1)
+    listing = probe.final_read(paths=["filedir/ab/cd/abcdef", "filedir/ab/cd/missing"])["web1"]
+    assert listing == {"filedir/ab/cd/abcdef": hashlib.sha256(b"upload").hexdigest()}
+    with pytest.raises(ProbeError, match="not a plain relative path"):
+        probe.final_read(paths=["filedir/../../etc/passwd"])
