@@ -1,7 +1,7 @@
 """The file tier's verdicts: files acknowledged and then lost or corrupted, and self-heal.
 
 Histories (docs/history.md, "Files"): a storage write ``{"path": p, "sha256": s}`` of a
-``storage-<host>`` process (or an upload of the LMS load with the same value) is acknowledged
+``storage-probe-<host>`` process (or an upload of the LMS load with the same value) is acknowledged
 when its completion is ``ok``; after the heal each web node lists what its mount holds, one
 ``storage-final-<host>`` ``list`` whose ``ok`` value is ``{"files": {path: sha256}}``; the
 self-heal backlog is sampled by ``storage-heal`` ``heal-info`` ops whose ``ok`` value is
@@ -49,7 +49,7 @@ def _listing(op: Op) -> dict[str, str]:
     return files
 
 
-def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = ("storage-",),
+def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = ("storage-probe-", "locust-"),
                write_fs: tuple[str, ...] = ("write", "upload"), final_prefix: str = "storage-final-",
                max_examples: int = 10) -> CheckResult:
     """Acknowledged files missing or corrupt on a web node after the heal (see the module)."""

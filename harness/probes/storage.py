@@ -10,7 +10,7 @@ in the final listing. Every command runs under coreutils ``timeout -k`` AND the 
 own timeout: a hung FUSE mount must not hang a test (a process stuck in the kernel may outlive
 both; the probe has moved on and the op is ``info``).
 
-History (docs/history.md): ``storage-<host>`` ``write`` / ``read`` with value ``{"path",
+History (docs/history.md): ``storage-probe-<host>`` ``write`` / ``read`` with value ``{"path",
 "sha256"}``; the ``ok`` completion of a read carries the checksum found (``null``: no such
 file). Outcomes, as honestly as the ledger's: a write is ``ok`` when the rename into its final
 name returned 0; ``fail`` when the command stopped before the rename (exit 10: the final name
@@ -120,7 +120,7 @@ class StorageProbe(ProbeThread):
         final = f"{self.mount}/{rel}"
         script = (f"mkdir -p {posixpath.dirname(final)} && printf %s {content} > {final}.tmp"
                   f" || exit {_BEFORE_RENAME}; mv -f {final}.tmp {final}")
-        op = self.history.invoke(f"storage-{host}", "write", {"path": rel, "sha256": sha})
+        op = self.history.invoke(f"storage-probe-{host}", "write", {"path": rel, "sha256": sha})
         t0 = time.monotonic()
         status, _, err = self._run(host, script)
         if status == 0:
@@ -146,7 +146,7 @@ class StorageProbe(ProbeThread):
         if not others:
             return
         rel, sha = others[n % len(others)][1]
-        op = self.history.invoke(f"storage-{host}", "read", {"path": rel, "sha256": sha})
+        op = self.history.invoke(f"storage-probe-{host}", "read", {"path": rel, "sha256": sha})
         t0 = time.monotonic()
         status, out, err = self._run(host, f"if [ -e {self.mount}/{rel} ]; then sha256sum {self.mount}/{rel};"
                                            " else echo missing; fi")
@@ -178,7 +178,7 @@ class StorageProbe(ProbeThread):
     # -- the workers ---------------------------------------------------------------------------
     def _workers(self) -> list[tuple[str, Callable[[], None]]]:
         start = time.monotonic()
-        return [(f"storage-{h}", lambda h=h: self._worker(h, start)) for h in self.transports]  # type: ignore[misc]
+        return [(f"storage-probe-{h}", lambda h=h: self._worker(h, start)) for h in self.transports]  # type: ignore[misc]
 
     def _worker(self, host: str, start: float) -> None:
         t_end = start + self.max_duration_s

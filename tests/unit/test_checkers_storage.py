@@ -18,7 +18,7 @@ def _h(*rows: tuple[float, str, str, str, Any]) -> list[Op]:
 
 def _write(t: float, host: str, path: str, sha: str, outcome: str = "ok") -> list[tuple]:
     v = {"path": path, "sha256": sha}
-    return [(t, f"storage-{host}", "invoke", "write", v), (t + 0.1, f"storage-{host}", outcome, "write", v)]
+    return [(t, f"storage-probe-{host}", "invoke", "write", v), (t + 0.1, f"storage-probe-{host}", outcome, "write", v)]
 
 
 def _final(t: float, host: str, files: dict[str, str]) -> list[tuple]:
@@ -58,14 +58,14 @@ def test_lms_uploads_are_judged_like_probe_writes() -> None:
     v = {"path": "u1", "sha256": "su"}
     ops = _h((1, "locust-0", "invoke", "upload", v), (1.2, "locust-0", "ok", "upload", v),
              *_final(9, "web1", {}))
-    r = lost_files(ops, write_prefixes=("storage-", "locust-"))
+    r = lost_files(ops)
     assert r.valid is Validity.INVALID and r.examples["lost"] == [{"node": "web1", "path": "u1"}]
 
 
 def test_thin_evidence_is_unknown_never_valid() -> None:
     assert lost_files(_h(*_write(1, "web1", "a", "s1"))).valid is Validity.UNKNOWN  # no final listing
     assert lost_files(_h(*_final(9, "web1", {}))).valid is Validity.UNKNOWN  # nothing acknowledged
-    orphan = _h((1, "storage-web1", "ok", "write", {"path": "a", "sha256": "s"}), *_write(2, "web1", "b", "s"),
+    orphan = _h((1, "storage-probe-web1", "ok", "write", {"path": "a", "sha256": "s"}), *_write(2, "web1", "b", "s"),
                 *_final(9, "web1", {"b": "s"}))
     r = lost_files(orphan)
     assert r.valid is Validity.UNKNOWN and r.counts["orphan_completions"] == 1
@@ -73,7 +73,7 @@ def test_thin_evidence_is_unknown_never_valid() -> None:
 
 def test_malformed_storage_ops_name_the_line() -> None:
     with pytest.raises(HistoryError, match="line index 0: write value must be"):
-        lost_files(_h((1, "storage-web1", "invoke", "write", {"path": "a"})))
+        lost_files(_h((1, "storage-probe-web1", "invoke", "write", {"path": "a"})))
     with pytest.raises(HistoryError, match="line index 1: storage-final-web1 list value"):
         lost_files(_h((1, "storage-final-web1", "invoke", "list", None),
                       (2, "storage-final-web1", "ok", "list", {"files": ["a"]})))

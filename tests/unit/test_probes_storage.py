@@ -97,7 +97,7 @@ def test_writes_and_cross_node_reads_then_the_final_listing_judged(mount: Path) 
             reads.append(o)
             assert o.value == asked[o.process], o
     assert reads
-    assert {o.process for o in reads} == {"storage-web1", "storage-web2"}  # each read the other's files
+    assert {o.process for o in reads} == {"storage-probe-web1", "storage-probe-web2"}  # each read the other's files
     assert lost_files(ops).valid is Validity.VALID
 
     # the same files, one removed and one rewritten behind the probe's back: caught, by node
