@@ -127,7 +127,7 @@ def transactions_section(checks: list[dict[str, Any]]) -> str:
                     continue
                 words = "".join(f"<li>{esc(e.get('why', ''))}</li>" for e in w["edges"])
                 ran = ", ".join(_ran(d, t) for d in _described(w) if (t := _time(d.get("time"))) is not None)
-                ran_html = f"<div class='muted'>ran (marked on the timeline): {esc(ran)}</div>" if ran else ""
+                ran_html = f"<div class='muted'>ran: {esc(ran)}</div>" if ran else ""
                 out.append(f"<figure class='txn-witness' data-anomaly='{esc(kind)}'>{cycle_svg(w['edges'])}"
                            f"<figcaption>{esc(kind)}<ul>{words}</ul>{ran_html}</figcaption></figure>")
     if bank is not None:

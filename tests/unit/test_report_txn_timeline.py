@@ -151,7 +151,7 @@ def test_old_results_without_times_draw_no_marks() -> None:
 
 def test_witness_figure_says_when_its_txns_ran() -> None:
     html = transactions_section([check_list_append(numbered(write_skew())).to_dict()])
-    assert "ran (marked on the timeline): T0 2.000–4.000 s, T1 3.000–6.500 s" in html
+    assert "ran: T0 2.000–4.000 s, T1 3.000–6.500 s" in html
 
 
 def test_report_page_marks_the_witnesses_on_the_tests_chart(tmp_path: Path) -> None:
