@@ -8,9 +8,12 @@ rw (T1 read a list that T2's append later extended). Cycles are found through st
 connected components and named by their edges: G0, G1c, G-single, G2-item. Direct reads give
 G1a (a failed txn's append was read), G1b (a read ended in a txn's non-final append to that
 key), duplicate-elements, and lost-update (two committed txns read the same version of a key
-and both appended to it). Everything found is reported; only what ``model`` forbids makes
-the verdict INVALID (docs/checkers.md has the table). ``info`` transactions may have
-committed: their appends explain reads and order keys, and are never G1a.
+and both appended to it). Inside one committed txn (Elle's ``internal-cases``): ``internal``, a
+read of a key that disagrees with the txn's own earlier read of it and its appends since, and
+``future-read``, a read holding an element the same txn appends only later. Everything found
+is reported; only what ``model`` forbids makes the verdict INVALID (docs/checkers.md has the
+table). ``info`` transactions may have committed: their appends explain reads and order keys,
+and are never G1a.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ from ._txn_history import Txn, TxnHistoryError, collect, is_txn_op
 
 NAME = "list_append"
 
-_G1 = frozenset({"G0", "G1a", "G1b", "G1c", "incompatible-order", "duplicate-elements"})
+#: future-read implies G1c in Elle (a wr self-edge), so every model forbidding G1c forbids it.
+#: internal: Elle lists it under serializable / snapshot-isolation (Cerone's INT) but not under
+#: read-committed or repeatable-read; every model here forbids it because Adya's histories, on
+#: which all of them are defined, require a txn that wrote a key to read its own write back.
+_G1 = frozenset({"G0", "G1a", "G1b", "G1c", "incompatible-order", "duplicate-elements", "future-read", "internal"})
 _SERIAL = _G1 | {"G-single", "G2-item", "lost-update"}
 _RT = frozenset(f"{a}-{s}" for a in ("G0", "G1c", "G-single", "G2-item") for s in ("process", "realtime"))
 #: what each model forbids (Elle's elle.consistency-model, Adya's definitions): see docs/checkers.md
@@ -111,6 +118,7 @@ class _Analysis:
         self.final: dict[tuple[Any, int], bool] = {}  # (key, element) -> last append of its txn to key
         self.known_reads = 0
         self.graph: g.Graph = {}
+        self.repeats: list[int] = []  # ok txns touching a key twice, one of the two a read
 
     def found(self, kind: str, example: Any) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -120,11 +128,15 @@ class _Analysis:
 
     def describe(self, tid: int) -> dict[str, Any]:
         t = self.txns[tid]
-        return {"txn": f"T{tid}", "process": t.process, "type": t.type, "index": t.invoke_index, "value": t.mops}
+        # the times place the txn on the report's timeline (invoke .. completion, None if never)
+        end = None if t.complete_time is None else round(t.complete_time, 6)
+        return {"txn": f"T{tid}", "process": t.process, "type": t.type, "index": t.invoke_index, "value": t.mops,
+                "time": round(t.invoke_time, 6), "end": end}
 
     def run(self, extra: int) -> None:
         reads = self._orders()
         self._direct(reads)
+        self._internal()
         self._edges(reads)
         if extra:
             self._order_edges(extra)
@@ -133,26 +145,39 @@ class _Analysis:
 
     def _orders(self) -> list[tuple[int, Any, list[int]]]:
         """Writers of each element, the longest read per key, and the external ok reads (a
-        read of a key before the txn's own first append to it) as ``(txn, key, list)``."""
-        writer, final, order = self.writer, self.final, self.order
+        read of a key before the txn's own first append to it) as ``(txn, key, list)``. Notes in
+        ``repeats`` the ok txns that touch a key twice, a read first or second (only those can
+        be ``internal`` or ``future-read``; noted here, the in-txn pass skips the rest)."""
+        writer, final, order, repeats = self.writer, self.final, self.order, self.repeats
         reads: list[tuple[int, Any, list[int]]] = []
         for t in self.txns:
-            last: dict[Any, int] = {}
-            wrote: set[Any] = set()
+            last: dict[Any, int] = {}  # key -> this txn's latest append to it
+            read: set[Any] = set()  # keys this txn read before appending to them
+            ok = t.type == "ok"
+            repeat = False
             for f, key, v in t.mops:
                 if f == "append":
                     writer[(key, v)] = t.id  # failed ones too: reading them is G1a
                     if key in last:
                         final[(key, last[key])] = False
+                    elif key in read:
+                        repeat = True
                     last[key] = v
                     final[(key, v)] = True
-                    wrote.add(key)
-                elif t.type == "ok":
+                elif ok:
                     cur = order.get(key)
                     if cur is None or len(v) > len(cur):
                         order[key] = v
-                    if key not in wrote:
-                        reads.append((t.id, key, v))
+                    if key in last:
+                        repeat = True
+                        continue
+                    reads.append((t.id, key, v))
+                    if key in read:
+                        repeat = True
+                    else:
+                        read.add(key)
+            if repeat and ok:
+                repeats.append(t.id)
         return reads
 
     def _direct(self, reads: list[tuple[int, Any, list[int]]]) -> None:
@@ -183,6 +208,60 @@ class _Analysis:
                 if w is not None and w != tid and not self.final.get((key, e), True):
                     self.found("G1b", {"reader": self.describe(tid), "writer": self.describe(w), "key": key, "element": e,
                                        "explanation": f"T{tid} read {key} = {_fmt(v)}, ending in {e}, an intermediate append of T{w}"})
+
+    def _internal(self) -> None:
+        """Elle's ``internal`` and ``future-read``, each ok txn on its own (one of each per txn,
+        the first, as Elle's ``op-int-case`` / ``op-future-read-case``). A txn's expected state
+        of a key is its last read of it plus its appends since, or, before any read, a list
+        ending in its appends so far (prefix unknown)."""
+        txns = self.txns
+        for tid in self.repeats:
+            mops = txns[tid].mops
+            expect: dict[Any, list[int]] = {}  # key -> what the next read of it must be (or end in)
+            suffix: set[Any] = set()  # keys not read yet: ``expect`` is the end of the list only
+            internal = future = False
+            for i, (f, key, v) in enumerate(mops):
+                exp = expect.get(key)
+                if f == "append":
+                    # read before appended? (a scan of the earlier reads: rare, and lists are short)
+                    if not future and exp is not None and any(m[0] == "r" and m[1] == key and v in m[2] for m in mops[:i]):
+                        future = True
+                        self._future_read(tid, i, key, v)
+                    if exp is None:
+                        expect[key] = [v]
+                        suffix.add(key)
+                    else:
+                        expect[key] = exp + [v]
+                    continue
+                if exp is not None and not internal:
+                    known = key not in suffix
+                    n = len(v) - len(exp)
+                    if (v != exp) if known else (n < 0 or v[n:] != exp):
+                        internal = True
+                        self._internal_case(tid, i, key, known, exp)
+                expect[key] = v
+                suffix.discard(key)
+
+    def _internal_case(self, tid: int, i: int, key: Any, known: bool, exp: list[int]) -> None:
+        mops = self.txns[tid].mops
+        v = mops[i][2]
+        last = max((j for j in range(i) if mops[j][0] == "r" and mops[j][1] == key), default=None)
+        since = [m[2] for m in mops[(0 if last is None else last + 1):i] if m[0] == "append" and m[1] == key]
+        apps = ", ".join(map(str, since))
+        if last is None:
+            why = f"T{tid} appended {apps} to {key} then read {key} = {_fmt(v)}, not ending in {_fmt(exp)}"
+        elif since:
+            why = f"T{tid} read {key} = {_fmt(mops[last][2])} and appended {apps}, then read {key} = {_fmt(v)}, not {_fmt(exp)}"
+        else:
+            why = f"T{tid} read {key} = {_fmt(exp)}, then read {key} = {_fmt(v)} with no append between"
+        expected: list[Any] = exp if known else ["...", *exp]  # Elle's form: '... for an unknown prefix
+        self.found("internal", {"txn": self.describe(tid), "key": key, "read": v, "expected": expected, "explanation": why})
+
+    def _future_read(self, tid: int, i: int, key: Any, e: int) -> None:
+        mops = self.txns[tid].mops
+        v = next(m[2] for m in mops[:i] if m[0] == "r" and m[1] == key and e in m[2])
+        self.found("future-read", {"txn": self.describe(tid), "key": key, "read": v, "element": e,
+                                   "explanation": f"T{tid} read {key} = {_fmt(v)}, containing {e}, before appending {e} itself"})
 
     def _usable(self, key: Any, v: list[int]) -> bool:
         longest = self.order[key]

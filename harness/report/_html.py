@@ -17,7 +17,7 @@ from ._style import CSS
 from ._svg import esc, fmt_at, fmt_duration
 from ._svg_charts import bar_chart, topology
 from ._svg_timeline import timeline_chart
-from ._txn import transactions_section
+from ._txn import transactions_section, witness_marks
 
 MAX_OUTAGE_ROWS = 300
 MAX_EXAMPLES = 3
@@ -461,7 +461,7 @@ def _test_section(t: TestModel) -> str:
     notes = "".join(f"<p class='muted'>{esc(n)}</p>" for n in t.notes)
     chart = ""
     if t.timeline and t.timeline.lanes:
-        chart = _LEGEND + timeline_chart(t.timeline, t.phases)
+        chart = _LEGEND + timeline_chart(t.timeline, t.phases, txn_marks=witness_marks(t.checks))
     elif t.timeline:
         chart = "<p class='muted'>The history holds no probe, write or request results to draw.</p>"
     left = _ledger(t) + _failover(t) + _slo(t)

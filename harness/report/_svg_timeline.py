@@ -2,8 +2,10 @@
 
 One chart per test, on one shared time axis, top to bottom: the test's phases, the fault
 windows (shaded through every row below and labelled), one outcome strip per probe / writer
-/ load lane (green ok, red fail, amber info, grey no data), the outage row (every outage
-drawn at least ``MIN_MARK_PX`` wide and the longest labelled with their durations), the
+/ load lane (green ok, red fail, amber info, grey no data), the witness transactions of the
+run's transaction anomalies (each a bar from its invoke to its completion, labelled T<n>),
+the outage row (every outage drawn at least ``MIN_MARK_PX`` wide and the longest labelled
+with their durations), the
 latency chart (p50-p95 band, p95 and p50 lines, max dotted; log axis when the spread is
 wide) and the time axis. Hover tooltips are SVG ``<title>`` elements: no script needed.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ._model import FaultSpan, Lane, LatencySeries, Outage, Timeline
 from ._svg import (
@@ -44,6 +47,23 @@ from ._svg import (
 )
 
 # --------------------------------------------------------------------------- rows
+
+#: rows of the witness-transaction lane before marks start to share one (then unlabelled)
+MAX_TXN_ROWS = 4
+TXN_ROW_H = 13
+
+
+@dataclass(frozen=True)
+class TxnMark:
+    """Where one witness transaction of a transaction anomaly ran: from its invoke to its
+    completion (``end`` None: it never completed, so it runs to the chart's end)."""
+
+    txn: str
+    start: float
+    end: float | None
+    anomalies: tuple[str, ...]
+    process: str = ""
+    forbidden: bool = True
 
 
 def phases_row(phases: Sequence[dict], x: XScale, y: float, h: float = 16) -> str:
@@ -175,6 +195,63 @@ def lane_strip(lane: Lane, x: XScale, y: float, origin: float, h: float = LANE_H
     out.append(f'<text x="{LEFT - 8}" y="{_n(y + h / 2 + 15)}" class="sub" text-anchor="end">{esc(pct)} ok</text>')
     out.append("</g>")
     return "".join(out)
+
+
+def _pack_txns(marks: Sequence[TxnMark], x: XScale) -> list[tuple[TxnMark, int, float, float, float | None]]:
+    """(mark, row, x0, width, label x or None): greedy rows by start, each bar and its label
+    (right of the bar, or left of it at the chart's right edge) clear of the others in its
+    row; past ``MAX_TXN_ROWS`` a mark joins the row free earliest, unlabelled (its tooltip
+    still names it)."""
+    ends: list[float] = []  # per row: x where the last bar or label ends
+    out: list[tuple[TxnMark, int, float, float, float | None]] = []
+    for m in sorted(marks, key=lambda m: (m.start, m.txn)):
+        x0 = x(m.start)
+        w = max(x(m.end if m.end is not None else x.t1) - x0, MIN_MARK_PX)
+        tw = _text_w(m.txn, 9)
+        lx = x0 + w + 3 if x0 + w + 3 + tw <= x.right else x0 - 3 - tw
+        lo, hi = min(x0, lx), max(x0 + w, lx + tw)
+        row = next((i for i, e in enumerate(ends) if e + 4 < lo), None)
+        if row is None and len(ends) < MAX_TXN_ROWS:
+            row = len(ends)
+            ends.append(hi)
+        elif row is None:
+            row = min(range(len(ends)), key=ends.__getitem__)
+            ends[row] = max(ends[row], x0 + w)
+            out.append((m, row, x0, w, None))
+            continue
+        else:
+            ends[row] = hi
+        out.append((m, row, x0, w, lx))
+    return out
+
+
+def txn_lane(marks: Sequence[TxnMark], x: XScale, y: float) -> tuple[str, float]:
+    """The witness transactions as bars under the fault windows, T<n> beside each, a tooltip
+    naming the anomalies; returns the SVG and the lane's height."""
+    packed = _pack_txns(marks, x)
+    rows = 1 + max((r for _m, r, _x, _w, _l in packed), default=0)
+    h = rows * TXN_ROW_H
+    out = [f'<g class="txns"><rect x="{_n(x.left)}" y="{_n(y)}" width="{_n(x.width)}" height="{_n(h)}" fill="#f7f8fa"/>']
+    for m, row, x0, w, lx in packed:
+        ry = y + row * TXN_ROW_H + 2
+        ran = (f"invoked {m.start:.3f} s, completed {m.end:.3f} s ({fmt_duration(m.end - m.start)})" if m.end is not None
+               else f"invoked {m.start:.3f} s, never completed")
+        who = f" ({m.process})" if m.process else ""
+        tip = f"{m.txn}{who}: witness of {', '.join(m.anomalies)}; {ran}"
+        colour = FAIL if m.forbidden else INFO
+        open_end = "" if m.end is not None else f' stroke="{colour}" stroke-dasharray="3 2"'
+        out.append(
+            f'<g class="txn-mark" data-txn="{esc(m.txn)}" data-anomaly="{esc(" ".join(m.anomalies))}"><title>{esc(tip)}</title>'
+            f'<rect x="{_n(x0)}" y="{_n(ry)}" width="{_n(w)}" height="{TXN_ROW_H - 5}" fill="{colour}" fill-opacity="0.75"{open_end}/>'
+        )
+        if lx is not None:
+            out.append(f'<text x="{_n(lx)}" y="{_n(ry + TXN_ROW_H - 6)}" class="sub" font-size="9">{esc(m.txn)}</text>')
+        out.append("</g>")
+    out.append(f'<text x="{LEFT - 8}" y="{_n(y + min(h, LANE_H) / 2 + 4)}" class="lbl" text-anchor="end">witness txns</text>')
+    out.append(f'<text x="{LEFT - 8}" y="{_n(y + min(h, LANE_H) / 2 + 15)}" class="sub" text-anchor="end">{len(packed)} '
+               f'{"txn" if len(packed) == 1 else "txns"}</text>')
+    out.append("</g>")
+    return "".join(out), h
 
 
 def _outage_groups(outages: Sequence[Outage], x: XScale) -> list[list[Outage]]:
@@ -378,8 +455,11 @@ def time_axis(x: XScale, y: float, y_grid0: float) -> str:
     return "".join(out)
 
 
-def timeline_chart(tl: Timeline, phases: Sequence[dict] = (), *, log_latency: bool | None = None) -> str:
-    """The full per-test chart (see the module docstring), as one ``<svg>`` element."""
+def timeline_chart(
+    tl: Timeline, phases: Sequence[dict] = (), *, log_latency: bool | None = None, txn_marks: Sequence[TxnMark] = ()
+) -> str:
+    """The full per-test chart (see the module docstring), as one ``<svg>`` element; the
+    witness-transaction lane only when ``txn_marks`` has some."""
     t0 = tl.t0
     t1 = tl.t1
     for p in phases:
@@ -403,6 +483,10 @@ def timeline_chart(tl: Timeline, phases: Sequence[dict] = (), *, log_latency: bo
         lane_svgs.append(lane_strip(lane, x, y, tl.t0))
         lane_y[lane.name] = (y, LANE_H)
         y += LANE_H + LANE_GAP + 8
+    if txn_marks:
+        svg, h = txn_lane(txn_marks, x, y)
+        lane_svgs.append(svg)
+        y += max(h, LANE_H) + LANE_GAP + 8
     outage_y = y
     y += 46
     lat_y = y

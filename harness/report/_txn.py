@@ -3,7 +3,8 @@
 Pure rendering from a test's check dicts (``list_append`` and ``bank`` results as
 ``CheckResult.to_dict()``): a table of anomaly types with counts (forbidden ones marked), and
 for each witness cycle a small inline SVG: transactions on a circle, one arrow per edge
-labelled ww / wr / rw / process / realtime, the edges in words beneath.
+labelled ww / wr / rw / process / realtime, the edges in words beneath. ``witness_marks`` says
+where the witness transactions ran, for the timeline chart's lane (``_svg_timeline.TxnMark``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from typing import Any
 
 from ._svg import FAIL, INK, MUTED, esc
+from ._svg_timeline import TxnMark
 
 EDGE_COLOURS = {"ww": "#1f6fd1", "wr": "#0f9d9a", "rw": FAIL, "process": "#8e44ad", "realtime": "#c2571a"}
 _SIZE = 220
@@ -55,6 +57,53 @@ def cycle_svg(edges: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _time(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _described(witness: dict[str, Any]) -> list[dict[str, Any]]:
+    """The txns a witness names (``txns`` of a cycle or a lost update, ``txn``, ``reader``,
+    ``writer``): the checker's ``describe`` dicts, each with ``txn`` and its times."""
+    out: list[dict[str, Any]] = []
+    for v in witness.values():
+        for d in v if isinstance(v, list) else [v]:
+            if isinstance(d, dict) and isinstance(d.get("txn"), str):
+                out.append(d)
+    return out
+
+
+def _ran(d: dict[str, Any], start: float) -> str:
+    end = _time(d.get("end"))
+    return f"{d['txn']} {start:.3f}–{f'{end:.3f} s' if end is not None else 'never completed'}"
+
+
+def witness_marks(checks: list[dict[str, Any]]) -> list[TxnMark]:
+    """Where each witness transaction of the list-append examples ran, one mark per txn with
+    every anomaly it witnesses; none for a history without anomalies, or for witnesses without
+    times (results from before the checker recorded them)."""
+    la = next((c for c in checks if c.get("checker") == "list_append"), None)
+    if la is None:
+        return []
+    forbidden = set((la.get("counts") or {}).get("forbidden_anomaly_types") or [])
+    found: dict[str, tuple[float, float | None, str, list[str]]] = {}
+    examples = la.get("examples") or {}
+    for kind, witnesses in sorted(examples.items() if isinstance(examples, dict) else []):
+        for w in witnesses if isinstance(witnesses, list) else []:
+            if not isinstance(w, dict):
+                continue
+            for d in _described(w):
+                start = _time(d.get("time"))
+                if start is None:
+                    continue
+                entry = found.setdefault(d["txn"], (start, _time(d.get("end")), str(d.get("process", "")), []))
+                if kind not in entry[3]:
+                    entry[3].append(kind)
+    return [TxnMark(name, start, end, tuple(kinds), process, forbidden=any(k in forbidden for k in kinds))
+            for name, (start, end, process, kinds) in found.items()]
+
+
 def transactions_section(checks: list[dict[str, Any]]) -> str:
     """The section for one test, or "" when it ran no transaction checker."""
     la = next((c for c in checks if c.get("checker") == "list_append"), None)
@@ -77,8 +126,10 @@ def transactions_section(checks: list[dict[str, Any]]) -> str:
                 if not isinstance(w, dict) or not w.get("edges"):
                     continue
                 words = "".join(f"<li>{esc(e.get('why', ''))}</li>" for e in w["edges"])
+                ran = ", ".join(_ran(d, t) for d in _described(w) if (t := _time(d.get("time"))) is not None)
+                ran_html = f"<div class='muted'>ran: {esc(ran)}</div>" if ran else ""
                 out.append(f"<figure class='txn-witness' data-anomaly='{esc(kind)}'>{cycle_svg(w['edges'])}"
-                           f"<figcaption>{esc(kind)}<ul>{words}</ul></figcaption></figure>")
+                           f"<figcaption>{esc(kind)}<ul>{words}</ul>{ran_html}</figcaption></figure>")
     if bank is not None:
         bc = bank.get("counts") or {}
         out.append(f"<p class='muted'>bank: {esc(bank.get('valid', ''))}; {esc(bc.get('reads', 0))} reads, "
