@@ -26,9 +26,10 @@ from .errors import HarnessError
 #: every checker name a marker may name: the standard set of ``run_all`` (``posts`` when the
 #: workload reads its forum posts back), the director-failover promise (harness.budgets),
 #: ``sessions`` (the session probe's lost sessions) and the transaction checkers
-#: (``list_append``, ``bank``: when the history holds their operations)
+#: (``list_append``, ``bank``: when the history holds their operations) and the file tier's
+#: (``lost_files``, ``storage_availability``, ``storage_convergence``, likewise)
 KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover",
-                  "sessions", "list_append", "bank")
+                  "sessions", "list_append", "bank", "lost_files", "storage_availability", "storage_convergence")
 MARKERS = ("waive", "expect_invalid")
 
 

@@ -25,6 +25,14 @@ from .phases import PHASE_NAMES, FaultWindow, Phases, fault_windows, is_nemesis
 from .recovery import DefaultSteady, recovery
 from .sessions import sessions
 from .split_brain import split_brain
+from .storage import (
+    STORAGE_FINAL_PREFIX,
+    STORAGE_HEAL_PROCESS,
+    STORAGE_PROBE_PREFIX,
+    lost_files,
+    storage_availability,
+    storage_convergence,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,10 @@ class CheckConfig:
     posts_read_prefix: str | None = None
     #: the isolation the database promises: list_append is INVALID only for what it forbids
     isolation: str = "serializable"
+    #: the file tier (harness.checkers.storage): longest write/read outage of the storage
+    #: probe, and the time from the last heal until the self-heal backlog is back to 0
+    storage_max_outage_s: float | None = None
+    storage_converge_s: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse a bound that would make a comparison silently true or false (``x > nan`` is
@@ -55,6 +67,8 @@ class CheckConfig:
         _bound("recovery_s", self.recovery_s)
         _bound("recovery_within_s", self.recovery_within_s)
         _bound("split_brain_settle_s", self.split_brain_settle_s)
+        _bound("storage_max_outage_s", self.storage_max_outage_s, optional=True)
+        _bound("storage_converge_s", self.storage_converge_s, optional=True)
         if self.isolation not in ISOLATION_MODELS:
             raise ValueError(f"CheckConfig.isolation: {self.isolation!r} is not one of {', '.join(sorted(ISOLATION_MODELS))}")
         if not self.probe_prefix:
@@ -108,7 +122,8 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
     """
     c = config or CheckConfig()
     seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False,
-            "sessions": False, "list_append": False, "bank": False}
+            "sessions": False, "list_append": False, "bank": False, "lost_files": False,
+            "storage_availability": False, "storage_convergence": False}
     prefix = c.probe_prefix
     for op in ops:
         process = op.process
@@ -122,6 +137,12 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
             seen["list_append"] = True
         elif process.startswith("bank-"):
             seen["bank"] = True
+        elif process.startswith(STORAGE_PROBE_PREFIX):
+            seen["storage_availability"] = seen["lost_files"] = True
+        elif process.startswith(STORAGE_FINAL_PREFIX) or (process.startswith("locust-") and op.f == "upload"):
+            seen["lost_files"] = True
+        elif process == STORAGE_HEAL_PROCESS:
+            seen["storage_convergence"] = True
         elif process == "state" and op.f == "sample":
             seen["split_brain"] = True
         elif is_nemesis(process):
@@ -136,7 +157,15 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
         seen["latency"] = True
     if c.posts_read_prefix:
         seen["posts"] = True
+    if c.storage_max_outage_s is not None:
+        seen["storage_availability"] = True
+    if c.storage_converge_s is not None:
+        seen["storage_convergence"] = True
     return seen
+
+
+#: the checkers run only when the history holds their kind of ops
+_OPTIONAL = ("list_append", "bank", "lost_files", "storage_availability", "storage_convergence")
 
 
 def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckResult]:
@@ -161,12 +190,19 @@ def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckR
         ("recovery", lambda: recovery(ops, c.recovery_within_s, probe_prefix=c.probe_prefix)),
         ("sessions", lambda: sessions(ops)),
     ]
-    # the transaction checkers join the set only when the history holds their ops
-    kinds = {k for k, seen in applicable(ops, c).items() if seen and k in ("list_append", "bank")}
+    # the transaction and file checkers join the set only when the history holds their ops
+    kinds = {k for k, seen in applicable(ops, c).items() if seen and k in _OPTIONAL}
     if "list_append" in kinds:
         runs.append(("list_append", lambda: check_list_append(ops, model=c.isolation)))
     if "bank" in kinds:
         runs.append(("bank", lambda: check_bank(ops)))
+    if "lost_files" in kinds:
+        runs.append(("lost_files", lambda: lost_files(ops)))
+    if "storage_availability" in kinds:
+        runs.append(("storage_availability", lambda: storage_availability(
+            ops, c.storage_max_outage_s, max_probe_gap_s=c.max_probe_gap_s)))
+    if "storage_convergence" in kinds:
+        runs.append(("storage_convergence", lambda: storage_convergence(ops, max_s=c.storage_converge_s)))
     if c.posts_read_prefix:
         runs.append(
             (
@@ -200,9 +236,12 @@ __all__ = [
     "fault_windows",
     "latency",
     "ledger",
+    "lost_files",
     "nearest_rank",
     "recovery",
     "run_all",
     "sessions",
     "split_brain",
+    "storage_availability",
+    "storage_convergence",
 ]

@@ -26,10 +26,24 @@ from ..errors import HistoryError
 from ..history import Op
 from ._orphans import Orphans, fail_closed
 from ._result import CheckResult, Validity
+from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
 from .phases import scan_faults
 
 LOST = "lost_files"
 CONVERGENCE = "storage_convergence"
+AVAILABILITY = "storage_availability"
+#: the processes of the file tier's history (harness.probes.storage)
+STORAGE_PROBE_PREFIX = "storage-probe-"
+STORAGE_FINAL_PREFIX = "storage-final-"
+STORAGE_HEAL_PROCESS = "storage-heal"
+
+
+def storage_availability(ops: Iterable[Op], max_outage_s: float | None = None, *,
+                         max_probe_gap_s: float = DEFAULT_MAX_PROBE_GAP_S) -> CheckResult:
+    """Write/read outages of the storage probe as its clients saw them: the VIP availability
+    checker over the ``storage-probe-`` processes (one per web node), named apart."""
+    r = availability(ops, STORAGE_PROBE_PREFIX, max_outage_s, max_probe_gap_s=max_probe_gap_s)
+    return CheckResult(AVAILABILITY, r.valid, r.counts, r.examples, r.message)
 
 
 def _file(op: Op, what: str) -> tuple[str, str]:
@@ -49,8 +63,8 @@ def _listing(op: Op) -> dict[str, str]:
     return files
 
 
-def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = ("storage-probe-", "locust-"),
-               write_fs: tuple[str, ...] = ("write", "upload"), final_prefix: str = "storage-final-",
+def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = (STORAGE_PROBE_PREFIX, "locust-"),
+               write_fs: tuple[str, ...] = ("write", "upload"), final_prefix: str = STORAGE_FINAL_PREFIX,
                max_examples: int = 10) -> CheckResult:
     """Acknowledged files missing or corrupt on a web node after the heal (see the module)."""
     invoked: dict[str, Op] = {}  # process -> its open write invocation
@@ -110,7 +124,7 @@ def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = ("storage
     return fail_closed(result, orphans, "storage ")
 
 
-def storage_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: str = "storage-heal",
+def storage_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: str = STORAGE_HEAL_PROCESS,
                         f: str = "heal-info", max_examples: int = 10) -> CheckResult:
     """Time from the last heal until the self-heal backlog is 0 for good (see the module)."""
     if max_s is not None and (isinstance(max_s, bool) or not isinstance(max_s, (int, float))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..errors import LabError
 from ._directors import directors_for
 from ._interfaces import Files
-from ._paths import LabPaths
+from ._paths import LMS_DATAROOT, LabPaths
 from ._render import render
 from ._topology import LabHost, Topology
 
@@ -34,9 +34,6 @@ def durability_line(db_durability: int | None) -> str:
 
 #: where the lab LMS keeps its sessions (Apache ``SetEnv LMS_SESSIONS``; lms/lib/session.php)
 LMS_SESSION_STORES = ("database", "node")
-#: the lab LMS's data directory on each web node (``SetEnv LMS_DATAROOT``; lms/lib/files.php):
-#: on the node's own disk, unless the lab's file tier mounts the shared volume there
-LMS_DATAROOT = "/srv/moodledata"
 
 
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,

@@ -14,9 +14,8 @@ import subprocess
 import time
 
 from ..errors import LabError
-from ._configs import LMS_DATAROOT
 from ._galera import start_mariadb
-from ._paths import CLUSTERCHECK, LabPaths
+from ._paths import CLUSTERCHECK, LMS_DATAROOT, LabPaths
 from ._proc import HOST_ENV, port_open, running_pid, spawn, wait_for
 from ._services import DAEMONS
 from ._topology import LabHost, Topology

@@ -20,6 +20,10 @@ NOTIFY_LOG = "keepalived-notify.log"
 #: inside an LVS director guest, the copy of its console's notify lines the harness reads over SSH
 GUEST_NOTIFY_LOG = "/run/keepalived/notify.log"
 
+#: the lab LMS's data directory on each web node (``SetEnv LMS_DATAROOT``; lms/lib/files.php):
+#: on the node's own disk, unless the lab's file tier mounts the shared volume there
+LMS_DATAROOT = "/srv/moodledata"
+
 
 @dataclass(frozen=True)
 class LabPaths:

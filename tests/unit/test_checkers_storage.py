@@ -119,3 +119,16 @@ def test_bad_convergence_input_is_one_clear_error() -> None:
         storage_convergence([], max_s=float("nan"))
     with pytest.raises(HistoryError, match="line index 4: storage-heal heal-info value"):
         storage_convergence(_h(*_fault(1, 5), (6, "storage-heal", "ok", "heal-info", {"pending": -1})))
+
+
+def test_run_all_judges_the_file_tier_only_when_the_history_has_it() -> None:
+    from harness.checkers import CheckConfig, applicable, run_all
+
+    plain = _h((1, "vip-probe-web", "invoke", "get", None), (1.1, "vip-probe-web", "ok", "get", 200))
+    assert not {"lost_files", "storage_availability", "storage_convergence"} & {c.checker for c in run_all(plain)}
+    ops = _h(*_write(1, "web1", "a", "s1"), *_write(2, "web1", "b", "s2"), *_final(9, "web2", {"a": "s1"}))
+    by_name = {c.checker: c for c in run_all(ops, CheckConfig(probe_prefix="vip-probe-web"))}
+    assert by_name["lost_files"].valid is Validity.INVALID  # b is lost on web2
+    assert by_name["storage_availability"].counts["ok"] == 2
+    assert applicable(ops)["storage_convergence"] is False
+    assert applicable(plain, CheckConfig(storage_converge_s=30))["storage_convergence"] is True  # asked: judged
