@@ -154,9 +154,11 @@ def test_list_append_reads_whole_lists_in_append_order(mariadb: _MariaDB) -> Non
 
 
 def test_bank_keeps_the_total_and_records_setup_once(mariadb: _MariaDB) -> None:  # noqa: F811
+    """SERIALIZABLE: at MariaDB's REPEATABLE READ two overlapping transfers of one account lose
+    an update (the total changes: what the lab tests measure), which made this test flaky."""
     h = HistoryRecorder()
     bank = BankProbe(h, "127.0.0.1", mariadb.port, "h", "pw", "harness",
-                     **_args(mariadb, "b1", accounts=4, total=40, max_transfer=15, seed=9))
+                     **_args(mariadb, "b1", accounts=4, total=40, max_transfer=15, seed=9, isolation="serializable"))
     with bank:
         assert bank.join(timeout=15)
     bank.final_read({"local": ("127.0.0.1", mariadb.port)})
@@ -169,9 +171,10 @@ def test_bank_keeps_the_total_and_records_setup_once(mariadb: _MariaDB) -> None:
     assert all(min(o.value.values()) >= 0 for o in reads)
     transfers = [o for o in ops if o.f == "transfer" and o.type != "invoke"]
     assert {o.type for o in transfers} <= {"ok", "fail"}
-    # an amount above the balance is refused, rolled back, and says why
+    # an amount above the balance is refused, rolled back, and says why; at SERIALIZABLE two
+    # transfers that read the same balances may deadlock (1213): the loser is a fail too
     refused = [o for o in transfers if o.type == "fail"]
-    assert all(o.extra["error"].startswith("insufficient funds") for o in refused)
+    assert all(o.extra["error"].startswith("insufficient funds") or "1213" in o.extra["error"] for o in refused)
     assert ops[-1].process == "bank-2" and ops[-1].f == "read" and ops[-1].extra["node"] == "local"
 
 
