@@ -72,17 +72,21 @@ def main() -> int:
     ap.add_argument("--name", default="default")
     ap.add_argument("--subnet", default="198.18.0.0/24")
     ap.add_argument("--directors", choices=("haproxy", "lvs", "auto", "both"), default="haproxy")
+    ap.add_argument("--file-tier", choices=("none", "gluster", "both"), default="none",
+                    help="the lab's file tier (both: without, then with GlusterFS fs1-fs3)")
     args = ap.parse_args()
     kinds = ["haproxy", "lvs"] if args.directors == "both" else [args.directors]
+    tiers = ["none", "gluster"] if args.file_tier == "both" else [args.file_tier]
     status = 0
     for kind in kinds:
-        print(f"== directors {kind}")
-        status |= run_cycles(args, kind)
+        for tier in tiers:
+            print(f"== directors {kind}, file tier {tier}")
+            status |= run_cycles(args, kind, tier)
     return status
 
 
-def run_cycles(args: argparse.Namespace, kind: str) -> int:
-    lab = Lab(name=args.name, subnet=args.subnet, directors=kind)
+def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none") -> int:
+    lab = Lab(name=args.name, subnet=args.subnet, directors=kind, file_tier=file_tier)
     if (lab.state_dir / "state.json").exists():
         print(f"lab {args.name!r} is up already: take it down first (harness lab down --name {args.name})")
         return 2
