@@ -55,8 +55,10 @@ WRITER = (Path(__file__).with_name("storage_writer.py")).read_text()
 MOUNT_CMD_S = 10
 #: the writer's pace: one 4 KiB file, fsynced, every WRITE_INTERVAL_S
 WRITE_INTERVAL_S = 0.05
-#: a self-heal of a few hundred small files must be over within this (measured ~13 s)
+#: a self-heal of a few hundred small files must be over within this (measured 8-13 s)
 HEAL_BOUND_S = 120.0
+#: how long fs1 stays frozen: well beyond the ping timeout, so the client gives up on it
+FREEZE_S = PING_TIMEOUT_S + 7
 
 
 def _say(msg: str) -> None:
@@ -246,23 +248,24 @@ def test_writes_go_on_with_fs1s_brick_killed_and_the_brick_heals_when_restarted(
 
 def test_writes_stall_at_most_the_ping_timeout_with_fs1_frozen_and_heal_after(fs_lab: Lab) -> None:
     directory = f"freeze-{uuid.uuid4().hex[:8]}"
-    writer = Writer(fs_lab, "web1", f"{MOUNT_POINT}/{directory}", seconds=20)
+    writer = Writer(fs_lab, "web1", f"{MOUNT_POINT}/{directory}", seconds=FREEZE_S + 6)
     time.sleep(2)
     frozen = time.time()
     fs_lab.domain("pause", "fs1")
     try:
-        time.sleep(PING_TIMEOUT_S + 7)
+        time.sleep(FREEZE_S)
     finally:
         fs_lab.domain("unpause", "fs1")
     started = time.monotonic()
+    heal_s = _wait_heal(fs_lab, started)  # the writer goes on meanwhile, as Moodle would
     writes = writer.result()
     assert writes.failed == [], f"writes failed with fs1 frozen: {writes.failed[:3]}"
     stall = max(w["s"] for w in writes.during(frozen, time.time()))
-    _figure(f"storage: fs1 frozen {PING_TIMEOUT_S + 7} s (ping-timeout {PING_TIMEOUT_S} s): "
+    _figure(f"storage: fs1 frozen {FREEZE_S} s (ping-timeout {PING_TIMEOUT_S} s): "
             f"{len(writes.lines)} writes through web1's mount, 0 failed, longest write stall {stall:.3f} s")
-    # the client gives up on the frozen brick after the ping timeout (plus its timer's tick)
-    assert PING_TIMEOUT_S - 1 <= stall < PING_TIMEOUT_S + 4
-    heal_s = _wait_heal(fs_lab, started)
     _figure(f"storage: after fs1's freeze the heal backlog reached zero {heal_s:.1f} s after the "
             f"unpause (heal-timeout {HEAL_TIMEOUT_S} s)")
+    # the client gives up on the frozen brick after the ping timeout; measured 7.0-8.0 s at 5 s
+    # (the ping timer's own period comes on top), never the 42 s default
+    assert PING_TIMEOUT_S - 1 <= stall < PING_TIMEOUT_S + 6
     _all_on_brick(fs_lab, "fs1", directory, writes)
