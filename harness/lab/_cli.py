@@ -45,6 +45,8 @@ def format_status(st: LabStatus) -> str:
                 details.append(f"{backend}[" + " ".join(f"{s}:{v}" for s, v in servers.items()) + "]")
         if host in st.web:
             details.append(f"http {st.web[host]}")
+        if host in st.storage:
+            details.append(st.storage[host])
         if host in st.db:
             d = st.db[host]
             details.append(f"wsrep {d.get('wsrep_local_state_comment', '?')} size={d.get('wsrep_cluster_size', '?')} "

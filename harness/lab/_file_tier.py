@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from ..errors import LabError, ParseError
 from ..parsers.gluster import Brick, HealBacklog, parse_heal_info, parse_peer_status, parse_volume_status
-from ._gluster import MOUNT_POINT, VOLUME, brick_spec
+from ._gluster import MOUNT_POINT, STAT_TIMEOUT_S, VOLUME, brick_spec, judge_mount
 from ._interfaces import LabContext
 from ._parallel import parallel
 
@@ -122,3 +122,31 @@ def up_file_tier(lab: LabContext) -> None:
     webs = lab.topo.with_role("web")
     parallel({h.name: functools.partial(lab.hostctl, h.name, "start", "gluster-mount", 30) for h in webs})
     lab.say(f"gluster: {VOLUME} mounted at {MOUNT_POINT} on {', '.join(h.name for h in webs)}")
+
+
+# -- `lab status` ----------------------------------------------------------------------------
+#: what a web node runs for its mount's status: its mount table's line, then a bounded stat
+_MOUNT_PROBE = ("grep -F ' {mp} ' /proc/self/mountinfo; timeout -s KILL {t:g} stat -c %i {mp} >/dev/null "
+                "&& echo HLAB-STAT-OK")
+
+
+def mount_status(lab: LabContext, web: str) -> str:
+    """``judge_mount`` of ``web``'s mount, asked through the lab's back door with a timeout."""
+    proc = lab.exec(web, ["sh", "-c", _MOUNT_PROBE.format(mp=MOUNT_POINT, t=STAT_TIMEOUT_S)],
+                    timeout=STAT_TIMEOUT_S + 5)
+    return judge_mount(proc.stdout, "HLAB-STAT-OK" in proc.stdout)
+
+
+def brick_status(lab: LabContext, running: list[str]) -> dict[str, str] | str:
+    """File server -> ``online``/``offline`` from the first running file server's ``volume
+    status``; a string: why no file server could say."""
+    by_address = {h.address: h.name for h in lab.topo.with_role("fileserver")}
+    errors = []
+    for host in [n for n in by_address.values() if n in running]:
+        try:
+            bricks = volume_bricks(lab, host, timeout=5)
+        except (LabError, ParseError) as exc:
+            errors.append(str(exc).splitlines()[0])
+            continue
+        return {by_address.get(b.host, b.host): "online" if b.online else "offline" for b in bricks}
+    return "; ".join(errors) or "no file server running"

@@ -55,20 +55,40 @@ def start_glusterd(host: LabHost, paths: LabPaths, wait: float) -> str:
     return "glusterd: started"
 
 
-def mount_fstype(mount_point: str = MOUNT_POINT, mountinfo: str = "/proc/self/mountinfo") -> str | None:
-    """The file system type mounted at ``mount_point`` in this host's mount table (the last
-    mount there wins, as the kernel shows it), or None."""
+def mount_entry(mountinfo_text: str, mount_point: str = MOUNT_POINT) -> tuple[str, str] | None:
+    """(file system type, mount options) of what is mounted at ``mount_point`` in a mount
+    table (``/proc/self/mountinfo`` lines; the last mount there wins, as the kernel shows it),
+    or None. Pure."""
     found = None
-    try:
-        lines = Path(mountinfo).read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in mountinfo_text.splitlines():
         left, _, right = line.partition(" - ")
         fields = left.split()
-        if len(fields) >= 5 and fields[4] == mount_point and right:
-            found = right.split()[0]
+        if len(fields) >= 6 and fields[4] == mount_point and right:
+            found = (right.split()[0], fields[5])
     return found
+
+
+def mount_fstype(mount_point: str = MOUNT_POINT, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The file system type mounted at ``mount_point`` in this host's mount table, or None."""
+    try:
+        entry = mount_entry(Path(mountinfo).read_text(), mount_point)
+    except OSError:
+        return None
+    return entry[0] if entry else None
+
+
+def judge_mount(mountinfo_text: str, stat_ok: bool, mount_point: str = MOUNT_POINT) -> str:
+    """One web node's mount in one word or two (pure): ``mounted`` (the volume, read-write,
+    answering), ``not mounted``, ``not glusterfs (TYPE)``, ``read-only``, ``not answering``."""
+    entry = mount_entry(mountinfo_text, mount_point)
+    if entry is None:
+        return "not mounted"
+    fstype, options = entry
+    if fstype != "fuse.glusterfs":
+        return f"not glusterfs ({fstype})"
+    if "ro" in options.split(","):
+        return "read-only"
+    return "mounted" if stat_ok else "not answering"
 
 
 def stat_answers(mount_point: str = MOUNT_POINT, timeout: float = STAT_TIMEOUT_S) -> bool:

@@ -15,9 +15,11 @@ from harness.errors import InventoryError, LabError, ParseError
 from harness.inventory import Storage, dump_inventory, inventory_from_dict
 from harness.lab import Lab
 from harness.lab._cli import register
-from harness.lab._gluster import BRICK_DIR, MOUNT_POINT, VOLUME, mount_argv, mount_fstype
+from harness.lab._gluster import BRICK_DIR, MOUNT_POINT, VOLUME, judge_mount, mount_argv, mount_fstype
 from harness.lab._preflight import missing_packages
+from harness.lab._records import LabStatus
 from harness.lab._services import host_daemons
+from harness.lab._status import add_bricks, add_mount
 from harness.lab._topology import build_topology
 from harness.parsers.gluster import heal_pending, parse_heal_info, parse_peer_status, parse_volume_status
 
@@ -238,3 +240,31 @@ def test_storage_needs_a_file_server_and_a_web_node() -> None:
     data = _storage_doc()
     del data["hosts"]["web1"]
     assert _problems(data) == ["cluster.yml: storage.mount_point: no host with role 'web' to mount the volume"]
+
+
+MOUNTED = "622 266 0:244 / /srv/moodledata rw,relatime - fuse.glusterfs 198.18.64.41:moodledata rw,user_id=0\n"
+
+
+def test_a_web_nodes_mount_is_judged_from_its_mount_table_and_a_bounded_stat() -> None:
+    assert judge_mount(MOUNTED, stat_ok=True) == "mounted"
+    assert judge_mount(MOUNTED, stat_ok=False) == "not answering"
+    assert judge_mount(MOUNTED.replace(" rw,relatime ", " ro,relatime "), stat_ok=True) == "read-only"
+    assert judge_mount("", stat_ok=True) == "not mounted"
+    local = "266 250 253:0 /disk/srv/moodledata /srv/moodledata rw,relatime - ext4 /dev/vda rw\n"
+    assert judge_mount(local, stat_ok=True) == "not glusterfs (ext4)"
+    # the last mount at the point is what the node sees
+    assert judge_mount(local + MOUNTED, stat_ok=True) == "mounted"
+
+
+def test_lab_status_names_an_offline_brick_and_a_missing_mount() -> None:
+    topo = build_topology("gt", "198.18.64.0/24", "gluster")
+    st = LabStatus(name="gt", state_dir="/x", built=True)
+    add_bricks(st, topo, {"fs1": "offline", "fs2": "online"})
+    add_mount(st, "web1", "mounted")
+    add_mount(st, "web2", "not mounted")
+    assert st.storage == {"fs1": "brick offline", "fs2": "brick online", "fs3": "brick not in the volume",
+                          "web1": "mounted", "web2": "not mounted"}
+    assert st.problems == ["fs1: brick offline", "fs3: brick not in the volume", "web2: moodledata not mounted"]
+    st = LabStatus(name="gt", state_dir="/x", built=True)
+    add_bricks(st, topo, "no file server running")
+    assert st.problems == ["gluster volume status: no file server running"] and not st.healthy
