@@ -10,6 +10,8 @@ by every web node at /srv/moodledata, on a lab of its own (``--file-tier gluster
   brick with its checksum;
 - a file server frozen: fs1 paused (every process stopped, connections left open) while web1
   writes: the stall is bounded by network.ping-timeout; the heal after it by cluster.heal-timeout;
+- a file server destroyed (the power-cord pull) and started again: the same stall, and its
+  brick heals once glusterd is back from the host's own disk;
 - at the end the lab is torn down with nothing left: namespaces, processes, mounts.
 
 Every command against the mount runs with a timeout (a hung FUSE mount must not hang the test).
@@ -269,3 +271,27 @@ def test_writes_stall_at_most_the_ping_timeout_with_fs1_frozen_and_heal_after(fs
     # (the ping timer's own period comes on top), never the 42 s default
     assert PING_TIMEOUT_S - 1 <= stall < PING_TIMEOUT_S + 6
     _all_on_brick(fs_lab, "fs1", directory, writes)
+
+
+def test_writes_go_on_with_fs1_destroyed_and_its_brick_heals_after_it_boots(fs_lab: Lab) -> None:
+    """The power-cord pull: fs1's whole host gone (its namespaces and veth deleted, so no
+    connection of it is ever closed): the clients find out by the ping timeout, as for a freeze."""
+    directory = f"destroy-{uuid.uuid4().hex[:8]}"
+    writer = Writer(fs_lab, "web1", f"{MOUNT_POINT}/{directory}", seconds=FREEZE_S + 6)
+    time.sleep(2)
+    destroyed = time.time()
+    fs_lab.domain("destroy", "fs1")
+    try:
+        time.sleep(FREEZE_S)
+    finally:
+        fs_lab.domain("start", "fs1")  # glusterd and its brick back from the host's own disk
+    started = time.monotonic()
+    heal_s = _wait_heal(fs_lab, started)
+    writes = writer.result()
+    assert writes.failed == [], f"writes failed with fs1 destroyed: {writes.failed[:3]}"
+    stall = max(w["s"] for w in writes.during(destroyed, time.time()))
+    _figure(f"storage: fs1 destroyed {FREEZE_S} s: {len(writes.lines)} writes through web1's mount, 0 failed, "
+            f"longest write stall {stall:.3f} s; heal backlog zero {heal_s:.1f} s after `domain start fs1`")
+    assert stall < PING_TIMEOUT_S + 6
+    _all_on_brick(fs_lab, "fs1", directory, writes)
+    assert fs_lab.status().storage["fs1"] == "brick online"
