@@ -28,9 +28,9 @@ from ._parallel import parallel
 #: ``network.ping-timeout`` of the lab's volume, in seconds. GlusterFS's default, 42 s, is how
 #: long a client's calls hang on a server that stops answering without closing its connections
 #: (a frozen or partitioned host; a killed brick process closes them and is noticed at once).
-#: 5 s keeps such a stall short enough to measure in a test, and above the few-second pauses two
-#: busy shared cores give a healthy brick (a lower value would drop healthy bricks under load
-#: and make needless heals).
+#: 5 s keeps such a stall short (measured 7-8 s of stall: the ping timer's period comes on top)
+#: and leaves seconds of margin for a healthy brick's late answer on two busy shared cores, where
+#: a dropped healthy brick would mean a needless heal (lower values not tried).
 PING_TIMEOUT_S = 5
 #: ``cluster.heal-timeout``: how often each self-heal daemon crawls its brick's heal index, in
 #: seconds (GlusterFS's default 600). A daemon heals at once when it sees a brick come back, but
@@ -42,8 +42,8 @@ CLI_TIMEOUT_S = 30.0
 
 
 def volume_options(owner: str = "www-data") -> list[tuple[str, str]]:
-    """The volume options the lab sets: the ping timeout, and the volume's root owned by the
-    web server's user (Moodle writes its dataroot as www-data)."""
+    """The volume options the lab sets: the ping and heal timeouts, and the volume's root owned
+    by the web server's user (Moodle writes its dataroot as www-data)."""
     pw = pwd.getpwnam(owner)
     return [("network.ping-timeout", str(PING_TIMEOUT_S)), ("cluster.heal-timeout", str(HEAL_TIMEOUT_S)),
             ("storage.owner-uid", str(pw.pw_uid)), ("storage.owner-gid", str(pw.pw_gid))]
