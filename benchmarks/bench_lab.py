@@ -66,28 +66,42 @@ def guest_figures(lab: Lab) -> str:
     return "  ".join(parts)
 
 
+def file_tier_seconds(lines: list[str]) -> float | None:
+    """From `lab up`'s progress lines (``[  5.8s] ...``): glusterd's start to the last mount."""
+    def at(line: str) -> float:
+        return float(line.split("]", 1)[0].strip("[ s"))
+    start = [at(ln) for ln in lines if "file tier: starting glusterd" in ln]
+    end = [at(ln) for ln in lines if "gluster: " in ln and " mounted at " in ln]
+    return end[-1] - start[0] if start and end else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cycles", type=int, default=3)
     ap.add_argument("--name", default="default")
     ap.add_argument("--subnet", default="198.18.0.0/24")
     ap.add_argument("--directors", choices=("haproxy", "lvs", "auto", "both"), default="haproxy")
+    ap.add_argument("--file-tier", choices=("none", "gluster", "both"), default="none",
+                    help="the lab's file tier (both: without, then with GlusterFS fs1-fs3)")
     args = ap.parse_args()
     kinds = ["haproxy", "lvs"] if args.directors == "both" else [args.directors]
+    tiers = ["none", "gluster"] if args.file_tier == "both" else [args.file_tier]
     status = 0
     for kind in kinds:
-        print(f"== directors {kind}")
-        status |= run_cycles(args, kind)
+        for tier in tiers:
+            print(f"== directors {kind}, file tier {tier}")
+            status |= run_cycles(args, kind, tier)
     return status
 
 
-def run_cycles(args: argparse.Namespace, kind: str) -> int:
-    lab = Lab(name=args.name, subnet=args.subnet, directors=kind)
+def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none") -> int:
+    lab = Lab(name=args.name, subnet=args.subnet, directors=kind, file_tier=file_tier)
     if (lab.state_dir / "state.json").exists():
         print(f"lab {args.name!r} is up already: take it down first (harness lab down --name {args.name})")
         return 2
     ups, downs, failures = [], [], 0
     boots: list[float] = []
+    tiers: list[float] = []
     for cycle in range(1, args.cycles + 1):
         mem0 = mem_available_kb()
         t0 = time.monotonic()
@@ -104,6 +118,9 @@ def run_cycles(args: argparse.Namespace, kind: str) -> int:
             if "director guests ready:" in line:
                 for part in line.split("ready:", 1)[1].split("(")[0].split(","):
                     boots.append(float(part.split()[1].rstrip("s")))
+        tier = file_tier_seconds(lines)
+        if tier is not None:
+            tiers.append(tier)
         guests = guest_figures(lab)
         rss, nproc = lab_rss_kb(lab)
         mem_delta = (mem0 - mem_available_kb()) / 1024
@@ -121,6 +138,9 @@ def run_cycles(args: argparse.Namespace, kind: str) -> int:
     if ups:
         print(f"up: median {statistics.median(ups):.1f}s max {max(ups):.1f}s (goal <= 60)   "
               f"down: median {statistics.median(downs):.1f}s max {max(downs):.1f}s (goal <= 10)")
+    if tiers:
+        print(f"file tier (glusterd started to every web node mounted, beside Galera): median "
+              f"{statistics.median(tiers):.1f}s max {max(tiers):.1f}s")
     if boots:
         print(f"guest boot (launch to SSH + keepalived): median {statistics.median(boots):.1f}s "
               f"max {max(boots):.1f}s over {len(boots)} boots")

@@ -9,6 +9,7 @@ from ._model import (
     PHASES,
     ROLES,
     SERVICE_MANAGERS,
+    STORAGE_KINDS,
     TRANSPORTS,
     Database,
     Domain,
@@ -21,6 +22,7 @@ from ._model import (
     Service,
     Slo,
     SshConfig,
+    Storage,
     Vip,
 )
 from ._write import dump_inventory, inventory_to_yaml, write_inventory
@@ -34,6 +36,7 @@ __all__ = [
     "PHASES",
     "ROLES",
     "SERVICE_MANAGERS",
+    "STORAGE_KINDS",
     "TRANSPORTS",
     "Database",
     "Domain",
@@ -47,6 +50,7 @@ __all__ = [
     "Service",
     "Slo",
     "SshConfig",
+    "Storage",
     "Vip",
     "dump_inventory",
     "from_ansible",

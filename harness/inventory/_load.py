@@ -17,16 +17,17 @@ import yaml
 from ..errors import InventoryError
 from ._checks import MISSING, Checker, InventoryProblems, known_names
 from ._hosts import read_host, read_ssh
-from ._model import Database, Host, Inventory, Moodle, Slo, SshConfig, Vip
+from ._model import Database, Host, Inventory, Moodle, Slo, SshConfig, Storage, Vip
 from ._moodle import read_moodle
 from ._read import load_yaml, read_text
-from ._sections import read_database, read_slo, read_vip
+from ._sections import read_database, read_slo, read_storage, read_vip
 
 __all__ = ["InventoryProblems", "inventory_from_dict", "load_inventory"]
 
 
 def _cross_checks(
-    c: Checker, hosts: dict[str, Host], declared: set[str], vips: dict[str, Vip], database: Database | None
+    c: Checker, hosts: dict[str, Host], declared: set[str], vips: dict[str, Vip], database: Database | None,
+    storage: Storage | None = None,
 ) -> None:
     """Rules that span hosts: hypervisors exist, addresses are unique, NDB has a manager.
 
@@ -75,6 +76,11 @@ def _cross_checks(
     all_valid = bool(hosts) and len(hosts) == len(declared)
     if database is not None and database.kind == "ndb" and all_valid and not any(h.has_role("mgm") for h in hosts.values()):
         c.error("database.kind", "kind 'ndb' needs a host with role 'mgm' (it runs ndb_mgm)")
+    if storage is not None and all_valid:
+        if not any(h.has_role("fileserver") for h in hosts.values()):
+            c.error("storage.kind", f"kind {storage.kind!r} needs a host with role 'fileserver' (it serves the volume)")
+        if not any(h.has_role("web") for h in hosts.values()):
+            c.error("storage.mount_point", "no host with role 'web' to mount the volume")
 
 
 def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
@@ -84,7 +90,7 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
     if top is None:
         c.raise_if_any()
     assert top is not None
-    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo", "moodle"))
+    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo", "moodle", "storage"))
     name = c.string(top, "name", "", Path(source).stem if source != "<memory>" else "cluster")
 
     ssh_defaults = asdict(SshConfig())
@@ -94,6 +100,7 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
     database = read_database(c, top["database"], "database") if top.get("database") is not None else Database()
     slo = read_slo(c, top["slo"], "slo") if top.get("slo") is not None else Slo()
     moodle = read_moodle(c, top["moodle"], "moodle") if top.get("moodle") is not None else Moodle()
+    storage = read_storage(c, top["storage"], "storage") if top.get("storage") is not None else None
 
     vips: dict[str, Vip] = {}
     if top.get("vips") is not None:
@@ -115,10 +122,11 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
             if host is not None:
                 hosts[hname] = host
 
-    _cross_checks(c, hosts, declared, vips, database)
+    _cross_checks(c, hosts, declared, vips, database, storage)
     c.raise_if_any()
     assert database is not None and slo is not None and moodle is not None and name is not MISSING
-    return Inventory(name=name, hosts=hosts, vips=vips, database=database, slo=slo, source=source, moodle=moodle)
+    return Inventory(name=name, hosts=hosts, vips=vips, database=database, slo=slo, source=source, moodle=moodle,
+                     storage=storage)
 
 
 class _StrictLoader(yaml.SafeLoader):

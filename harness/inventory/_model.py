@@ -13,10 +13,12 @@ from typing import Literal
 
 from ..errors import InventoryError
 
-ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor", "client"})
+ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor", "client", "fileserver"})
 SERVICE_MANAGERS: frozenset[str] = frozenset({"systemd", "sysv", "command"})
 HYPERVISOR_KINDS: frozenset[str] = frozenset({"xl", "xm", "virsh", "lab"})
 DATABASE_KINDS: frozenset[str] = frozenset({"galera", "ndb"})
+#: ``storage.kind``: the shared file store the web nodes mount (docs/cluster-file.md)
+STORAGE_KINDS: frozenset[str] = frozenset({"glusterfs"})
 #: ``database.isolation``: the SQL isolation level sessions ask for, and the model the
 #: list-append checker judges against (docs/cluster-file.md, docs/checkers.md)
 ISOLATION_LEVELS: frozenset[str] = frozenset({"read-committed", "repeatable-read", "serializable"})
@@ -211,6 +213,19 @@ class Moodle:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """The shared storage every web node mounts (Moodle's dataroot): one volume, one place.
+
+    ``health`` is a shell command run on a ``fileserver`` host that exits 0 while the volume
+    serves (the lab's: ``gluster --mode=script volume status moodledata``)."""
+
+    kind: Literal["glusterfs"]
+    volume: str
+    mount_point: str
+    health: str | None = None
+
+
+@dataclass(frozen=True)
 class Inventory:
     name: str
     hosts: dict[str, Host]
@@ -219,6 +234,8 @@ class Inventory:
     slo: Slo = field(default_factory=Slo)
     source: str = "<memory>"
     moodle: Moodle = field(default_factory=Moodle)
+    #: None: the cluster has no shared storage section (every cluster file before issue 12)
+    storage: Storage | None = None
 
     def host(self, name: str) -> Host:
         """The host called ``name``; faults use this to refuse hosts not in the inventory."""

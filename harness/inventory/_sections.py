@@ -1,11 +1,11 @@
-"""The cluster-wide sections of a cluster file: ``vips``, ``database`` and ``slo``."""
+"""The cluster-wide sections of a cluster file: ``vips``, ``database``, ``slo`` and ``storage``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._checks import MISSING, Checker, join_path, refuse_password
-from ._model import DATABASE_KINDS, ISOLATION_LEVELS, PHASES, Database, LatencyBound, Slo, Vip
+from ._model import DATABASE_KINDS, ISOLATION_LEVELS, PHASES, STORAGE_KINDS, Database, LatencyBound, Slo, Storage, Vip
 
 VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql"})
 
@@ -106,3 +106,22 @@ def read_slo(c: Checker, raw: Any, path: str) -> Slo | None:
         return None
     return Slo(latency_ms=latency, **values)
 
+
+
+def read_storage(c: Checker, raw: Any, path: str) -> Storage | None:
+    """``storage``: kind, volume and mount point are required (a mount point the web nodes
+    cannot have is no place to check files in), the mount point absolute."""
+    data = c.mapping(raw, path)
+    if data is None:
+        return None
+    c.keys(data, path, ("kind", "volume", "mount_point"), ("health",))
+    kind = c.choice(data, "kind", path, STORAGE_KINDS, "storage kind")
+    volume = c.string(data, "volume", path)
+    mount_point = c.string(data, "mount_point", path)
+    health = c.string(data, "health", path, None)
+    if mount_point is not MISSING and not mount_point.startswith("/"):
+        c.error(join_path(path, "mount_point"), f"must be an absolute path, got {mount_point!r}")
+        return None
+    if MISSING in (kind, volume, mount_point, health):
+        return None
+    return Storage(kind=kind, volume=volume, mount_point=mount_point.rstrip("/") or "/", health=health)

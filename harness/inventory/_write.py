@@ -67,6 +67,8 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
         "latency_ms": {p: _drop_none(asdict(b)) for p, b in inv.slo.latency_ms.items()},
     }
     out["moodle"] = _moodle(inv.moodle)
+    if inv.storage is not None:
+        out["storage"] = _drop_none(asdict(inv.storage))
     return out
 
 

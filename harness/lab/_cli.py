@@ -9,6 +9,7 @@ import sys
 
 from ..errors import LabError
 from . import DOMAIN_ACTIONS, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab, LabStatus
+from ._topology import FILE_TIERS
 
 
 def _progress(msg: str) -> None:
@@ -19,7 +20,7 @@ def _progress(msg: str) -> None:
 def _lab(args: argparse.Namespace) -> Lab:
     return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
                 directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None),
-                lms_sessions=getattr(args, "lms_sessions", None))
+                lms_sessions=getattr(args, "lms_sessions", None), file_tier=getattr(args, "file_tier", "none"))
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -44,6 +45,8 @@ def format_status(st: LabStatus) -> str:
                 details.append(f"{backend}[" + " ".join(f"{s}:{v}" for s, v in servers.items()) + "]")
         if host in st.web:
             details.append(f"http {st.web[host]}")
+        if host in st.storage:
+            details.append(st.storage[host])
         if host in st.db:
             d = st.db[host]
             details.append(f"wsrep {d.get('wsrep_local_state_comment', '?')} size={d.get('wsrep_cluster_size', '?')} "
@@ -129,6 +132,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where the lab LMS keeps sessions: database (shared by every web node, the default) "
                         "or node (PHP file sessions private to each web node, like Moodle's file sessions on "
                         "local disk); `harness lab sessions` switches a running lab")
+    p.add_argument("--file-tier", choices=FILE_TIERS, default="none",
+                   help="gluster: file servers fs1, fs2 (data) and fs3 (arbiter) with a GlusterFS volume "
+                        "moodledata (replica 3 arbiter 1) every web node mounts at /srv/moodledata "
+                        "(default none)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")

@@ -15,6 +15,7 @@ import time
 
 from ..errors import LabError
 from ._galera import start_mariadb
+from ._gluster import start_glusterd, start_mount, stop_mount
 from ._paths import CLUSTERCHECK, LMS_DATAROOT, LabPaths
 from ._proc import HOST_ENV, port_open, running_pid, spawn, wait_for
 from ._services import DAEMONS
@@ -25,6 +26,10 @@ def start_daemon(name: str, topo: Topology, host: LabHost, paths: LabPaths, wait
     """Start one daemon on this host (idempotent) and wait until it listens / holds its pidfile."""
     if name == "mariadb":
         return start_mariadb(topo, host, paths, wait=wait)
+    if name == "glusterd":
+        return start_glusterd(host, paths, wait)
+    if name == "gluster-mount":
+        return start_mount(topo, host, paths, wait)
     daemon = DAEMONS[name]
     if running_pid(daemon):
         return f"{name}: already running"
@@ -74,6 +79,8 @@ def start_daemon(name: str, topo: Topology, host: LabHost, paths: LabPaths, wait
 
 def stop_daemon(name: str, host: LabHost, paths: LabPaths, kill: bool = False) -> str:
     """SIGTERM (or SIGKILL) the daemon from its pidfile and wait until it is gone."""
+    if name == "gluster-mount":
+        return stop_mount(host, kill)
     daemon = DAEMONS[name]
     pid = running_pid(daemon)
     if pid is None:

@@ -83,7 +83,7 @@ class NamespaceHost(HostDomain):
     def services(self) -> dict[str, Any]:
         hostctl, name, paths = str(self.lab.paths.hostctl), self.host.name, self.lab.paths
         services: dict[str, Any] = {}
-        for daemon in host_daemons(self.host):
+        for daemon in host_daemons(self.host, self.lab.topo.file_tier):
             d = DAEMONS[daemon]
             svc: dict[str, Any] = {"manager": "command", "start": f"{hostctl} {name} start {daemon}",
                                    "stop": f"{hostctl} {name} stop {daemon}", "pidfile": d.pidfile,

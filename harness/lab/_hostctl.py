@@ -31,12 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = json.loads((args.state_dir / "state.json").read_text())["config"]
-        topo = build_topology(config["name"], config["subnet"])
+        topo = build_topology(config["name"], config["subnet"], config.get("file_tier", "none"))
         host = topo.host(args.host)
         if socket.gethostname() != host.name:
             raise LabError(f"hostctl for {host.name} run on host {socket.gethostname()!r}: refusing")
         paths = LabPaths(args.state_dir)
-        names = host_daemons(host)
+        names = host_daemons(host, topo.file_tier)
         if args.daemon != "all":
             if args.daemon not in names:
                 raise LabError(f"{host.name}: no daemon {args.daemon!r} here (has: {', '.join(names)})")

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ..inventory import load_inventory
+from ._gluster import MOUNT_POINT, VOLUME
 from ._interfaces import LabContext
 
 PASSWORD_ENV = "HARNESS_DB_PASSWORD"
@@ -28,7 +29,7 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
         hosts[h.name] = {"address": h.address, "roles": list(h.roles),
                          "domain": {"name": h.name, "hypervisor": "supervisor"},
                          "services": lab.strategy.domain(lab, h).services()}
-    return {
+    out: dict[str, Any] = {
         "name": f"harness-lab-{lab.name}",
         "ssh": {"user": "root", "port": 22, "key_file": str(paths.key), "known_hosts": str(paths.known_hosts),
                 "insecure_ignore_host_keys": False, "connect_timeout_s": 5, "command_timeout_s": 120,
@@ -60,6 +61,10 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
                            "recovery": {"p95": 1000, "p99": 2000}},
         },
     }
+    if lab.file_tier == "gluster":
+        out["storage"] = {"kind": "glusterfs", "volume": VOLUME, "mount_point": MOUNT_POINT,
+                          "health": f"gluster --mode=script volume status {VOLUME}"}
+    return out
 
 
 def write_inventory(lab: LabContext) -> None:

@@ -37,7 +37,8 @@ class Lab:
 
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
                  advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
-                 db_durability: int | None = None, lms_sessions: str | None = None) -> None:
+                 db_durability: int | None = None, lms_sessions: str | None = None,
+                 file_tier: str = "none") -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
@@ -46,8 +47,11 @@ class Lab:
         default, 1).
         ``lms_sessions``: where the lab LMS keeps sessions, ``database`` (shared: any web node
         serves any session) or ``node`` (files private to each web node); None: a new lab's
-        default (database), or what a running lab uses."""
-        self.topo: Topology = build_topology(name, subnet)
+        default (database), or what a running lab uses.
+        ``file_tier``: ``none`` (the default) or ``gluster``: file servers fs1-fs3 with a
+        GlusterFS volume every web node mounts (docs/lab.md, "The file tier")."""
+        self.topo: Topology = build_topology(name, subnet, file_tier)
+        self.file_tier = file_tier
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
         self.directors = directors
@@ -82,7 +86,8 @@ class Lab:
         return cls(config["name"], config["subnet"], state_dir, config.get("advert_int", 1.0),
                    directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
                    db_durability=config.get("db_durability"),
-                   lms_sessions=config.get("lms_sessions", "database"))
+                   lms_sessions=config.get("lms_sessions", "database"),
+                   file_tier=config.get("file_tier", "none"))
 
     # -- the director kind ---------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ import pymysql
 from ..errors import LabError
 from . import _netns
 from ._directors import DIRECTORS, choose_kind
+from ._file_tier import up_file_tier
 from ._files import write_files, write_known_hosts
 from ._interfaces import LabContext
 from ._inventory import write_inventory
@@ -28,7 +29,7 @@ from ._parallel import parallel
 from ._paths import LMS_DIR
 from ._preflight import run_preflight
 from ._records import LabStatus
-from ._services import host_daemons
+from ._services import FILE_CLIENT_DAEMONS, host_daemons
 from ._state import LabState, locked, pid_alive
 from ._topology import LabHost
 
@@ -43,11 +44,12 @@ def up(lab: LabContext) -> LabStatus:
             if ((cfg.get("subnet"), cfg.get("advert_int")) != (lab.subnet, lab.advert_int)
                     or lab.directors not in ("auto", running_kind)
                     or not DIRECTORS[running_kind]().same_options(cfg, lab.lvs_sync)
-                    or cfg.get("db_durability") != lab.db_durability):
+                    or cfg.get("db_durability") != lab.db_durability
+                    or cfg.get("file_tier", "none") != lab.file_tier):
                 raise LabError(
                     f"lab {lab.name!r} is already up with subnet {cfg.get('subnet')} advert_int "
                     f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)} "
-                    f"db_durability {cfg.get('db_durability')}; "
+                    f"db_durability {cfg.get('db_durability')} file_tier {cfg.get('file_tier', 'none')}; "
                     f"`harness lab down --name {lab.name}` first to change them")
             running_sessions = cfg.get("lms_sessions", "database")
             if lab.lms_sessions != running_sessions:
@@ -59,7 +61,7 @@ def up(lab: LabContext) -> LabStatus:
         if state.exists:
             lab.say("leftovers of an earlier lab found: tearing them down first")
             teardown(lab, state)
-        run_preflight(lab.topo, own_bridge_recorded=False)
+        run_preflight(lab.topo, own_bridge_recorded=False, file_tier=lab.file_tier)
         state = lab.load_state()
         step = ["preflight"]
         try:
@@ -87,7 +89,7 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
     state.set(config={"name": lab.name, "subnet": lab.subnet, "advert_int": lab.advert_int,
                       "python": sys.executable, "bridge": topo.bridge, "directors": lab.director_kind,
                       "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability,
-                      "lms_sessions": lab.lms_sessions},
+                      "lms_sessions": lab.lms_sessions, "file_tier": lab.file_tier},
               phase="building", created=time.time())
     state.record("dir", str(lab.state_dir))
     lab.state_dir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,8 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
         "galera": lambda: up_galera(lab),
         "web": functools.partial(start_daemons_on, lab, topo.with_role("web")),
     }
+    if lab.file_tier != "none":
+        jobs["files"] = lambda: up_files(lab)
     director_hosts = lab.strategy.daemon_hosts(topo)
     if director_hosts:
         jobs["directors"] = functools.partial(start_daemons_on, lab, director_hosts)
@@ -160,11 +164,19 @@ def start_daemons_on(lab: LabContext, hosts: list[LabHost]) -> None:
 
 
 def start_host_daemons(lab: LabContext, host: str, wait: float) -> None:
-    for daemon in host_daemons(lab.topo.host(host)):
-        if daemon == "sshd":
+    for daemon in host_daemons(lab.topo.host(host), lab.topo.file_tier):
+        if daemon == "sshd" or daemon in FILE_CLIENT_DAEMONS:  # mounts: once the volume is started
             continue
         lab.say(f"{host}: starting {daemon}")
         lab.hostctl(host, "start", daemon, wait)
+
+
+def up_files(lab: LabContext) -> None:
+    """The file tier: glusterd on every file server, then pool, volume and the web nodes' mounts."""
+    servers = lab.topo.with_role("fileserver")
+    lab.say(f"file tier: starting glusterd on {', '.join(h.name for h in servers)}")
+    start_daemons_on(lab, servers)
+    up_file_tier(lab)
 
 
 def up_galera(lab: LabContext) -> None:

@@ -40,9 +40,23 @@ REQUIRED_FILES: dict[str, str] = {
 }
 
 
-def missing_packages(exists: Callable[[str], bool] = os.path.exists) -> list[str]:
-    """Debian packages whose marker file is absent, sorted, without duplicates."""
-    return sorted({pkg for path, pkg in REQUIRED_FILES.items() if not exists(path)})
+#: what the optional file tier needs beyond (``file_tier="gluster"``): checked only for a lab
+#: that has one, so a machine without GlusterFS still runs every other lab
+FILE_TIER_FILES: dict[str, dict[str, str]] = {
+    "gluster": {
+        "/usr/sbin/glusterd": "glusterfs-server",
+        "/usr/sbin/gluster": "glusterfs-server",
+        "/usr/sbin/glusterfs": "glusterfs-client",
+    },
+}
+
+
+def missing_packages(exists: Callable[[str], bool] = os.path.exists, file_tier: str = "none") -> list[str]:
+    """Debian packages whose marker file is absent, sorted, without duplicates (with those of
+    ``file_tier``'s, when the lab has one)."""
+    needed = dict(REQUIRED_FILES)
+    needed.update(FILE_TIER_FILES.get(file_tier, {}))
+    return sorted({pkg for path, pkg in needed.items() if not exists(path)})
 
 
 def missing_packages_message(packages: Iterable[str]) -> str:
@@ -85,11 +99,11 @@ def link_exists(name: str) -> bool:
     return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True, timeout=10).returncode == 0
 
 
-def run_preflight(topo: Topology, own_bridge_recorded: bool) -> None:
+def run_preflight(topo: Topology, own_bridge_recorded: bool, file_tier: str = "none") -> None:
     """Raise one LabError saying what to do, before anything is created."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root (network namespaces, bridges, daemons): run it with sudo or as root")
-    pkgs = missing_packages()
+    pkgs = missing_packages(file_tier=file_tier)
     if pkgs:
         raise LabError(missing_packages_message(pkgs))
     hits = overlapping_routes(ip_json("route", "show", "table", "main"), topo.subnet, topo.bridge)

@@ -28,6 +28,9 @@ class LabStatus:
     problems: list[str] = field(default_factory=list)
     directors: str = "haproxy"  # what the directors are: haproxy (namespaces) | lvs (UML guests)
     ipvs: dict[str, str] = field(default_factory=dict)  # LVS director -> `ipvsadm -Ln` table
+    #: the file tier (empty without one): file server -> brick online | offline, web node ->
+    #: its mount (mounted | not mounted | read-only | not answering | not glusterfs (TYPE))
+    storage: dict[str, str] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:

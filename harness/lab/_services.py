@@ -28,13 +28,20 @@ DAEMONS: dict[str, Daemon] = {
     "apache": Daemon("apache", "apache2", "/run/apache2/apache2.pid", "apache-error.log"),
     "haproxy": Daemon("haproxy", "haproxy", "/run/haproxy/haproxy.pid", "haproxy.log"),
     "keepalived": Daemon("keepalived", "keepalived", "/run/keepalived/keepalived.pid", "keepalived.log"),
+    # the file tier (harness.lab._gluster): glusterd forks the brick (glusterfsd) and the
+    # self-heal daemon; the web nodes' FUSE client is a daemon of its own, one per mount
+    "glusterd": Daemon("glusterd", "glusterd", "/run/glusterd.pid", "glusterd.log"),
+    "gluster-mount": Daemon("gluster-mount", "glusterfs", "/run/gluster-mount.pid", "gluster-mount.log"),
 }
 ROLE_DAEMONS: dict[str, tuple[str, ...]] = {
     "client": (),
     "db": ("mariadb", "clustercheck"),
     "web": ("apache",),
     "director": ("haproxy", "keepalived"),
+    "fileserver": ("glusterd",),
 }
+#: daemons a web node runs only in a lab with a file tier (the shared volume's FUSE mount)
+FILE_CLIENT_DAEMONS: tuple[str, ...] = ("gluster-mount",)
 #: the config file of each daemon that has one (under the host's etc dir)
 CONFIG_FILES: dict[str, str] = {
     "keepalived": "keepalived.conf",
@@ -45,9 +52,13 @@ CONFIG_FILES: dict[str, str] = {
 }
 
 
-def host_daemons(host: LabHost) -> list[str]:
-    """Daemons of a host in start order (sshd first: a host is reachable before its roles)."""
+def host_daemons(host: LabHost, file_tier: str = "none") -> list[str]:
+    """Daemons of a host in start order (sshd first: a host is reachable before its roles);
+    with a ``file_tier`` a web node also runs the shared volume's mount (last: it needs the
+    file servers, which `lab up` starts first)."""
     names = ["sshd"]
     for role in host.roles:
         names.extend(ROLE_DAEMONS.get(role, ()))
+    if file_tier != "none" and host.has_role("web"):
+        names.extend(FILE_CLIENT_DAEMONS)
     return names

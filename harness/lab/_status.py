@@ -18,6 +18,7 @@ from typing import Any
 
 from ..invariants import vips_not_held_once, vrrp_without_one_master
 from ._directors import directors_for
+from ._file_tier import brick_status, mount_status
 from ._interfaces import LabContext
 from ._records import DB_FIELDS, DirectorStatus, HttpAnswer, LabStatus
 from ._topology import VRRP_INSTANCES, Topology
@@ -81,6 +82,10 @@ def collect_status(lab: LabContext) -> LabStatus:
             jobs[f"web:{h.name}"] = functools.partial(http_get, f"http://{h.address}/login/index.php", 2.0)
         if h.has_role("db"):
             jobs[f"db:{h.name}"] = functools.partial(http_get, f"http://{h.address}:9200/", 2.0)
+        if topo.file_tier != "none" and h.has_role("web"):
+            jobs[f"mount:{h.name}"] = functools.partial(_ask, mount_status, lab, h.name)
+    if topo.file_tier != "none":
+        jobs["bricks:all"] = functools.partial(_ask, brick_status, lab, [h.name for h in running])
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
         futs = {k: pool.submit(fn) for k, fn in jobs.items()}
         res = {k: f.result() for k, f in futs.items()}
@@ -94,6 +99,10 @@ def collect_status(lab: LabContext) -> LabStatus:
             add_web(st, host, value)
         elif kind == "db":
             add_db(st, host, value, len(topo.with_role("db")))
+        elif kind == "mount":
+            add_mount(st, host, value)
+        elif kind == "bricks":
+            add_bricks(st, topo, value)
     st.problems.extend(judge_directors(st, topo))
     if not st.problems:
         answer = http_get(f"http://{topo.vips['web']}/login/index.php", 3.0)
@@ -102,7 +111,33 @@ def collect_status(lab: LabContext) -> LabStatus:
     return st
 
 
+def _ask(fn: Callable[..., Any], *args: Any) -> Any:
+    """A file tier question whose failure (a host that does not answer) is its answer."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 (status reports, never raises)
+        return f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
 # -- folding one answer into the status (pure) ---------------------------------------------------
+def add_mount(st: LabStatus, host: str, state: str) -> None:
+    st.storage[host] = state
+    if state != "mounted":
+        st.problems.append(f"{host}: moodledata {state}")
+
+
+def add_bricks(st: LabStatus, topo: Topology, bricks: dict[str, str] | str) -> None:
+    """Each file server's brick; a string is why no file server could tell."""
+    servers = [h.name for h in topo.with_role("fileserver")]
+    if isinstance(bricks, str):
+        st.problems.append(f"gluster volume status: {bricks}")
+        return
+    for name in servers:
+        state = bricks.get(name, "not in the volume")
+        st.storage[name] = f"brick {state}"
+        if state != "online":
+            st.problems.append(f"{name}: brick {state}")
+
 def add_ssh(st: LabStatus, host: str, answers: bool) -> None:
     st.ssh[host] = answers
     if not answers:

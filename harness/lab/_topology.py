@@ -24,6 +24,16 @@ HOST_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
     "dir1": (11, ("director",)),
     "dir2": (12, ("director",)),
 }
+#: the optional file tier's hosts (``file_tier="gluster"``): two data bricks and an arbiter,
+#: started after the db tier and before the web tier would use them
+FILE_TIER_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
+    "fs1": (41, ("fileserver",)),
+    "fs2": (42, ("fileserver",)),
+    "fs3": (43, ("fileserver",)),
+}
+#: ``none``: no file servers (the default: every lab before issue 12); ``gluster``: GlusterFS
+#: replica 3 arbiter 1 on fs1-fs3, mounted by every web node (harness.lab._gluster)
+FILE_TIERS = ("none", "gluster")
 BRIDGE_OFFSET = 1
 VIP_OFFSETS = {"web": 100, "db": 101}
 #: VRRP instances: name -> (VIP name, virtual router id)
@@ -58,6 +68,7 @@ class Topology:
     bridge_address: str
     hosts: dict[str, LabHost]
     vips: dict[str, str]  # "web"/"db" -> address
+    file_tier: str = "none"  # one of FILE_TIERS
 
     def host(self, name: str) -> LabHost:
         try:
@@ -93,9 +104,13 @@ def validate_name(lab_name: str) -> None:
         )
 
 
-def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24") -> Topology:
-    """Derive every address and object name of a lab; LabError names the bad argument."""
+def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", file_tier: str = "none") -> Topology:
+    """Derive every address and object name of a lab; LabError names the bad argument.
+
+    ``file_tier`` ``gluster`` adds the file servers fs1-fs3 (``FILE_TIER_LAYOUT``)."""
     validate_name(lab_name)
+    if file_tier not in FILE_TIERS:
+        raise LabError(f"file_tier {file_tier!r}: use one of {', '.join(FILE_TIERS)}")
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -110,7 +125,10 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24") -> 
     bridge = bridge_name(lab_name)
     prefix = "hlab-" if lab_name == "default" else f"hlab-{lab_name}-"
     hosts: dict[str, LabHost] = {}
-    for name, (offset, roles) in HOST_LAYOUT.items():
+    layout = dict(HOST_LAYOUT)
+    if file_tier != "none":
+        layout.update(FILE_TIER_LAYOUT)
+    for name, (offset, roles) in layout.items():
         addr = net.network_address + offset
         octets = str(addr).split(".")
         hosts[name] = LabHost(
@@ -130,4 +148,5 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24") -> 
         bridge_address=str(net.network_address + BRIDGE_OFFSET),
         hosts=hosts,
         vips={k: str(net.network_address + off) for k, off in VIP_OFFSETS.items()},
+        file_tier=file_tier,
     )

@@ -88,7 +88,7 @@ def test_minimal_file_gets_defaults() -> None:
 def test_the_documented_error_message_exactly(good: dict[str, Any]) -> None:
     good["hosts"]["web1"]["roles"] = ["webserver"]
     assert _problems(good) == [
-        "cluster.yml: hosts.web1.roles[0]: unknown role 'webserver' (known: client, db, director, hypervisor, mgm, web)"
+        "cluster.yml: hosts.web1.roles[0]: unknown role 'webserver' (known: client, db, director, fileserver, hypervisor, mgm, web)"
     ]
 
 
@@ -125,7 +125,7 @@ _DELETE = object()
 
 ERROR_CASES = [
     # (field path, new value, expected line after "cluster.yml: ")
-    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, moodle, name, slo, ssh, vips)"),
+    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, moodle, name, slo, ssh, storage, vips)"),
     ("hosts", _DELETE, "hosts: missing required field"),
     ("hosts", [], "hosts: expected a mapping, got a list"),
     ("hosts.web1", "198.18.0.21", "hosts.web1: expected a mapping, got str '198.18.0.21'"),
