@@ -85,6 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-directors", choices=("haproxy", "lvs", "auto"), default="auto",
                     help="lab directors: auto (default: lvs where a guest boots, else haproxy, saying why), "
                          "lvs (User-Mode Linux guests with IPVS), haproxy (namespaces)")
+    group.addoption("--lab-file-tier", choices=("none", "gluster"), default="none",
+                    help="lab file servers: none (default), gluster (fs1-fs3, the shared volume mounted at "
+                         "each web node's LMS dataroot; the storage tests need it)")
     group.addoption("--lab-accept-unhealthy", action="store_true",
                     help="run on a lab that is up but not healthy (default: every test's setup fails "
                          "with the reasons `harness lab status` gives)")
@@ -123,6 +126,8 @@ class HarnessSettings:
     results: list[dict[str, Any]] = field(default_factory=list)
     #: the first SIGINT/SIGTERM of the session (result.json and run.json record it)
     interrupts: InterruptWatch = field(default_factory=InterruptWatch)
+    #: --lab-file-tier: the lab's file servers (none, gluster)
+    lab_file_tier: str = "none"
 
 
 settings_key = pytest.StashKey[HarnessSettings]()
@@ -151,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_name=config.getoption("--lab-name"),
         lab_subnet=config.getoption("--lab-subnet"),
         lab_directors=config.getoption("--lab-directors"),
+        lab_file_tier=config.getoption("--lab-file-tier"),
         keep_lab=config.getoption("--keep-lab"),
         lab_accept_unhealthy=config.getoption("--lab-accept-unhealthy"),
         report_dir=report_dir,
@@ -273,9 +279,9 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
     from .lab import Lab
 
     if s.lab_subnet:
-        lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet)
-    else:
-        lab = Lab(name=s.lab_name, directors=s.lab_directors)  # the lab's own default subnet
+        lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet, file_tier=s.lab_file_tier)
+    else:  # the lab's own default subnet
+        lab = Lab(name=s.lab_name, directors=s.lab_directors, file_tier=s.lab_file_tier)
     yield from lab_target(s, lab)
 
 

@@ -29,6 +29,8 @@ from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
 from .probes.session import SessionProbe
 from .probes.state import StateSampler
+from .probes.storage import StorageProbe
+from .probes.storage_heal import HealBacklogProbe
 from .probes.txn import BankProbe, ListAppendProbe
 from .probes.vip import VipProbe
 from .report.allure import allure_step  # a no-op without allure-pytest
@@ -239,6 +241,30 @@ class Scenario:
             max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s, multi_writer=multi_writer,
             isolation=isolation or getattr(self.cluster.inventory.database, "isolation", None), guard=self.guard,
             **kwargs)
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
+    def storage_probe(self, *, rate_hz: float = 1.0, max_duration_s: float = 180.0, **kwargs: Any) -> StorageProbe:
+        """Start the storage probe (harness.probes.storage) through every web node's mount of
+        the cluster file's ``storage:`` volume; it checks each mount first (one error naming the
+        host). Finish with ``probe.final_read(paths=...)`` after the heal."""
+        inv = self.cluster.inventory
+        if inv.storage is None:
+            raise InventoryError(f"{inv.source}: the storage probe needs a storage: section (kind, volume, mount_point)")
+        kwargs.setdefault("expect_fstype", "fuse.glusterfs" if inv.storage.kind == "glusterfs" else None)
+        probe = StorageProbe(self.history, {h.name: self.cluster.transport(h.name) for h in inv.with_role("web")},
+                             inv.storage.mount_point, run_id=self._run_id("-fs"), rate_hz=rate_hz,
+                             max_count=int(rate_hz * max_duration_s) + 1, max_duration_s=max_duration_s, **kwargs)
+        probe.start()
+        self._probes.append(probe)
+        return probe
+
+    def heal_backlog(self, *, rate_hz: float = 1.0, max_duration_s: float = 180.0) -> HealBacklogProbe:
+        """Start sampling the shared volume's self-heal backlog (``storage-heal``)."""
+        probe = HealBacklogProbe.for_inventory(self.history, self.cluster.inventory, self.cluster.transport,
+                                               rate_hz=rate_hz, max_count=int(rate_hz * max_duration_s) + 1,
+                                               max_duration_s=max_duration_s)
         probe.start()
         self._probes.append(probe)
         return probe

@@ -16,15 +16,18 @@ enough to stream). :func:`start_workload` starts it, :meth:`Workload.finish` sto
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pymysql
 
 from .checkers import CheckConfig
+from .history import Op
 from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes, read_back
+from .probes.storage import StorageProbe
+from .probes.storage_heal import HealBacklogProbe
 from .scenario import Scenario
 
 #: where the final read of forum post keys lands in the history (``posts-read-<node>``)
@@ -73,6 +76,15 @@ class WorkloadSpec:
     session_hz: float = 2.0
     #: first letter of the run's forum post keys ("p" acceptance, "s" soak), then 8 hex digits
     post_key_letter: str = "p"
+    #: the file tier (needs the cluster file's ``storage:`` section): the storage probe writing
+    #: through every web node's mount at ``storage_hz`` per node, the self-heal backlog sampled at
+    #: ``heal_hz`` and waited on (at most ``storage_converge_s``) before the final listing, and
+    #: ``attach_fraction`` of the Moodle users' posts uploading an attachment first
+    storage: bool = False
+    storage_hz: float = 2.0
+    heal_hz: float = 1.0
+    storage_converge_s: float = 60.0
+    attach_fraction: float = 0.0
 
     @classmethod
     def acceptance(cls, **changes: Any) -> WorkloadSpec:
@@ -90,6 +102,8 @@ class WorkloadSpec:
         """The locustfile's environment: post key prefix, think time, timeout, then ``load_env``."""
         env = {"MOODLE_POST_KEY_PREFIX": post_prefix, "MOODLE_WAIT_MIN": f"{self.moodle_wait_s[0]:g}",
                "MOODLE_WAIT_MAX": f"{self.moodle_wait_s[1]:g}", "MOODLE_TIMEOUT": f"{self.moodle_timeout_s:g}"}
+        if self.attach_fraction:
+            env["MOODLE_ATTACH_FRACTION"] = f"{self.attach_fraction:g}"
         env.update(self.load_env)
         return env
 
@@ -105,6 +119,9 @@ class Workload:
     load: LocustLoad | None
     #: the transactional probes running (list-append, bank), finished like the ledger
     txns: list[Ledger] = field(default_factory=list)
+    #: the file tier's probes (spec.storage)
+    storage: StorageProbe | None = None
+    heal: HealBacklogProbe | None = None
 
     def finish(self) -> dict[str, int]:
         """Stop load, probes and ledger; read every ledger key and forum post back from every
@@ -114,12 +131,16 @@ class Workload:
         if self.load is not None:
             self.load.stop()
             figures = {"samples": self.load.samples, "failures": self.load.failures}
+        if self.heal is not None:  # let self-heal finish (bounded) while the backlog is sampled
+            self.heal.wait_for_zero(self.spec.storage_converge_s)
         sc.stop_probes()
         for probe in [self.ledger, *self.txns]:
             if probe is not None:
                 sc.finish_ledger(probe)
         if self.load is not None:
             read_post_keys(sc, self.post_prefix)
+        if self.storage is not None:  # every web node lists the probe's files and the uploads
+            self.storage.final_read(paths=acknowledged_uploads(sc.history.ops()))
         return figures
 
     def check_config(self, **overrides: Any) -> CheckConfig:
@@ -128,6 +149,8 @@ class Workload:
         cluster file says the database promises, else serializable)."""
         inv = self.scenario.cluster.inventory
         overrides.setdefault("isolation", self.spec.txn_isolation or inv.database.isolation or "serializable")
+        if self.heal is not None:
+            overrides.setdefault("storage_converge_s", self.spec.storage_converge_s)
         return CheckConfig.from_slo(inv.slo, probe_prefix="vip-probe-web",
                                     posts_read_prefix=POSTS_READ_PREFIX if self.load is not None else None, **overrides)
 
@@ -157,7 +180,27 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     if spec.bank:
         txns.append(sc.bank(workers=spec.bank_workers, rate_hz=spec.bank_hz, max_duration_s=duration_s,
                             isolation=spec.txn_isolation, wsrep_sync_wait=spec.txn_sync_wait))
-    return Workload(sc, spec, post_prefix, ledger, load, txns)
+    storage = heal = None
+    if spec.storage:
+        storage = sc.storage_probe(rate_hz=spec.storage_hz, max_duration_s=duration_s)
+        heal = sc.heal_backlog(rate_hz=spec.heal_hz, max_duration_s=duration_s + spec.storage_converge_s)
+    return Workload(sc, spec, post_prefix, ledger, load, txns, storage, heal)
+
+
+def acknowledged_uploads(ops: Iterable[Op]) -> list[str]:
+    """The pool paths of the Moodle load's uploads that were acknowledged (``ok``)."""
+    pending: dict[str, str] = {}
+    out: list[str] = []
+    for op in ops:
+        if not op.process.startswith("locust-") or op.f != "upload":
+            continue
+        if op.type == "invoke":
+            path = op.value.get("path") if isinstance(op.value, dict) else None
+            if isinstance(path, str):
+                pending[op.process] = path
+        elif (path := pending.pop(op.process, None)) is not None and op.type == "ok":
+            out.append(path)
+    return out
 
 
 def read_post_keys(scenario: Scenario, prefix: str, *, database: str | None = None, table: str | None = None,
