@@ -124,16 +124,16 @@ class StorageProbe(ProbeThread):
         t0 = time.monotonic()
         status, _, err = self._run(host, script)
         if status == 0:
-            op.ok({"path": rel, "sha256": sha}, latency_ms=_ms(t0))
+            op.ok({"path": rel, "sha256": sha}, took_ms=_ms(t0))
             with self._lock:
                 self._acked[host] = (rel, sha)
             kind = "ok"
         elif status == _BEFORE_RENAME:
-            op.fail({"path": rel, "sha256": sha}, latency_ms=_ms(t0), error=f"before rename: {err}")
+            op.fail({"path": rel, "sha256": sha}, took_ms=_ms(t0), error=f"before rename: {err}")
             kind = "fail"
         else:
             why = err or f"exit {status}"
-            op.info({"path": rel, "sha256": sha}, latency_ms=_ms(t0),
+            op.info({"path": rel, "sha256": sha}, took_ms=_ms(t0),
                     error=f"exit {status}: {why}" if status is not None else why)
             kind = "info"
         with self._lock:
@@ -152,9 +152,9 @@ class StorageProbe(ProbeThread):
                                            " else echo missing; fi")
         if status == 0:
             found = parse_sha256sum(out, self.mount).get(rel)
-            op.ok({"path": rel, "sha256": found}, latency_ms=_ms(t0))
+            op.ok({"path": rel, "sha256": found}, took_ms=_ms(t0))
         else:
-            op.fail({"path": rel, "sha256": sha}, latency_ms=_ms(t0),
+            op.fail({"path": rel, "sha256": sha}, took_ms=_ms(t0),
                     error=f"exit {status}: {err}" if status is not None else err)
 
     def _prepare(self) -> None:

@@ -84,11 +84,11 @@ class HealBacklogProbe(ProbeThread):
                 continue
             pending = heal_pending(backlog)
             self.last = (time.monotonic(), pending)
-            op.ok({"pending": pending}, latency_ms=_ms(t0), host=host,
+            op.ok({"pending": pending}, took_ms=_ms(t0), host=host,
                   bricks={b.brick: b.entries for b in backlog})
             self.samples += 1
             return pending
-        op.fail(None, latency_ms=_ms(t0), error="; ".join(errors)[-500:])
+        op.fail(None, took_ms=_ms(t0), error="; ".join(errors)[-500:])
         return None
 
     def wait_for_zero(self, timeout_s: float) -> float | None:

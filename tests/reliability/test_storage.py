@@ -39,7 +39,7 @@ def storage(cluster):
 
 
 def _spec(users: int, **changes: Any) -> WorkloadSpec:
-    return WorkloadSpec.acceptance(users=users, storage=True, attach_fraction=0.5, **changes)
+    return WorkloadSpec.acceptance(**{"users": users, "storage": True, "attach_fraction": 0.5, **changes})
 
 
 def _data_server(cluster) -> str:
