@@ -67,7 +67,7 @@ def _coarsen_lane(name: str, kind: str, counts: list[list[int]], bin_s: float) -
     return Lane(name, kind, merged(ok), merged(fail), merged(info), bin_s * k)
 
 
-_LANE_LABEL = {"writes": "ledger writes", "requests": "locust requests"}
+_LANE_LABEL = {"writes": "ledger writes", "requests": "locust requests", "storage": "file writes/reads"}
 
 
 class _Aggregator:
@@ -108,6 +108,8 @@ class _Aggregator:
             return ("writes", _LANE_LABEL["writes"])
         if process.startswith("locust"):
             return ("requests", _LANE_LABEL["requests"])
+        if process.startswith("storage-probe-"):  # the file tier's probe, every web node in one lane
+            return ("storage", _LANE_LABEL["storage"])
         if is_nemesis(process):
             return ("nemesis", "")
         return None
@@ -224,7 +226,7 @@ class _Aggregator:
                 )
         outages.sort(key=lambda o: o.start)
         t1 = self.t1  # later times were clamped into the last bin
-        order = {"probe": 0, "writes": 1, "requests": 2}
+        order = {"probe": 0, "writes": 1, "requests": 2, "storage": 3}
         names = sorted(self.lanes, key=lambda n: (order.get(self.lane_kind[n], 9), n))
         lanes = [_coarsen_lane(n, self.lane_kind[n], self.lanes[n], self.bin_s) for n in names]
         latency = [self.hists[n].series(self.bin_s) for n in names if n in self.hists]

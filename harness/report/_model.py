@@ -24,7 +24,7 @@ class Lane:
     """One row of the timeline strip: outcome counts per bin."""
 
     name: str
-    kind: str  # "probe" | "writes" | "requests"
+    kind: str  # "probe" | "writes" | "requests" | "storage"
     ok: list[int]
     fail: list[int]
     info: list[int]

@@ -489,3 +489,20 @@ def test_the_report_scrubs_with_the_one_scrubber_the_writers_use():
 
     assert scrub is _secrets.scrub and scrub_data is _secrets.scrub_data
     assert scrub("mysqladmin -h db1 -p S3cret-r1 status") == "mysqladmin -h db1 -p *** status"
+
+
+def test_the_storage_probe_has_its_own_lane_after_the_others(tmp_path):
+    rows = [(1.0 + i * 0.5, "vip-probe-web", "ok", "get", {"vip": "web"}, 200, {"latency_ms": 5.0}) for i in range(8)]
+    rows += [(1.2 + i * 0.5, f"storage-probe-web{1 + i % 2}", "fail" if i == 3 else "ok", "write",
+              {"path": f"p{i}", "sha256": "s"}, {"path": f"p{i}", "sha256": "s"}, {"took_ms": 300.0}) for i in range(8)]
+    ops = hist(rows)
+    slow, _ = aggregate_ops(ops)
+    names = [lane.name for lane in slow.lanes]
+    assert names == ["vip-probe-web", "file writes/reads"]  # both web nodes' writes in one lane
+    storage = slow.lanes[1]
+    assert sum(storage.ok) == 7 and sum(storage.fail) == 1
+    path = tmp_path / "history.jsonl"
+    write_history(ops, path)
+    fast, _ = aggregate_file(path)  # the fast scanner agrees
+    assert [(lane.name, lane.ok, lane.fail) for lane in fast.lanes] == [(lane.name, lane.ok, lane.fail) for lane in slow.lanes]
+    assert not [s for s in slow.latency if s.name == "file writes/reads"]  # took_ms: out of the latency figures
