@@ -117,14 +117,17 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
     ``probe_prefix``; ledger, a ``ledger-`` process; latency, an ok completion with
     ``latency_ms``; split_brain, a ``state`` sample; recovery, any nemesis op (a fault never
     healed is "could not judge"); posts, whenever asked for; sessions, a ``session-`` process;
-    list_append, a ``txn-`` process's ``txn`` op; bank, a ``bank-`` process (both run by
-    ``run_all`` only when applicable).
+    list_append, a ``txn-`` process's ``txn`` op; bank, a ``bank-`` process; lost_files, a
+    storage probe, final listing or LMS upload; storage_availability, a ``storage-probe-``
+    process; storage_convergence, ``storage-heal`` samples in a run with a fault (all of these
+    run by ``run_all`` only when applicable).
     """
     c = config or CheckConfig()
     seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False,
             "sessions": False, "list_append": False, "bank": False, "lost_files": False,
             "storage_availability": False, "storage_convergence": False}
     prefix = c.probe_prefix
+    heal_samples = False
     for op in ops:
         process = op.process
         if process.startswith(prefix):
@@ -142,7 +145,7 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
         elif process.startswith(STORAGE_FINAL_PREFIX) or (process.startswith("locust-") and op.f == "upload"):
             seen["lost_files"] = True
         elif process == STORAGE_HEAL_PROCESS:
-            seen["storage_convergence"] = True
+            heal_samples = True
         elif process == "state" and op.f == "sample":
             seen["split_brain"] = True
         elif is_nemesis(process):
@@ -157,6 +160,8 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
         seen["latency"] = True
     if c.posts_read_prefix:
         seen["posts"] = True
+    # self-heal is judged after a fault: backlog samples of a run without one have nothing to converge
+    seen["storage_convergence"] = heal_samples and seen["recovery"]
     if c.storage_max_outage_s is not None:
         seen["storage_availability"] = True
     if c.storage_converge_s is not None:

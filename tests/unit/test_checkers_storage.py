@@ -132,3 +132,6 @@ def test_run_all_judges_the_file_tier_only_when_the_history_has_it() -> None:
     assert by_name["storage_availability"].counts["ok"] == 2
     assert applicable(ops)["storage_convergence"] is False
     assert applicable(plain, CheckConfig(storage_converge_s=30))["storage_convergence"] is True  # asked: judged
+    samples = _h(*_heal_info((1, 0), (2, 0)))
+    assert applicable(samples)["storage_convergence"] is False  # no fault: nothing to converge
+    assert applicable(_h(*_fault(0.5, 1.5), *_heal_info((2, 0))))["storage_convergence"] is True
