@@ -24,6 +24,7 @@ _PATHS: dict[str, str] = {
     "partition": "harness.faults.network:Partition",
     "bandwidth": "harness.faults.network:Bandwidth",
     "latency": "harness.faults.network:Latency",
+    "disk-full": "harness.faults.disk:DiskFull",
     "director-failure": "harness.faults.director:DirectorFailure",
     "db-node-failure": "harness.faults.database:DbNodeFailure",
     "db-tier-power-loss": "harness.faults.db_tier:DbTierPowerLoss",

@@ -77,6 +77,7 @@ LOCAL_TARGETS: list[tuple[str, dict[str, Any], str]] = [
     ("domain-pause", {"host": "localweb"}, "localweb"),
     ("domain-shutdown", {"host": "localweb"}, "localweb"),
     ("domain-start", {"host": "localweb"}, "localweb"),
+    ("disk-full", {"host": "localweb", "path": "/srv/bricks"}, "localweb"),
 ]
 
 
