@@ -10,6 +10,10 @@ from harness.workload import WorkloadSpec
 
 pytestmark = [pytest.mark.failover, pytest.mark.performance]
 
+#: samples a request type needs before its percentile is judged: below these, nearest-rank p95
+#: and p99 are the slowest sample (all requests together are always judged)
+MIN_SAMPLES = {"p95": 20, "p99": 100}
+
 
 def _record_and_assert(scenario, phase: str) -> None:
     slo = scenario.cluster.inventory.slo
@@ -25,8 +29,12 @@ def _record_and_assert(scenario, phase: str) -> None:
     per_type = (result.counts.get("per_phase_f") or {}).get(phase) or {}
     for f, fig in sorted(per_type.items()):
         for pct in ("p95", "p99"):
-            lines.append(scenario.slo_line(f"{f} latency {pct} ({phase}, n={fig['n']})", fig.get(pct),
-                                           getattr(bound, pct), "ms"))
+            # a nearest-rank percentile of fewer samples than MIN_SAMPLES is the maximum: one
+            # slow request (the logins of the load's start, bcrypt on busy cores: 504 ms once
+            # at n=16) would decide it, so such a line is recorded without a bound
+            judged = fig["n"] >= MIN_SAMPLES[pct]
+            name = f"{f} latency {pct} ({phase}, n={fig['n']}{'' if judged else ', too few to judge'})"
+            lines.append(scenario.slo_line(name, fig.get(pct), getattr(bound, pct) if judged else None, "ms"))
     bad = [f"{ln.name}: {ln.measured} ms > {ln.bound} ms" for ln in lines if ln.verdict is Validity.INVALID]
     assert not bad, "latency SLO exceeded: " + "; ".join(bad)
 
