@@ -7,7 +7,9 @@ when its completion is ``ok``; after the heal each web node lists what its mount
 self-heal backlog is sampled by ``storage-heal`` ``heal-info`` ops whose ``ok`` value is
 ``{"pending": n}`` (``null`` while a brick does not answer: unknown is not zero).
 
-- :func:`lost_files`: every acknowledged file must be on every web node with its checksum.
+- :func:`lost_files`: every acknowledged file must be on every web node with its checksum,
+  and every read the storage probe made of a file another node had acknowledged must find it
+  whole (``read_missing`` / ``read_corrupt``: not visible across nodes while the run went on).
   A ``fail`` write found on a node is INVALID too (``fail`` promises it did not happen); an
   ``info`` write may be there or not. No final listing, or nothing acknowledged: UNKNOWN (a
   run that wrote nothing proves nothing).
@@ -72,11 +74,30 @@ def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = (STORAGE_
     failed: dict[str, str] = {}
     maybe: dict[str, str] = {}
     finals: dict[str, dict[str, str]] = {}
+    bad_reads: list[tuple[str, dict[str, Any]]] = []  # (kind, example) of reads during the run
+    reading: dict[str, Op] = {}
     orphans = Orphans()
     for op in ops:
         if op.process.startswith(final_prefix):
             if op.type == "ok" and op.f == "list":
                 finals[op.process[len(final_prefix):]] = _listing(op)
+            continue
+        if op.process.startswith(STORAGE_PROBE_PREFIX) and op.f == "read":
+            # the probe reads only files another node had acknowledged: absent or different is a finding
+            if op.type == "invoke":
+                _file(op, "read")
+                reading[op.process] = op
+            elif (rinv := reading.pop(op.process, None)) is None:
+                orphans.add(op)
+            elif op.type == "ok":
+                path, sha = _file(rinv, "read")
+                got = op.value.get("sha256") if isinstance(op.value, dict) else None
+                node = op.process[len(STORAGE_PROBE_PREFIX):]
+                if got is None:
+                    bad_reads.append(("read_missing", {"node": node, "path": path, "time": op.time}))
+                elif got != sha:
+                    bad_reads.append(("read_corrupt", {"node": node, "path": path, "sha256": got, "expected": sha,
+                                                       "time": op.time}))
             continue
         if not op.process.startswith(write_prefixes) or op.f not in write_fs:
             continue
@@ -91,8 +112,10 @@ def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = (STORAGE_
         path, sha = _file(inv, inv.f)
         {"ok": acked, "fail": failed, "info": maybe}.get(op.type, maybe)[path] = sha
     counts: dict[str, Any] = {"acknowledged": len(acked), "failed": len(failed), "indeterminate": len(maybe),
-                              "nodes": sorted(finals), "lost": 0, "corrupt": 0, "failed_present": 0}
-    examples: dict[str, list[Any]] = {"lost": [], "corrupt": [], "failed_present": []}
+                              "nodes": sorted(finals), "lost": 0, "corrupt": 0, "failed_present": 0,
+                              "read_missing": 0, "read_corrupt": 0}
+    examples: dict[str, list[Any]] = {"lost": [], "corrupt": [], "failed_present": [], "read_missing": [],
+                                      "read_corrupt": []}
 
     def note(kind: str, item: dict[str, Any]) -> None:
         counts[kind] += 1
@@ -109,10 +132,13 @@ def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = (STORAGE_
         for path in sorted(failed):
             if path in files:
                 note("failed_present", {"node": node, "path": path})
+    for kind, item in bad_reads:
+        note(kind, item)
     shown = {k: v for k, v in examples.items() if v}
-    bad = [k for k in ("lost", "corrupt", "failed_present") if counts[k]]
+    bad = [k for k in ("lost", "corrupt", "failed_present", "read_missing", "read_corrupt") if counts[k]]
     if bad:
-        msg = "; ".join(f"{counts[k]} {k.replace('_', ' ')} (file, node) pair(s)" for k in bad)
+        msg = "; ".join(f"{counts[k]} {k.replace('_', ' ')} (file, node) pair(s)" if not k.startswith("read")
+                        else f"{counts[k]} read(s) of an acknowledged file {k[5:]}" for k in bad)
         result = CheckResult(LOST, Validity.INVALID, counts, shown, msg)
     elif not finals:
         result = CheckResult(LOST, Validity.UNKNOWN, counts, message="no final listing of any web node")

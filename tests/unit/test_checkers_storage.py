@@ -135,3 +135,18 @@ def test_run_all_judges_the_file_tier_only_when_the_history_has_it() -> None:
     samples = _h(*_heal_info((1, 0), (2, 0)))
     assert applicable(samples)["storage_convergence"] is False  # no fault: nothing to converge
     assert applicable(_h(*_fault(0.5, 1.5), *_heal_info((2, 0))))["storage_convergence"] is True
+
+
+def test_a_read_of_an_acknowledged_file_that_finds_it_missing_or_different_is_invalid() -> None:
+    v = {"path": "a", "sha256": "s1"}
+    reads = [(3, "storage-probe-web2", "invoke", "read", v), (3.1, "storage-probe-web2", "ok", "read", {"path": "a", "sha256": None}),
+             (4, "storage-probe-web3", "invoke", "read", v), (4.1, "storage-probe-web3", "ok", "read", {"path": "a", "sha256": "zz"}),
+             (5, "storage-probe-web2", "invoke", "read", v), (5.1, "storage-probe-web2", "ok", "read", v)]
+    finals = [*_final(9, "web1", {"a": "s1"}), *_final(9, "web2", {"a": "s1"})]
+    r = lost_files(_h(*_write(1, "web1", "a", "s1"), *reads, *finals))
+    assert r.valid is Validity.INVALID
+    assert (r.counts["read_missing"], r.counts["read_corrupt"], r.counts["lost"]) == (1, 1, 0)
+    assert r.examples["read_missing"][0]["node"] == "web2" and r.examples["read_corrupt"][0]["sha256"] == "zz"
+    assert "1 read(s) of an acknowledged file missing" in r.message
+    clean = lost_files(_h(*_write(1, "web1", "a", "s1"), *reads[4:], *finals))
+    assert clean.valid is Validity.VALID  # a read that found the file whole is no finding
