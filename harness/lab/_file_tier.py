@@ -93,8 +93,17 @@ def up_file_tier(lab: LabContext) -> None:
         cli(lab, "peer", "probe", h.address, host=first.name)
 
     def peers_missing() -> str:
-        peers = parse_peer_status(cli(lab, "--xml", "peer", "status", host=first.name, timeout=10))
-        return ", ".join(h.name for h in others if not peers.get(h.address))
+        # every server's own view: fs1 seeing fs2 and fs3 is not enough, a volume create is
+        # staged on each (CI once: "Staging failed on fs2. Error: Host fs3 not connected");
+        # a server may know the one that probed it by another name, so count, do not match
+        missing = [h.name for h in others
+                   if not parse_peer_status(cli(lab, "--xml", "peer", "status", host=first.name, timeout=10))
+                   .get(h.address)]
+        for h in others:
+            peers = parse_peer_status(cli(lab, "--xml", "peer", "status", host=h.name, timeout=10))
+            if len(peers) < len(servers) - 1 or not all(peers.values()):
+                missing.append(f"{h.name}'s view ({sum(peers.values())} of {len(servers) - 1} connected)")
+        return ", ".join(missing)
 
     _poll("gluster pool: peers connected", peers_missing, 30)
     lab.say(f"gluster: trusted pool of {', '.join(h.name for h in servers)}")
