@@ -90,8 +90,10 @@ def _repeat(lab: Lab, cluster: Cluster, run_dir: Path) -> Repeat:
             wait_until("every home's session logged in and checked twice",
                        lambda: all(n >= 2 for n in probe.checks.values()), timeout=30)
             fault_at = history.now()
+            # counted before the kill: a loss while the kill is on its way (its SSH round trips
+            # take ~0.5 s) is already the fault's, and after it no session can be made again
+            n0, lost0 = probe.checks[KILLED], probe.lost[KILLED]
             with nemesis.fault("kill-process", host=KILLED, process="apache", tree=True):
-                n0, lost0 = probe.checks[KILLED], probe.lost[KILLED]
                 # per-node sessions: once lost, the session cannot be made again until its home
                 # is back (a login through the VIP meets a node per request), so lost ends it
                 wait_until(f"{KILLED}'s session checked through the other nodes, or lost",
@@ -147,7 +149,9 @@ def test_per_node_sessions_are_lost_on_the_killed_node_on_every_repeat(sess_lab:
             lost = rep.losses(KILLED, in_fault=True)
             assert lost, f"repeat {i}: {KILLED}'s session was not lost while {KILLED} was dead"
             assert all(o.value["served_by"] != KILLED for o in lost)
-            r = sessions(rep.ops)
+            # every example: with per-node sessions the other homes lose theirs too whenever the
+            # VIP sends a check elsewhere, and the first few examples may all be theirs (CI once)
+            r = sessions(rep.ops, max_examples=100000)
             assert r.valid is Validity.INVALID
             assert r.counts["lost_by_home"][KILLED] >= len(lost)
             assert KILLED in {x["home"] for x in r.examples["lost"]}
