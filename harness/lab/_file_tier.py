@@ -96,9 +96,8 @@ def up_file_tier(lab: LabContext) -> None:
         # every server's own view: fs1 seeing fs2 and fs3 is not enough, a volume create is
         # staged on each (CI once: "Staging failed on fs2. Error: Host fs3 not connected");
         # a server may know the one that probed it by another name, so count, do not match
-        missing = [h.name for h in others
-                   if not parse_peer_status(cli(lab, "--xml", "peer", "status", host=first.name, timeout=10))
-                   .get(h.address)]
+        seen_by_first = parse_peer_status(cli(lab, "--xml", "peer", "status", host=first.name, timeout=10))
+        missing = [h.name for h in others if not seen_by_first.get(h.address)]
         for h in others:
             peers = parse_peer_status(cli(lab, "--xml", "peer", "status", host=h.name, timeout=10))
             if len(peers) < len(servers) - 1 or not all(peers.values()):
