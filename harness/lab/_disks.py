@@ -5,9 +5,14 @@ others; in namespaces sharing the machine's root file system it would be (issue 
 sessions at their default path survived a web node kill). So every namespace host mounts, in
 its own private mount namespace, its own directories over the machine's:
 
-- ``/var/lib``, ``/var/cache``, ``/var/log``, ``/var/tmp``, ``/srv``: bind mounts of
+- ``/var/lib``, ``/var/cache``, ``/var/log``, ``/var/tmp``, ``/srv``, ``/root``: bind mounts of
   ``STATE/hosts/<host>/disk/<dir>``, kept across a destroy and start of the host (a disk), gone
   with the state dir at ``lab down``;
+- ``/root`` starts empty: the machine's own dotfiles are not the host's. An SSH session's bash
+  reads ``~/.bashrc``; the machine's ran ``pyenv init``, whose rehash waits up to 60 s on a lock
+  file, and a lab host killed in the middle of one left that lock behind: every later SSH command
+  on every lab host hung (CI once: all hosts "unreachable"). The UML guests have had an empty
+  tmpfs ``/root`` for the same reason;
 - ``/run`` and ``/tmp``: tmpfs, empty at every boot (``/run`` is tmpfs on every Debian machine;
   ``/tmp`` is here too, as it always was in the lab);
 - what the host must still see through them stays visible: the lab's state dir (configs,
@@ -39,7 +44,9 @@ from ._paths import LabPaths
 from ._state import STATE_ROOT
 
 #: directories backed by the host's disk (STATE/hosts/<host>/disk/<dir>)
-DISK_DIRS: tuple[str, ...] = ("/var/lib", "/var/cache", "/var/log", "/var/tmp", "/srv")
+DISK_DIRS: tuple[str, ...] = ("/var/lib", "/var/cache", "/var/log", "/var/tmp", "/srv", "/root")
+#: seeded as the bare directory (mode and owner), nothing below it: a home of the host's own
+BARE_DIRS: tuple[str, ...] = ("/root",)
 #: directories that are a fresh tmpfs at every boot: mount options
 TMPFS_DIRS: dict[str, str] = {"/run": "mode=0755,size=64m", "/tmp": "mode=1777,size=256m"}
 #: the order the init covers them: /run first (it holds the spots where kept paths wait)
@@ -209,7 +216,8 @@ def seed_disk(paths: LabPaths, host: str, source_root: Path = Path("/"),
             shutil.rmtree(tmp)
         tmp.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            skeleton(src, tmp, exclude=skip, shallow=[source_root / p.lstrip("/") for p in EMPTY_DIRS])
+            shallow = [source_root / p.lstrip("/") for p in (*EMPTY_DIRS, *BARE_DIRS)]
+            skeleton(src, tmp, exclude=skip, shallow=shallow)
         else:
             tmp.mkdir(mode=0o755)
         for f in EMPTY_FILES:

@@ -25,7 +25,7 @@ from .conftest import wait_until
 pytestmark = pytest.mark.lab
 
 #: local places a misconfigured web node would keep sessions or uploads in
-PLACES = ("/tmp", "/var/lib/php/sessions", "/srv")
+PLACES = ("/tmp", "/var/lib/php/sessions", "/srv", "/root")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,23 @@ def test_a_file_written_on_web1s_local_disk_is_on_web1_only(lab: Lab, cluster: C
         disk = lab.paths.host_dir("web1") / "disk"
         assert (disk / "var/lib/php/sessions" / name).read_text() == "web1 /var/lib/php/sessions"
         assert (disk / "srv" / name).read_text() == "web1 /srv"
+        assert (disk / "root" / name).read_text() == "web1 /root"
     finally:
         cluster.run_expect("web1", [0], ["rm", "-f", *files.values()])
+
+
+def test_roots_home_on_a_host_is_its_own_not_the_machines(cluster: Cluster) -> None:
+    """An SSH session's bash reads ~/.bashrc: the machine's (pyenv init) once hung every SSH
+    command on every host. A file in the machine's /root is not in a host's."""
+    marker = Path("/root") / f"hlab-home-{uuid.uuid4().hex}"
+    marker.write_text("the machine's")
+    try:
+        assert read(cluster, "web1", str(marker)) is None, "web1's /root is the machine's"
+        assert read(cluster, "db2", str(marker)) is None, "db2's /root is the machine's"
+        if Path("/root/.bashrc").exists():
+            assert read(cluster, "web1", "/root/.bashrc") is None
+    finally:
+        marker.unlink()
 
 
 def test_the_php_session_dir_is_a_fresh_installs_and_the_package_database_is_read_only(cluster: Cluster) -> None:

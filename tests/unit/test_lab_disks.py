@@ -60,7 +60,8 @@ def play(plan: list[Mount]) -> dict[str, str]:
     model = {}
     for probe in ("/run", "/tmp", "/var/lib", "/var/lib/php/sessions", "/var/cache", "/var/log", "/var/tmp",
                   "/srv", "/var/lib/dpkg", f"{STATE}/hosts/web1/etc", f"{STATE}/hosts/web2/disk/var/lib",
-                  f"{STATE}/hosts/web1/disk", "/tmp/ci/main/harness", "/srv/co/harness", "/usr/bin", "/etc"):
+                  f"{STATE}/hosts/web1/disk", "/tmp/ci/main/harness", "/srv/co/harness", "/usr/bin", "/etc",
+                  "/root", "/root/.bashrc", "/root/.pyenv/shims", "/root/.pyenv/versions/3.11.7/bin"):
         origin, ro = resolve(probe)
         model[probe] = origin + (" (ro)" if ro else "")
     model["_left"] = ",".join(t for t, _, _ in table if t.startswith("/run/.hlab-keep"))
@@ -97,6 +98,19 @@ def test_a_checkout_under_tmp_or_srv_stays_visible() -> None:
     assert seen["/tmp"].startswith("tmpfs#")
 
 
+def test_root_has_a_home_of_its_own_and_a_python_living_there_stays_visible() -> None:
+    """The machine's dotfiles are not a lab host's: its bashrc ran pyenv's rehash, whose stale
+    lock hung every SSH command on every host (CI once). A pyenv Python running the harness is
+    put back, nothing else of the machine's /root."""
+    keep = [STATE, "/work/co", "/root/.pyenv/versions/3.11.7"]
+    seen = play(mount_plan(PATHS, "web1", HOSTS, keep, []))
+    own = f"{STATE}/hosts/web1/disk/root"
+    assert seen["/root"] == own
+    assert seen["/root/.bashrc"] == f"{own}/.bashrc" and seen["/root/.pyenv/shims"] == f"{own}/.pyenv/shims"
+    assert seen["/root/.pyenv/versions/3.11.7/bin"] == "/root/.pyenv/versions/3.11.7/bin"
+    assert seen["_left"] == ""
+
+
 def test_plan_order_private_first_run_before_spots_hides_last() -> None:
     plan = mount_plan(PATHS, "db1", HOSTS, [STATE], ["/var/lib/dpkg"])
     assert plan[0] == Mount("rprivate", "/")
@@ -116,7 +130,8 @@ def test_plan_order_private_first_run_before_spots_hides_last() -> None:
 
 
 def test_kept_paths_are_the_topmost_under_a_private_dir() -> None:
-    assert kept_paths(["/tmp/ci/main", "/tmp/ci/main/.venv", "/usr", "/root/.pyenv/versions/3.11.7"]) == ["/tmp/ci/main"]
+    assert kept_paths(["/tmp/ci/main", "/tmp/ci/main/.venv", "/usr", "/root/.pyenv/versions/3.11.7"]) == [
+        "/root/.pyenv/versions/3.11.7", "/tmp/ci/main"]
     assert kept_paths(["/tmp/a", "/tmp/ab/", "/tmp/a/b"]) == ["/tmp/a", "/tmp/ab"]
     assert kept_paths(["/srv/checkout", "/usr", "/work/co"]) == ["/srv/checkout"]
     assert kept_paths([STATE, f"{STATE}/hosts"]) == [STATE]
@@ -143,6 +158,9 @@ def _tree(root: Path) -> Path:
     os.chmod(root / "var/log/wtmp", 0o664)
     (root / "var/log/dpkg.log").write_text("not copied")
     (root / "var/cache").mkdir()
+    (root / "root/.pyenv/shims").mkdir(parents=True)
+    (root / "root/.bashrc").write_text('eval "$(pyenv init -)"')
+    os.chmod(root / "root", 0o700)
     return root
 
 
@@ -161,7 +179,10 @@ def test_a_new_disk_gets_the_machines_directories_not_its_files(tmp_path: Path) 
     assert (log / "wtmp").read_text() == "" and stat.S_IMODE((log / "wtmp").stat().st_mode) == 0o664
     assert not (log / "dpkg.log").exists()
     assert disk_dir(paths, "web1", "/srv").is_dir()  # the machine has none: an empty one
-    assert sorted(p.name for p in (paths.host_dir("web1") / "disk").iterdir()) == ["srv", "var"]
+    assert sorted(p.name for p in (paths.host_dir("web1") / "disk").iterdir()) == ["root", "srv", "var"]
+    home = disk_dir(paths, "web1", "/root")
+    assert list(home.iterdir()) == []  # the machine's dotfiles and their directories stay out
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
 
 
 def test_a_restarted_host_keeps_its_disk_and_an_interrupted_seed_is_redone(tmp_path: Path) -> None:
