@@ -322,9 +322,11 @@ def error_rate_percent(scenario: Scenario, *, process_prefix: str = "locust-", p
                        outside_outages: list[tuple[float, float]] | None = None) -> float | None:
     """Share of failed client requests, optionally only inside one marked phase.
 
-    ``outside_outages``: VIP outage windows (start, end); requests that started inside one are
-    left out, because the outage itself is already bounded by the failover budget: what is
-    left is the errors the failover should not have caused.
+    ``outside_outages``: VIP outage windows (start, end); requests that overlap one (started
+    inside it, or were in flight when it began) are left out, because the outage itself is
+    already bounded by the failover budget: what is left is the errors the failover should not
+    have caused. A request in flight through the director that crashed fails with it, though it
+    started before the VIP probe's last success (CI once: 2 such of 35 judged, 5.7 % > 5 %).
     """
     window = None
     if phase is not None:
@@ -338,7 +340,7 @@ def error_rate_percent(scenario: Scenario, *, process_prefix: str = "locust-", p
         started = op.extra.get("t_start", op.time)
         if window and not (window[0] <= started <= window[1]):
             continue
-        if outside_outages and any(a <= started <= b for a, b in outside_outages):
+        if outside_outages and any(started <= b and op.time >= a for a, b in outside_outages):
             continue
         total += 1
         failed += op.type != "ok"
