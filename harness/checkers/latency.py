@@ -62,6 +62,7 @@ def latency(
     process_prefix: str | None = None,
     request_types: Iterable[str] | None = None,
     percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+    warm_up_prefix: str | None = "locust-",
 ) -> CheckResult:
     """Per-phase (and per phase and ``f``) percentiles; INVALID when a phase's bound is exceeded.
 
@@ -69,12 +70,20 @@ def latency(
     (milliseconds) applies to all selected samples of that phase. ``process_prefix`` and
     ``request_types`` (values of ``f``) select which operations count; by default every ok
     completion that carries a numeric ``latency_ms``. ``recovery_s`` sets the phase rules
-    (see phases.py). UNKNOWN when there is no sample.
+    (see phases.py). ``warm_up_prefix`` names the load generator's processes: their requests
+    begun before :func:`warm_up_end` are left out of the steady phase (None: nothing is left
+    out). UNKNOWN when there is no sample.
     """
     try:
         _check_bounds(bounds or {})
+        ops = ops if isinstance(ops, Sequence) else list(ops)
         windows, orphans = scan_faults(ops)
-        samples = gather_samples(ops, Phases(windows, recovery_s).classifier(), process_prefix, request_types)
+        warm_up = None
+        if warm_up_prefix is not None:
+            end = warm_up_end(ops, process_prefix=warm_up_prefix)
+            warm_up = None if end is None else WarmUp(warm_up_prefix, end)
+        samples = gather_samples(ops, Phases(windows, recovery_s).classifier(), process_prefix, request_types,
+                                 warm_up=warm_up)
         return fail_closed(judge(samples, bounds or {}, tuple(percentiles)), orphans, "phases unsure: nemesis ")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         return CheckResult(NAME, Validity.UNKNOWN, message=f"bad data: {type(exc).__name__}: {exc}")
@@ -90,12 +99,24 @@ def _check_bounds(bounds: Mapping[str, Mapping[str, float | None]]) -> None:
 
 
 @dataclass(frozen=True)
+class WarmUp:
+    """The load's warm-up: requests of processes named ``prefix...`` begun before ``end``
+    (history time) are its start, not the cluster's steady state."""
+
+    prefix: str
+    end: float
+
+
+@dataclass(frozen=True)
 class LatencySamples:
     """What :func:`gather_samples` gathers: raw ``latency_ms`` values by (phase, ``f``), in
-    history order, and how many selected samples were not numbers."""
+    history order, how many selected samples were not numbers, and how many steady-phase
+    samples of the warm-up were left out."""
 
     groups: dict[tuple[str, str], list[float]]
     bad: int = 0
+    warm_up: WarmUp | None = None
+    warm_up_left_out: int = 0
 
     @property
     def total(self) -> int:
@@ -107,14 +128,18 @@ def gather_samples(
     phase_at: Callable[[float], str],
     prefix: str | None = None,
     request_types: Iterable[str] | None = None,
+    *,
+    warm_up: WarmUp | None = None,
 ) -> LatencySamples:
     """The latency pass: the ``latency_ms`` of every ``ok`` completion by a process starting
     with ``prefix`` (any, if None) whose ``f`` is in ``request_types`` (any, if None), under
-    the phase ``phase_at`` gives its completion time."""
+    the phase ``phase_at`` gives its completion time; a steady-phase sample of ``warm_up``'s
+    processes begun (``t_start``, else its time) before its end is left out and counted."""
     wanted = set(request_types) if request_types is not None else None
     groups: dict[tuple[str, str], list[float]] = {}
     selected: dict[str, bool] = {}
     bad = 0
+    left_out = 0
     for op in ops:
         if op.type != "ok":
             continue
@@ -133,13 +158,18 @@ def gather_samples(
         if lat.__class__ is not float and lat.__class__ is not int:
             bad += 1  # bool, str, ...: not a measured latency
             continue
-        key = (phase_at(op.time), op.f)
+        phase = phase_at(op.time)
+        if (warm_up is not None and phase == "steady" and proc.startswith(warm_up.prefix)
+                and extra.get("t_start", op.time) < warm_up.end):
+            left_out += 1
+            continue
+        key = (phase, op.f)
         g = groups.get(key)
         if g is None:
             groups[key] = [lat]
         else:
             g.append(lat)
-    return LatencySamples(groups, bad)
+    return LatencySamples(groups, bad, warm_up, left_out)
 
 
 def _violations(
@@ -188,11 +218,15 @@ def judge(
         "per_phase_f": {p: per_phase_f[p] for p in PHASE_NAMES if p in per_phase_f},
         "unchecked_bounds": unchecked,
     }
+    if samples.warm_up is not None:
+        counts["warm_up"] = {"end": samples.warm_up.end, "left_out": samples.warm_up_left_out}
     examples = {"violations": violations} if violations else {}
     if violations:
         msg = "; ".join(f"{v['phase']} {v['percentile']} = {v['measured_ms']:g} ms > bound {v['bound_ms']:g} ms (n={v['n']})" for v in violations)
         return CheckResult(NAME, Validity.INVALID, counts, examples, msg)
     msg = f"{total} samples within bounds"
+    if samples.warm_up_left_out:
+        msg += f" ({samples.warm_up_left_out} of the load's warm-up left out)"
     if unchecked:
         msg += f"; no samples to check {', '.join(unchecked)}"
     if bad:

@@ -38,7 +38,7 @@ from harness.lab import Lab
 from harness.lab._file_tier import HEAL_TIMEOUT_S, PING_TIMEOUT_S, cli, heal_backlog, volume_bricks
 from harness.lab._gluster import BRICK_DIR, MOUNT_POINT, VOLUME
 from harness.lab._preflight import missing_packages, missing_packages_message
-from harness.parsers.gluster import heal_pending
+from harness.parsers.gluster import heal_pending, parse_heal_info
 
 from .conftest import own_lab, own_lab_marks, wait_until
 
@@ -197,14 +197,38 @@ class Writer:
 
 
 def _wait_heal(lab: Lab, started: float, host: str = "fs2") -> float:
-    """Poll the heal backlog until every brick answers with 0; seconds since ``started``."""
+    """Poll the heal backlog until every brick answers with 0; seconds since ``started``. On a
+    timeout the failure carries what the heal was stuck on (CI once: 120 s, not reproduced)."""
+    last: dict[str, str] = {}
+
     def healed() -> bool:
         try:
-            return heal_pending(heal_backlog(lab, host=host)) == 0
-        except Exception:  # noqa: BLE001 (a CLI call during the heal may time out: ask again)
+            out = cli(lab, "volume", "heal", VOLUME, "info", host=host, timeout=20.0)
+        except Exception as exc:  # noqa: BLE001 (a CLI call during the heal may time out: ask again)
+            last["heal info"] = f"{type(exc).__name__}: {exc}"
             return False
-    wait_until(f"{VOLUME}: heal backlog zero", healed, timeout=HEAL_BOUND_S, interval=0.5)
-    return time.monotonic() - started
+        last["heal info"] = out
+        return heal_pending(parse_heal_info(out)) == 0
+
+    deadline = time.monotonic() + HEAL_BOUND_S
+    while time.monotonic() < deadline:
+        if healed():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    pytest.fail(f"{VOLUME}: heal backlog not zero after {HEAL_BOUND_S:.0f}s\n" + _heal_evidence(lab, host, last))
+
+
+def _heal_evidence(lab: Lab, host: str, last: dict[str, str]) -> str:
+    """The last heal info, the volume's status and each file server's self-heal daemon log tail."""
+    parts = [f"--- last `gluster volume heal {VOLUME} info` on {host}:\n{last.get('heal info', '(none)')[-3000:]}"]
+    try:
+        parts.append(f"--- gluster volume status:\n{cli(lab, 'volume', 'status', VOLUME, host=host, check=False)}")
+    except Exception as exc:  # noqa: BLE001 (evidence for a failure already decided)
+        parts.append(f"--- gluster volume status: {exc}")
+    for fs in ("fs1", "fs2", "fs3"):
+        rc, out = sh(lab, fs, "tail -n 25 /var/log/glusterfs/glustershd.log")
+        parts.append(f"--- {fs}: glustershd.log (tail, rc {rc}):\n{out}")
+    return "\n".join(parts)
 
 
 def _all_on_brick(lab: Lab, host: str, directory: str, writes: Writes) -> None:
