@@ -3,7 +3,8 @@
 What a brick (or any data directory) meets when its disk fills: writes fail with ENOSPC there
 while the other replicas take them. The fault allocates one file of its own,
 ``<path>/.harness-disk-full`` (``fallocate``: no data is written, so it takes a moment even for
-gigabytes), and heal deletes only that file. Filling a big filesystem by mistake (a host's root
+gigabytes; its last 8 MiB are written with ``dd`` until the filesystem says ENOSPC, because
+allocating every byte ``df`` shows fails), and heal deletes only that file. Filling a big filesystem by mistake (a host's root
 shared with the operating system) would hurt more than the test: more than ``max_fill_bytes``
 (default 8 GiB) is refused, naming host, path and size.
 """
@@ -21,6 +22,9 @@ from .base import Fault, no_extra, take
 #: the one file this fault owns in the filled directory
 FILL_NAME = ".harness-disk-full"
 DEFAULT_MAX_FILL_BYTES = 8 * 1024**3
+#: the last bytes of the fill, written (``dd``, exit 1 at ENOSPC accepted) rather than allocated
+TOP_UP_BYTES = 8 * 1024**2
+TOP_UP_BLOCK = 64 * 1024
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 
 
@@ -76,7 +80,14 @@ class DiskFull(Fault):
         if size <= 0:
             return  # already as full as asked
         self.touch(host)
-        self.run_expect(host, [0], quote_command(["fallocate", "-l", str(size), self.fill_file]))
+        # fallocate of every byte df shows fails (ENOSPC: the extents' own metadata needs blocks
+        # too, measured on a 256 MiB ext4), so the last TOP_UP_BYTES are written, up to ENOSPC
+        top_up = min(size, TOP_UP_BYTES)
+        if size > top_up:
+            self.run_expect(host, [0], quote_command(["fallocate", "-l", str(size - top_up), self.fill_file]))
+        blocks = -(-top_up // TOP_UP_BLOCK)
+        self.run_expect(host, [0, 1], quote_command(["dd", "if=/dev/zero", f"of={self.fill_file}", f"bs={TOP_UP_BLOCK}",
+                                                     f"count={blocks}", "oflag=append", "conv=notrunc", "status=none"]))
 
     def _heal(self) -> None:
         self.run_expect(self.params["host"], [0], quote_command(["rm", "-f", self.fill_file]))

@@ -10,6 +10,7 @@ callers; no call here may hang with it).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,8 +29,15 @@ VOLUME = "moodledata"
 #: where every web node mounts it: the lab LMS's dataroot (LMS_DATAROOT, Moodle's usual place),
 #: otherwise a directory on the web node's own disk (/srv), which the mount covers
 MOUNT_POINT = LMS_DATAROOT
-#: where each file server keeps its brick: on its own disk (/srv is private to the host)
-BRICK_DIR = "/srv/bricks/moodledata"
+#: each file server's brick filesystem: a small ext4 of its own, so that a brick's disk can
+#: fill up (the disk-full fault) without filling the machine's. Its image lives on the host's
+#: own disk (/var/lib), so it is kept across a destroy and start of the host, as a disk is
+BRICK_FS = "/srv/bricks"
+#: the brick filesystem's size: room for the lab's tests (a few thousand small files) and
+#: nothing near the machine's free space; the image is sparse
+BRICK_FS_MB = 256
+#: where each file server keeps its brick: on that filesystem
+BRICK_DIR = f"{BRICK_FS}/moodledata"
 #: glusterd's management port
 GLUSTERD_PORT = 24007
 #: seconds a stat of the mount may take before it counts as not answering
@@ -47,12 +55,78 @@ def start_glusterd(host: LabHost, paths: LabPaths, wait: float) -> str:
     if running_pid(daemon):
         return "glusterd: already running"
     log = paths.log(host.name) / daemon.log
+    mount_brick_fs(brick_image(paths, host))
     for d in ("/var/lib/glusterd", "/var/log/glusterfs", "/run/gluster", BRICK_DIR):
         os.makedirs(d, exist_ok=True)
     spawn(["/usr/sbin/glusterd", "--pid-file", daemon.pidfile, "--log-file", str(log)], log, wait=True)
     wait_for(f"{host.name}: glusterd", lambda: running_pid(daemon) is not None
              and port_open(host.address, GLUSTERD_PORT), wait, log)
     return "glusterd: started"
+
+
+def brick_image(paths: LabPaths, host: LabHost) -> str:
+    """The brick filesystem's image, as the host sees it: named after lab and host, because the
+    kernel shows a loop device's backing file by the path it had in the host's mount namespace
+    (teardown finds its own loop devices by that name)."""
+    return f"/var/lib/{brick_image_name(paths.state_dir.name, host.name)}"
+
+
+def brick_image_name(lab: str, host: str) -> str:
+    return f"hlab-{lab}-{host}-bricks.img"
+
+
+def our_loop_devices(losetup_json: str, lab: str, hosts: Sequence[str]) -> list[str]:
+    """The loop devices backing a brick image of lab ``lab`` (pure, from
+    ``losetup --list --json -O NAME,BACK-FILE``). Matched by the image's whole name, lab and
+    host in it: another lab's images, or anything else, are never ours."""
+    try:
+        devices = json.loads(losetup_json or "{}").get("loopdevices") or []
+    except (ValueError, AttributeError) as exc:
+        raise LabError(f"losetup --json printed no JSON object: {losetup_json[:200]!r}") from exc
+    names = {brick_image_name(lab, h) for h in hosts}
+    found = []
+    for dev in devices:
+        back = str(dev.get("back-file") or "").removesuffix(" (deleted)")
+        if os.path.basename(back) in names:
+            found.append(str(dev.get("name")))
+    return found
+
+
+def list_loop_devices() -> str:
+    """``losetup --list --json`` of the machine (root namespace), '' when there is none."""
+    try:
+        proc = subprocess.run(["losetup", "--list", "--json", "-O", "NAME,BACK-FILE"], capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LabError(f"losetup --list: {exc}") from exc
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def mount_brick_fs(image: str, mount_point: str = BRICK_FS, size_mb: int = BRICK_FS_MB) -> str:
+    """The brick filesystem mounted at ``mount_point`` (in this host's own mount namespace, where
+    it ends with the host: the loop device is released with it). A new host gets its image made
+    (sparse file, ext4 without reserved blocks) under a temporary name, so an interrupted mkfs is
+    redone, never mounted half made."""
+    if mount_fstype(mount_point) == "ext4":
+        return "brick filesystem: already mounted"
+    if not os.path.exists(image):
+        tmp = image + ".new"
+        with open(tmp, "wb") as f:
+            f.truncate(size_mb * 1024 * 1024)
+        _run_checked(["mkfs.ext4", "-q", "-F", "-m", "0", "-L", "bricks", tmp], what=f"mkfs.ext4 {tmp}")
+        os.rename(tmp, image)
+    os.makedirs(mount_point, exist_ok=True)
+    _run_checked(["mount", "-o", "loop,nosuid,nodev", image, mount_point], what=f"mount {image} {mount_point}")
+    return f"brick filesystem: {image} mounted at {mount_point}"
+
+
+def _run_checked(argv: list[str], what: str, timeout: float = 60.0) -> None:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise LabError(f"{what}: no end within {timeout:.0f}s") from exc
+    if proc.returncode != 0:
+        raise LabError(f"{what} exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()}")
 
 
 def mount_entry(mountinfo_text: str, mount_point: str = MOUNT_POINT) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ from . import _netns
 from ._directors import DIRECTORS, choose_kind
 from ._file_tier import up_file_tier
 from ._files import write_files, write_known_hosts
+from ._gluster import list_loop_devices, our_loop_devices
 from ._interfaces import LabContext
 from ._inventory import write_inventory
 from ._parallel import parallel
@@ -269,6 +270,13 @@ def teardown(lab: LabContext, state: LabState) -> None:
         if launcher and pid_alive(launcher, rec.get("launcher_starttime")):
             os.kill(launcher, 9)
     lab.say("host inits ended")
+    # 1a. a brick filesystem's loop device ends with its host's mount namespace; one still
+    #     attached (its host's namespace held by a straggler) is detached, ours by name only
+    loops = our_loop_devices(list_loop_devices(), lab.name, list(topo.hosts))
+    for dev in loops:
+        _netns.run(["losetup", "-d", dev], check=False)
+    if loops:
+        lab.say(f"loop devices detached: {', '.join(loops)}")
     # 1b. what directors of any kind left beyond the namespace hosts (UML guests: whole groups)
     gone = [name for kind in DIRECTORS.values() for name in kind().sweep(lab.paths, topo, state)]
     if gone:
@@ -311,6 +319,7 @@ def leftovers(lab: LabContext) -> list[str]:
             found.extend(kind().leftovers(lab.paths, h))
     if _netns.link_exists(lab.topo.bridge):
         found.append(f"link {lab.topo.bridge}")
+    found.extend(f"loop {dev}" for dev in our_loop_devices(list_loop_devices(), lab.name, list(lab.topo.hosts)))
     if lab.state_dir.exists():
         found.append(f"dir {lab.state_dir}")
     return found

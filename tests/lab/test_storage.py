@@ -12,6 +12,9 @@ by every web node at /srv/moodledata, on a lab of its own (``--file-tier gluster
   writes: the stall is bounded by network.ping-timeout; the heal after it by cluster.heal-timeout;
 - a file server destroyed (the power-cord pull) and started again: the same stall, and its
   brick heals once glusterd is back from the host's own disk;
+- a brick's disk full: fs1's brick filesystem (a small ext4 of its own) filled while web1
+  writes: the writes go on (fs2 and the arbiter make the quorum), what was written meanwhile is
+  not on fs1's brick until the space is freed, then self-heal puts it there;
 - at the end the lab is torn down with nothing left: namespaces, processes, mounts.
 
 Every command against the mount runs with a timeout (a hung FUSE mount must not hang the test).
@@ -36,7 +39,7 @@ import pytest
 from harness.inventory import load_inventory
 from harness.lab import Lab
 from harness.lab._file_tier import HEAL_TIMEOUT_S, PING_TIMEOUT_S, cli, heal_backlog, volume_bricks
-from harness.lab._gluster import BRICK_DIR, MOUNT_POINT, VOLUME
+from harness.lab._gluster import BRICK_DIR, BRICK_FS, BRICK_FS_MB, MOUNT_POINT, VOLUME
 from harness.lab._preflight import missing_packages, missing_packages_message
 from harness.parsers.gluster import heal_pending, parse_heal_info
 
@@ -319,3 +322,42 @@ def test_writes_go_on_with_fs1_destroyed_and_its_brick_heals_after_it_boots(fs_l
     assert stall < PING_TIMEOUT_S + 6
     _all_on_brick(fs_lab, "fs1", directory, writes)
     assert fs_lab.status().storage["fs1"] == "brick online"
+
+
+def test_writes_go_on_with_fs1s_brick_disk_full_and_its_brick_heals_when_space_is_freed(fs_lab: Lab) -> None:
+    fill = f"{BRICK_FS}/.harness-disk-full"
+    rc, out = sh(fs_lab, "fs1", 'df -P -B1 "$1" | tail -n 1', BRICK_FS)
+    assert rc == 0 and out.split()[0].startswith("/dev/loop"), f"fs1's brick is not on a filesystem of its own: {out}"
+    assert int(out.split()[1]) <= BRICK_FS_MB * 1024 * 1024
+    directory = f"full-{uuid.uuid4().hex[:8]}"
+    writer = Writer(fs_lab, "web1", f"{MOUNT_POINT}/{directory}", seconds=10)
+    time.sleep(2)
+    # as the disk-full fault fills it: all but 8 MiB allocated, the rest written up to ENOSPC
+    rc, out = sh(fs_lab, "fs1", 'avail=$(df -P -B1 "$1" | awk \'END {print $4}\'); '
+                 'fallocate -l $((avail - 8388608)) "$2" || exit 1; '
+                 'dd if=/dev/zero of="$2" bs=65536 count=128 oflag=append conv=notrunc status=none; '
+                 'df -P -B1 "$1" | awk \'END {print $4}\'', BRICK_FS, fill)
+    filled = time.time()
+    assert rc == 0, f"fs1: filling {BRICK_FS} failed: {out}"
+    assert int(out.split()[-1]) < 1024 * 1024, f"fs1's brick filesystem still has {out} bytes free"
+    try:
+        writes = writer.result()
+        after = writes.during(filled + 1, time.time())
+        assert writes.failed == [], f"writes failed with fs1's brick disk full: {writes.failed[:3]}"
+        assert len(after) > 20, f"only {len(after)} writes with the disk full"
+        # the fault had its effect: what was written with fs1's disk full is not on its brick
+        rc, listing = sh(fs_lab, "fs1", 'ls "$1" 2>/dev/null || true', f"{BRICK_DIR}/{directory}")
+        on_fs1 = set(listing.split())
+        missing = [w for w in after if f"w{w['n']:05d}" not in on_fs1]
+        stall = max(w["s"] for w in after)
+        _figure(f"storage: fs1's brick disk full: {len(writes.lines)} writes through web1's mount, "
+                f"{len(after)} with the disk full, 0 failed, {len(missing)} of them not on fs1's brick, "
+                f"longest write stall {stall:.3f} s")
+        assert missing, "every write made with fs1's brick disk full is on that brick: the disk was not full"
+    finally:
+        rc, _ = sh(fs_lab, "fs1", 'rm -f "$1"', fill)
+    assert rc == 0
+    started = time.monotonic()
+    heal_s = _wait_heal(fs_lab, started)
+    _figure(f"storage: fs1's brick disk freed: heal backlog zero {heal_s:.1f} s after (heal-timeout {HEAL_TIMEOUT_S} s)")
+    _all_on_brick(fs_lab, "fs1", directory, writes)

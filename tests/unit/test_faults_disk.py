@@ -31,7 +31,10 @@ def test_fills_to_leave_bytes_and_heal_deletes_only_its_file(cluster: Cluster, f
     f = get_fault("disk-full")(cluster, host="fs1", path="/srv/bricks/", leave_bytes=1048576)
     f.inject()
     f.heal()
-    assert t.commands == ["df -P -B1 /srv/bricks/", "fallocate -l 256901120 /srv/bricks/.harness-disk-full",
+    # all but the last 8 MiB allocated, those written until the filesystem is full
+    assert t.commands == ["df -P -B1 /srv/bricks/", "fallocate -l 248512512 /srv/bricks/.harness-disk-full",
+                          "dd if=/dev/zero of=/srv/bricks/.harness-disk-full bs=65536 count=128 oflag=append "
+                          "conv=notrunc status=none",
                           "rm -f /srv/bricks/.harness-disk-full"]
     assert f.describe()["runtime"]["fill_bytes"] == 257949696 - 1048576
 
@@ -64,3 +67,12 @@ def test_df_output_without_a_data_line_is_an_error() -> None:
     assert parse_df_avail(DF) == 257949696
     with pytest.raises(FaultError, match="no data line"):
         parse_df_avail("Filesystem 1-blocks Used Available\n")
+
+
+def test_a_filesystem_almost_full_already_is_topped_up_by_writing_alone(cluster: Cluster, fake: FakeCluster) -> None:
+    df = DF.replace("257949696", "100000")
+    t = fake("fs1").on(r"^df ", (0, df, "")).on(r"^dd ", (1, "", "dd: error writing: No space left on device"))
+    f = get_fault("disk-full")(cluster, host="fs1", path="/srv/bricks")
+    f.inject()  # dd's ENOSPC is the point, not an error
+    assert t.commands == ["df -P -B1 /srv/bricks", "dd if=/dev/zero of=/srv/bricks/.harness-disk-full bs=65536 "
+                          "count=2 oflag=append conv=notrunc status=none"]

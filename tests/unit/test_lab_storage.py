@@ -15,7 +15,16 @@ from harness.errors import InventoryError, LabError, ParseError
 from harness.inventory import Storage, dump_inventory, inventory_from_dict
 from harness.lab import Lab
 from harness.lab._cli import register
-from harness.lab._gluster import BRICK_DIR, MOUNT_POINT, VOLUME, judge_mount, mount_argv, mount_fstype
+from harness.lab._gluster import (
+    BRICK_DIR,
+    MOUNT_POINT,
+    VOLUME,
+    brick_image_name,
+    judge_mount,
+    mount_argv,
+    mount_fstype,
+    our_loop_devices,
+)
 from harness.lab._preflight import missing_packages
 from harness.lab._records import LabStatus
 from harness.lab._services import host_daemons
@@ -268,3 +277,28 @@ def test_lab_status_names_an_offline_brick_and_a_missing_mount() -> None:
     st = LabStatus(name="gt", state_dir="/x", built=True)
     add_bricks(st, topo, "no file server running")
     assert st.problems == ["gluster volume status: no file server running"] and not st.healthy
+
+
+LOSETUP = """{
+   "loopdevices": [
+      {"name": "/dev/loop0", "back-file": "/var/lib/hlab-gl-fs1-bricks.img"},
+      {"name": "/dev/loop1", "back-file": "/var/lib/hlab-gl-fs3-bricks.img (deleted)"},
+      {"name": "/dev/loop2", "back-file": "/var/lib/hlab-gl2-fs1-bricks.img"},
+      {"name": "/dev/loop3", "back-file": "/var/lib/hlab-gl-x-fs1-bricks.img"},
+      {"name": "/dev/loop4", "back-file": "/home/someone/disk.img"},
+      {"name": "/dev/loop5", "back-file": null}
+   ]
+}"""
+
+
+def test_only_the_labs_own_brick_images_loop_devices_are_ours() -> None:
+    # lab "gl" with hosts fs1-fs3: another lab's (gl2, gl-x) and anything else are never ours
+    assert our_loop_devices(LOSETUP, "gl", ["fs1", "fs2", "fs3"]) == ["/dev/loop0", "/dev/loop1"]
+    assert our_loop_devices(LOSETUP, "gl-x", ["fs1"]) == ["/dev/loop3"]
+    assert our_loop_devices("", "gl", ["fs1"]) == []
+    assert brick_image_name("gl", "fs1") == "hlab-gl-fs1-bricks.img"
+
+
+def test_unreadable_losetup_output_is_one_lab_error() -> None:
+    with pytest.raises(LabError, match="losetup --json printed no JSON"):
+        our_loop_devices("loop0 busy", "gl", ["fs1"])
