@@ -139,7 +139,13 @@ def test_list_append_reads_whole_lists_in_append_order(mariadb: _MariaDB) -> Non
     final = la.final_read({"local": ("127.0.0.1", mariadb.port)})["local"]
     ops = h.ops()
     oks = [o for o in ops if o.type == "ok" and o.f == "txn"]
-    assert la.counts["ok"] == 80 and len(oks) == 81  # 80 by the workers, the final read
+    # at SERIALIZABLE two workers' transactions on one key may deadlock (1213, CI once: 79 of
+    # 80 ok): the loser is a fail, never an info, and the rest of the test holds for it too
+    fails = [o for o in ops if o.type == "fail" and o.f == "txn"]
+    assert all("1213" in o.extra["error"] for o in fails), [o.extra["error"] for o in fails]
+    assert not [o for o in ops if o.type == "info" and o.f == "txn"]
+    assert la.counts["ok"] + len(fails) == 80 and len(oks) == la.counts["ok"] + 1  # and the final read
+    assert la.counts["ok"] >= 60
     assert final is not None
     for op in oks:
         assert op.extra["node"] and op.extra["latency_ms"] >= 0
