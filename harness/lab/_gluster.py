@@ -92,14 +92,14 @@ def our_loop_devices(losetup_json: str, lab: str, hosts: Sequence[str]) -> list[
     return found
 
 
-def list_loop_devices() -> str:
-    """``losetup --list --json`` of the machine (root namespace), '' when there is none."""
+def lab_loop_devices(lab: str, hosts: Sequence[str]) -> list[str]:
+    """The machine's loop devices (root namespace) backing a brick image of lab ``lab``."""
     try:
         proc = subprocess.run(["losetup", "--list", "--json", "-O", "NAME,BACK-FILE"], capture_output=True,
                               text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise LabError(f"losetup --list: {exc}") from exc
-    return proc.stdout if proc.returncode == 0 else ""
+    return our_loop_devices(proc.stdout if proc.returncode == 0 else "", lab, hosts)
 
 
 def mount_brick_fs(image: str, mount_point: str = BRICK_FS, size_mb: int = BRICK_FS_MB) -> str:

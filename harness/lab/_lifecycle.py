@@ -23,7 +23,7 @@ from . import _netns
 from ._directors import DIRECTORS, choose_kind
 from ._file_tier import up_file_tier
 from ._files import write_files, write_known_hosts
-from ._gluster import list_loop_devices, our_loop_devices
+from ._gluster import lab_loop_devices
 from ._interfaces import LabContext
 from ._inventory import write_inventory
 from ._parallel import parallel
@@ -272,7 +272,7 @@ def teardown(lab: LabContext, state: LabState) -> None:
     lab.say("host inits ended")
     # 1a. a brick filesystem's loop device ends with its host's mount namespace; one still
     #     attached (its host's namespace held by a straggler) is detached, ours by name only
-    loops = our_loop_devices(list_loop_devices(), lab.name, list(topo.hosts))
+    loops = lab_loop_devices(lab.name, list(topo.hosts))
     for dev in loops:
         _netns.run(["losetup", "-d", dev], check=False)
     if loops:
@@ -319,7 +319,7 @@ def leftovers(lab: LabContext) -> list[str]:
             found.extend(kind().leftovers(lab.paths, h))
     if _netns.link_exists(lab.topo.bridge):
         found.append(f"link {lab.topo.bridge}")
-    found.extend(f"loop {dev}" for dev in our_loop_devices(list_loop_devices(), lab.name, list(lab.topo.hosts)))
+    found.extend(f"loop {dev}" for dev in lab_loop_devices(lab.name, list(lab.topo.hosts)))
     if lab.state_dir.exists():
         found.append(f"dir {lab.state_dir}")
     return found

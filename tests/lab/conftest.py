@@ -60,8 +60,10 @@ def lab(lab_session: tuple[Lab, bool]) -> Lab:
     return lab_session[0]
 
 
-def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, interval: float = 0.1) -> object:
-    """Poll ``pred`` until it is true (returning its value) or fail the test after ``timeout``."""
+def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, interval: float = 0.1,
+               evidence: Callable[[], str] | None = None) -> object:
+    """Poll ``pred`` until it is true (returning its value) or fail the test after ``timeout``,
+    with what ``evidence`` says of the state it was stuck in."""
     __tracebackhide__ = True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,7 +71,7 @@ def wait_until(what: str, pred: Callable[[], object], timeout: float = 30.0, int
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"{what}: not true after {timeout:.0f}s")
+    pytest.fail(f"{what}: not true after {timeout:.0f}s" + (f"\n{evidence()}" if evidence else ""))
 
 
 def own_lab(lab: Lab, say: Callable[[str], None], label: str) -> Iterator[Lab]:

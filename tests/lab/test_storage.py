@@ -213,12 +213,9 @@ def _wait_heal(lab: Lab, started: float, host: str = "fs2") -> float:
         last["heal info"] = out
         return heal_pending(parse_heal_info(out)) == 0
 
-    deadline = time.monotonic() + HEAL_BOUND_S
-    while time.monotonic() < deadline:
-        if healed():
-            return time.monotonic() - started
-        time.sleep(0.5)
-    pytest.fail(f"{VOLUME}: heal backlog not zero after {HEAL_BOUND_S:.0f}s\n" + _heal_evidence(lab, host, last))
+    wait_until(f"{VOLUME}: heal backlog zero", healed, timeout=HEAL_BOUND_S, interval=0.5,
+               evidence=lambda: _heal_evidence(lab, host, last))
+    return time.monotonic() - started
 
 
 def _heal_evidence(lab: Lab, host: str, last: dict[str, str]) -> str:
