@@ -25,6 +25,7 @@ _PATHS: dict[str, str] = {
     "bandwidth": "harness.faults.network:Bandwidth",
     "latency": "harness.faults.network:Latency",
     "disk-full": "harness.faults.disk:DiskFull",
+    "brick-kill": "harness.faults.storage:BrickKill",
     "director-failure": "harness.faults.director:DirectorFailure",
     "db-node-failure": "harness.faults.database:DbNodeFailure",
     "db-tier-power-loss": "harness.faults.db_tier:DbTierPowerLoss",

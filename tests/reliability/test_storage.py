@@ -33,6 +33,8 @@ pytestmark = [pytest.mark.failover, pytest.mark.reliability, pytest.mark.storage
 #: a write may wait out GlusterFS's ping timeout (the lab's 5 s) on a server that went silent,
 #: plus scheduling on two busy cores
 STORAGE_STALL_S = 15.0
+#: a killed brick closes its connections: a write waits for nothing but two busy cores
+BRICK_KILL_STALL_S = 3.0
 
 
 @pytest.fixture
@@ -98,6 +100,18 @@ def test_files_kept_when_a_file_servers_network_is_slowed(scenario, cluster, sto
     run = fault_under_load(scenario, FaultPlan("bandwidth", lambda ctx: {"host": node, "interface": "eth0", "rate": "1mbit"}, observe_s=10,
                                                workload=_spec(load_users)))
     _assert_files_kept(scenario, run)
+
+
+@pytest.mark.scenario(title="Files kept while a file server's brick process is killed", tier="storage",
+                      fault="brick-kill")
+def test_files_kept_when_a_file_servers_brick_is_killed(scenario, cluster, storage, load_users):
+    node = _data_server(cluster)
+    run = fault_under_load(scenario, FaultPlan("brick-kill", lambda ctx: {"host": node, "volume": storage.volume},
+                                               observe_s=10, workload=_spec(load_users)))
+    fig = _assert_files_kept(scenario, run)
+    # the brick's connections close with it: clients drop it at once, no ping-timeout stall
+    assert_slo(scenario.slo_line("longest storage write/read outage, brick killed", fig["longest_outage_s"],
+                                 BRICK_KILL_STALL_S, "s"))
 
 
 #: how long the self-heal backlog may take to reach zero once the half-made entries are repaired

@@ -41,6 +41,7 @@ def inventory() -> Inventory:
             "localdb": Host("localdb", "198.18.0.3", ("db",), transport="local", services={"mariadb": MARIADB}),
             "localweb": Host("localweb", "198.18.0.4", ("web",), transport="local", services={"apache": APACHE},
                              domain=Domain("localweb", "supervisor")),
+            "localfs": Host("localfs", "198.18.0.5", ("fileserver",), transport="local"),
             "web1": Host("web1", "198.18.0.21", ("web",), services={"apache": APACHE},
                          domain=Domain("web1", "supervisor")),
             "web2": Host("web2", "198.18.0.22", ("web",), services={"apache": APACHE}),
@@ -78,6 +79,7 @@ LOCAL_TARGETS: list[tuple[str, dict[str, Any], str]] = [
     ("domain-shutdown", {"host": "localweb"}, "localweb"),
     ("domain-start", {"host": "localweb"}, "localweb"),
     ("disk-full", {"host": "localweb", "path": "/srv/bricks"}, "localweb"),
+    ("brick-kill", {"host": "localfs", "volume": "moodledata"}, "localfs"),
 ]
 
 
