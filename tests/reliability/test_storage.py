@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harness.acceptance import FaultPlan, fault_under_load
-from harness.parsers.gluster import parse_heal_info, parse_volume_status
+from harness.parsers.gluster import heal_pending, parse_heal_info, parse_volume_status
 from harness.scenario import assert_slo
 from harness.workload import WorkloadSpec
 
@@ -144,10 +144,10 @@ def _repair_half_made_entries(cluster, storage, node: str, brick: str, entries: 
     """GlusterFS's repair for a missing GFID handle, as an operator runs it: the entry is
     removed from the brick that lacks the handle, looked up by name through a client's mount
     (AFR sees it missing there) and healed from the good copies."""
+    web = cluster.inventory.with_role("web")[0].name
     for i in range(0, len(entries), 200):
         chunk = entries[i:i + 200]
         cluster.run_expect(node, [0], ["rm", "-f", "--", *(f"{brick}/{e}" for e in chunk)], timeout=60)
-        web = cluster.inventory.with_role("web")[0].name
         # a named lookup per entry; exit 1 if one was removed meanwhile by the workload (fine)
         cluster.run_expect(web, [0, 1], ["timeout", "-k", "5", "60", "stat", "-c", "%s",
                                          *(f"{storage.mount_point}/{e}" for e in chunk)], timeout=75)
@@ -161,7 +161,7 @@ def _wait_heal_backlog_zero(cluster, storage, node: str, timeout_s: float) -> fl
     while True:
         out = cluster.run(node, ["gluster", "--mode=script", "volume", "heal", storage.volume, "info"], timeout=30)
         backlog = parse_heal_info(out.stdout) if out.exit_status == 0 else []
-        if backlog and all(b.entries == 0 for b in backlog):
+        if backlog and heal_pending(backlog) == 0:
             return time.monotonic() - t0
         if time.monotonic() - t0 >= timeout_s:
             pytest.fail(f"{node}: heal backlog not 0 {timeout_s:g}s after the repair: "
