@@ -350,3 +350,27 @@ def error_rate_percent(scenario: Scenario, *, process_prefix: str = "locust-", p
 def outage_windows(run: FaultRun) -> list[tuple[float, float]]:
     """The VIP outage windows the availability checker found (start, end)."""
     return [(o["start"], o["end"]) for o in run.check("availability").examples.get("outages", [])]
+
+
+def longest_outage_in_phases(result: CheckResult, phases: Sequence[dict[str, Any]],
+                             names: Sequence[str]) -> tuple[float, dict[str, Any] | None]:
+    """The longest outage of an availability result that began inside the named phases, and it.
+
+    A fault and its heal disturb a cluster differently (a Galera node killed: the survivors'
+    membership change; restarted: its rejoin), so a test bounds each on its own and names the
+    one that broke the bound. Fails closed: when the checker kept fewer outages than it counted,
+    an outage of these phases may be among those left out, so the overall longest is returned.
+    """
+    windows = [(p["start"], p["end"] if p.get("end") is not None else float("inf"))
+               for p in phases if p["name"] in names]
+    if not windows:
+        raise HarnessError(f"no phase named {', '.join(names)} was marked (have: "
+                           f"{', '.join(p['name'] for p in phases) or 'none'})")
+    kept = result.examples.get("outages", [])
+    if len(kept) < int(result.counts.get("outages", 0)):
+        return float(result.counts.get("longest_outage_s") or 0.0), None
+    inside = [o for o in kept if any(a <= o["start"] <= b for a, b in windows)]
+    if not inside:
+        return 0.0, None
+    worst = max(inside, key=lambda o: o["duration_s"])
+    return float(worst["duration_s"]), worst

@@ -433,11 +433,13 @@ def _register_known_secrets(inventory: Any) -> None:
             pass
 
 
-def assert_slo(line: SloLine) -> None:
-    """Fail the test with the measured figure and the bound in the message."""
+def assert_slo(line: SloLine, detail: str = "") -> None:
+    """Fail the test with the measured figure and the bound in the message (and ``detail``: the
+    evidence that says which event it was)."""
     __tracebackhide__ = True
+    tail = f"; {detail}" if detail else ""
     if line.verdict is Validity.INVALID:
         cmp = ">=" if line.higher_is_better else "<="
-        raise AssertionError(f"{line.name}: measured {line.measured} {line.unit}, bound {cmp} {line.bound} {line.unit}")
+        raise AssertionError(f"{line.name}: measured {line.measured} {line.unit}, bound {cmp} {line.bound} {line.unit}{tail}")
     if line.verdict is Validity.UNKNOWN:
-        raise AssertionError(f"{line.name}: could not be measured (bound {line.bound} {line.unit})")
+        raise AssertionError(f"{line.name}: could not be measured (bound {line.bound} {line.unit}){tail}")

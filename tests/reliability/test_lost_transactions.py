@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.acceptance import FaultPlan, fault_under_load, forced_relogins, vip_moved_away
+from harness.acceptance import FaultPlan, fault_under_load, forced_relogins, longest_outage_in_phases, vip_moved_away
 from harness.budgets import database_stall_budget_s
 from harness.checkers import Validity
 from harness.scenario import assert_slo
@@ -35,9 +35,15 @@ def test_no_lost_writes_when_a_database_node_is_killed(scenario, cluster, load_u
                                                workload=WorkloadSpec.acceptance(users=load_users)))
     _assert_nothing_lost(scenario, run)
     if stall is not None:  # the waiver covers the share of probes served, not an unbounded stall
-        longest = run.check("availability").counts.get("longest_outage_s")
-        assert_slo(scenario.slo_line("longest web VIP outage (Galera membership change)", longest,
-                                     round(stall + cluster.inventory.slo.failover_margin_s, 3), "s"))
+        # the kill (the survivors evict db1) and the heal (db1 rejoins: IST, a view change) each
+        # change the membership once; each is bounded by the Galera timers on its own, and the
+        # message says which one and when it was (CI once: 7.1 s, no trace of which)
+        bound = round(stall + cluster.inventory.slo.failover_margin_s, 3)
+        availability = run.check("availability")
+        for what, phases in (("db1 evicted", ("inject", "observe")), ("db1 rejoining", ("heal", "recover"))):
+            longest, outage = longest_outage_in_phases(availability, scenario.phases, phases)
+            assert_slo(scenario.slo_line(f"longest web VIP outage, Galera membership change ({what})", longest,
+                                         bound, "s"), f"outage {outage}; phases {scenario.phases}")
 
 
 @pytest.mark.scenario(title="No lost writes while the MASTER director fails", tier="director", fault="director-failure")

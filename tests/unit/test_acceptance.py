@@ -13,11 +13,14 @@ from harness.acceptance import (
     db_node_left,
     director_failover_under_load,
     directors_split,
+    longest_outage_in_phases,
     vip_moved_away,
 )
 from harness.budgets import FailoverBound, director_budget_from_configs
 from harness.checkers import CheckResult, Validity
+from harness.errors import HarnessError
 from harness.inventory._model import Host, Inventory, Slo
+from harness.scenario import SloLine, assert_slo
 from harness.workload import WorkloadSpec
 
 
@@ -158,3 +161,45 @@ def test_without_a_promise_the_flow_runs_on_the_budget_and_warns(monkeypatch):
                                            _bound(advert_int=3, promise_s=None))
     assert run.check("director_failover").valid is Validity.VALID  # today's behaviour, said out loud
     assert plans[0].max_outage_s == round(3 * 3 + 156 * 3 / 256 + 1.5, 3)
+
+
+# the phases and outages of a db1 kill as one lab run recorded them (relative seconds)
+_PHASES = [{"name": "steady", "start": 3.0, "end": 8.0}, {"name": "inject", "start": 9.95, "end": 10.05},
+           {"name": "observe", "start": 10.05, "end": 19.6}, {"name": "heal", "start": 19.6, "end": 24.1},
+           {"name": "recover", "start": 24.1, "end": None}]
+_EVICTED = {"process": "vip-probe-web", "start": 10.02, "end": 14.29, "duration_s": 4.27, "failed": 47}
+_REJOIN = {"process": "vip-probe-web", "start": 20.8, "end": 23.35, "duration_s": 2.55, "failed": 5}
+
+
+def _availability(*outages: dict, counted: int | None = None) -> CheckResult:
+    longest = max((o["duration_s"] for o in outages), default=0.0)
+    return CheckResult("availability", Validity.VALID,
+                       {"outages": len(outages) if counted is None else counted, "longest_outage_s": longest},
+                       {"outages": list(outages)})
+
+
+def test_the_longest_outage_is_taken_per_phase_so_a_fault_and_its_heal_are_bounded_apart():
+    result = _availability(_EVICTED, _REJOIN)
+    assert longest_outage_in_phases(result, _PHASES, ("inject", "observe")) == (4.27, _EVICTED)
+    assert longest_outage_in_phases(result, _PHASES, ("heal", "recover")) == (2.55, _REJOIN)
+    assert longest_outage_in_phases(_availability(_EVICTED), _PHASES, ("heal", "recover")) == (0.0, None)
+
+
+def test_an_outage_left_out_of_the_examples_makes_every_phase_answer_the_overall_longest():
+    # 12 outages counted, only the two kept: one of the missing may lie in the heal
+    assert longest_outage_in_phases(_availability(_EVICTED, counted=12), _PHASES, ("heal",)) == (4.27, None)
+
+
+def test_a_phase_never_marked_is_an_error_naming_it():
+    with pytest.raises(HarnessError, match=r"no phase named rejoin was marked \(have: steady, inject"):
+        longest_outage_in_phases(_availability(), _PHASES, ("rejoin",))
+
+
+def test_assert_slo_names_the_figure_the_bound_and_the_evidence():
+    over = SloLine("longest outage (db1 rejoining)", 7.087, 6.0, "s", Validity.INVALID)
+    with pytest.raises(AssertionError, match=r"^longest outage \(db1 rejoining\): measured 7.087 s, bound <= 6.0 s; "
+                                             r"outage \{'start': 20.8\}$"):
+        assert_slo(over, "outage {'start': 20.8}")
+    with pytest.raises(AssertionError, match=r"could not be measured \(bound 6.0 s\)$"):
+        assert_slo(SloLine("x", None, 6.0, "s", Validity.UNKNOWN))
+    assert_slo(SloLine("x", 4.0, 6.0, "s", Validity.VALID), "ignored when within")
