@@ -20,8 +20,9 @@ destroy) is not targeting it: only ``targets`` (the hosts the fault breaks) coun
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import FaultError, HarnessError, InventoryError
@@ -54,6 +55,10 @@ class Fault(ABC):
     name: ClassVar[str] = ""
     #: one line for `harness faults`
     summary: ClassVar[str] = ""
+
+    #: seams for tests (a fake clock makes the bounded waits instant)
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+    _clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, cluster: Cluster, *, _token: object = None, **params: Any) -> None:
         self.cluster = cluster
@@ -107,6 +112,25 @@ class Fault(ABC):
             return
         self._heal()
         self.state = "healed"
+
+    def wait_for(self, what: str, probe: Callable[[], str | None], *, timeout_s: float, poll_s: float) -> None:
+        """Poll ``probe`` until it returns None (reached); otherwise it returns what it saw.
+
+        Bounded in time and so in count; a probe raising HarnessError (a daemon still
+        starting: refused connection, unparsable output) is asked again until the deadline.
+        Fails naming ``what`` was not reached and the last thing seen.
+        """
+        deadline = self._clock() + timeout_s
+        while True:
+            try:
+                last = probe()
+            except HarnessError as exc:
+                last = f"error: {exc}"
+            if last is None:
+                return
+            if self._clock() >= deadline:
+                raise FaultError(f"{self.name}: {what} after {timeout_s:g} s (last: {last})")
+            self._sleep(poll_s)
 
     def touch(self, host: str) -> None:
         """Note that a side effect on ``host`` is about to start (heal must consider it)."""

@@ -9,11 +9,10 @@ state seen. Galera's restart runs the service's own start (the lab's start comma
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import FaultError, HarnessError
+from ..errors import FaultError
 from ..inventory._model import Service
 from ..parsers.ndb_mgm import parse_all_status
 from ..parsers.ps import PS_TREE_COMMAND, parse_ps_tree
@@ -32,10 +31,6 @@ class DbNodeFailure(Fault):
 
     name = "db-node-failure"
     summary = "galera: kill -9 mariadbd; ndb: ndb_mgm 'N STOP' or kill ndbd; heal: restart, wait Synced/started"
-
-    #: seams for tests (a fake clock makes the bounded wait instant)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         kind = self.cluster.inventory.database.kind
@@ -123,22 +118,9 @@ class DbNodeFailure(Fault):
             )
 
     def _wait(self, goal: str, probe: Callable[[], str]) -> None:
-        """Poll ``probe`` until it returns ``goal``; bounded in time (and so in count)."""
-        deadline = self._clock() + self.params["timeout_s"]
-        last = "no answer"
-        while True:
-            try:
-                last = probe()
-            except HarnessError as exc:  # still starting: refused connection, unparsable output
-                last = f"error: {exc}"
-            if last == goal:
-                return
-            if self._clock() >= deadline:
-                raise FaultError(
-                    f"{self.name}: host {self.params['host']!r} not {goal} after "
-                    f"{self.params['timeout_s']:g} s (last: {last})"
-                )
-            self._sleep(self.params["poll_s"])
+        """Poll ``probe`` until it returns ``goal``."""
+        self.wait_for(f"host {self.params['host']!r} not {goal}", lambda: None if (seen := probe()) == goal else seen,
+                      timeout_s=self.params["timeout_s"], poll_s=self.params["poll_s"])
 
     def _galera_state(self) -> str:
         result = self.run_expect(self.params["host"], [0], self.wsrep_command())

@@ -101,8 +101,6 @@ class DbTierPowerLoss(Fault):
     summary = ("galera: kill -9 mariadbd on every db node (at once or stagger_s apart); heal: recover positions, "
                "bootstrap the most advanced, join the rest, report the tier's down time")
 
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
     _wall: Callable[[], float] = staticmethod(time.time)
     #: what the last heal measured (the nemesis puts it in the heal's completion value)
     healed: dict[str, Any] | None = None
@@ -257,20 +255,13 @@ class DbTierPowerLoss(Fault):
         self.run_expect(host, [0], self.bootstrap_command(host), timeout=svc.START_TIMEOUT_S)
 
     def _wait_synced(self, host: str) -> None:
-        deadline = self._clock() + self.params["timeout_s"]
-        last = "no answer"
-        while True:
-            try:
-                s = self._state(host)
-                last = s.get("wsrep_local_state_comment", "not answering") if s else "not answering"
-            except HarnessError as exc:
-                last = f"error: {exc}"
-            if last == "Synced":
-                return
-            if self._clock() >= deadline:
-                raise FaultError(f"{self.name}: host {host!r} not Synced after {self.params['timeout_s']:g} s "
-                                 f"(last: {last})")
-            self._sleep(self.params["poll_s"])
+        def synced() -> str | None:
+            s = self._state(host)
+            last = s.get("wsrep_local_state_comment", "not answering") if s else "not answering"
+            return None if last == "Synced" else last
+
+        self.wait_for(f"host {host!r} not Synced", synced, timeout_s=self.params["timeout_s"],
+                      poll_s=self.params["poll_s"])
 
     # ---- command builders ---------------------------------------------------------------
     def wsrep_command(self) -> str:

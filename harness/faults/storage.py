@@ -14,12 +14,10 @@ bricks, may run under the same name.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
-from ..errors import FaultError, HarnessError
-from ..parsers.gluster import Brick, parse_volume_status
+from ..errors import FaultError
+from ..parsers.gluster import Brick, bricks_of, parse_volume_status
 from ..transport.base import quote_command
 from .base import Fault, no_extra, positive, take
 
@@ -29,10 +27,6 @@ class BrickKill(Fault):
 
     name = "brick-kill"
     summary = "kill -9 a file server's GlusterFS brick (pid from volume status); heal: volume start force, wait online"
-
-    #: seams for tests (a fake clock makes the bounded wait instant)
-    _sleep: Callable[[float], None] = staticmethod(time.sleep)
-    _clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         storage = self.cluster.inventory.storage
@@ -58,7 +52,7 @@ class BrickKill(Fault):
         """This host's brick of the volume, as glusterd on this host reports it."""
         host = self.cluster.host(self.params["host"])
         out = self.run_expect(host.name, [0], self._cli("--xml", "volume", "status", self.params["volume"])).stdout
-        mine = [b for b in parse_volume_status(out) if b.host in (host.address, host.name)]
+        mine = bricks_of(parse_volume_status(out), host.name, host.address)
         if not mine:
             raise FaultError(f"{self.name}: `gluster volume status {self.params['volume']}` on {host.name!r} shows "
                              f"no brick of {host.name} ({host.address})")
@@ -76,18 +70,12 @@ class BrickKill(Fault):
     def _heal(self) -> None:
         host = self.params["host"]
         self.run_expect(host, [0], self._cli("volume", "start", self.params["volume"], "force"))
-        deadline = self._clock() + self.params["timeout_s"]
-        last = "no answer"
-        while True:
-            try:
-                brick = self._brick()
-                if brick.online:
-                    self.runtime["restarted_pid"] = brick.pid
-                    return
-                last = f"brick {brick.name} offline"
-            except HarnessError as exc:  # glusterd busy or the CLI failing: ask again until the deadline
-                last = f"error: {exc}"
-            if self._clock() >= deadline:
-                raise FaultError(f"{self.name}: host {host!r}: brick of {self.params['volume']} not online "
-                                 f"{self.params['timeout_s']:g} s after `volume start force` (last: {last})")
-            self._sleep(self.params["poll_s"])
+        def online() -> str | None:
+            brick = self._brick()
+            if not brick.online:
+                return f"brick {brick.name} offline"
+            self.runtime["restarted_pid"] = brick.pid
+            return None
+
+        self.wait_for(f"host {host!r}: brick of {self.params['volume']} not online since `volume start force`",
+                      online, timeout_s=self.params["timeout_s"], poll_s=self.params["poll_s"])

@@ -57,6 +57,12 @@ def parse_volume_status(text: str) -> list[Brick]:
     return bricks
 
 
+def bricks_of(bricks: list[Brick], host: str, address: str) -> list[Brick]:
+    """The bricks served by one file server: glusterd names a peer by the name or the address
+    it was probed with, so either matches."""
+    return [b for b in bricks if b.host in (address, host)]
+
+
 def parse_peer_status(text: str) -> dict[str, bool]:
     """``gluster --xml peer status``: peer hostname -> in the pool and connected."""
     root = _root(text, "gluster peer status")

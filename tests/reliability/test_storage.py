@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harness.acceptance import FaultPlan, fault_under_load
-from harness.parsers.gluster import heal_pending, parse_heal_info, parse_volume_status
+from harness.parsers.gluster import bricks_of, heal_pending, parse_heal_info, parse_volume_status
 from harness.scenario import assert_slo
 from harness.workload import WorkloadSpec
 
@@ -123,7 +123,7 @@ def _brick_path(cluster, storage, node: str) -> str:
     out = cluster.run_expect(node, [0], ["gluster", "--mode=script", "--xml", "volume", "status", storage.volume],
                              timeout=30).stdout
     address = cluster.inventory.host(node).address
-    paths = [b.path for b in parse_volume_status(out) if b.host in (address, node)]
+    paths = [b.path for b in bricks_of(parse_volume_status(out), node, address)]
     if not paths:
         pytest.fail(f"{node}: `gluster volume status {storage.volume}` shows no brick of {node} ({address})")
     return paths[0].rstrip("/")

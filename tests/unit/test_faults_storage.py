@@ -81,7 +81,7 @@ def test_a_brick_that_never_comes_back_fails_the_heal_naming_host_and_last_state
     fake("fs1").on(r"volume status", lambda line: (0, next(answers, status_xml(False, -1)), ""))
     f = get_fault("brick-kill")(cluster, host="fs1", timeout_s=5)
     f.inject()
-    with pytest.raises(FaultError, match=r"host 'fs1': brick of moodledata not online 5 s after `volume start force` "
+    with pytest.raises(FaultError, match=r"host 'fs1': brick of moodledata not online since `volume start force` after 5 s "
                                          r"\(last: brick 198.18.0.41:/srv/bricks/moodledata offline\)"):
         f.heal()
     assert instant[0] == 5.0

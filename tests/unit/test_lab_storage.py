@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from harness.lab._records import LabStatus
 from harness.lab._services import host_daemons
 from harness.lab._status import add_bricks, add_mount
 from harness.lab._topology import build_topology
-from harness.parsers.gluster import heal_pending, parse_heal_info, parse_peer_status, parse_volume_status
+from harness.parsers.gluster import bricks_of, heal_pending, parse_heal_info, parse_peer_status, parse_volume_status
 
 STATUS_XML = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cliOutput>
@@ -93,6 +94,14 @@ def test_volume_status_lists_bricks_only_with_online_and_pid() -> None:
     bricks = parse_volume_status(STATUS_XML)
     assert [b.name for b in bricks] == [f"198.18.64.4{i}:/srv/bricks/moodledata" for i in (1, 2, 3)]
     assert [(b.online, b.pid) for b in bricks] == [(False, None), (True, 43), (True, 43)]
+
+
+def test_a_servers_bricks_match_by_address_or_by_the_name_it_was_probed_with() -> None:
+    bricks = parse_volume_status(STATUS_XML)
+    assert [b.name for b in bricks_of(bricks, "fs2", "198.18.64.42")] == ["198.18.64.42:/srv/bricks/moodledata"]
+    renamed = [replace(b, host="fs3") if b.host == "198.18.64.43" else b for b in bricks]
+    assert [b.pid for b in bricks_of(renamed, "fs3", "198.18.0.99")] == [43]
+    assert bricks_of(bricks, "fs9", "198.18.64.49") == []
 
 
 def test_a_failed_or_garbled_cli_answer_is_a_parse_error_not_all_online() -> None:
