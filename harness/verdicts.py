@@ -27,9 +27,11 @@ from .errors import HarnessError
 #: workload reads its forum posts back), the director-failover promise (harness.budgets),
 #: ``sessions`` (the session probe's lost sessions) and the transaction checkers
 #: (``list_append``, ``bank``: when the history holds their operations) and the file tier's
-#: (``lost_files``, ``storage_availability``, ``storage_convergence``, likewise)
+#: (``lost_files``, ``storage_availability``, ``storage_convergence``, likewise) and the
+#: directory tier's (``ldap_availability``, ``lost_directory_writes``, ``ldap_convergence``)
 KNOWN_CHECKERS = ("availability", "ledger", "latency", "split_brain", "recovery", "posts", "director_failover",
-                  "sessions", "list_append", "bank", "lost_files", "storage_availability", "storage_convergence")
+                  "sessions", "list_append", "bank", "lost_files", "storage_availability", "storage_convergence",
+                  "ldap_availability", "lost_directory_writes", "ldap_convergence")
 MARKERS = ("waive", "expect_invalid")
 
 

@@ -18,6 +18,15 @@ from ._result import CheckResult, Validity
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
 from .bank import check_bank
 from .latency import latency, nearest_rank
+from .ldap import (
+    LDAP_CSN_PROCESS,
+    LDAP_FINAL_PREFIX,
+    LDAP_PROBE_PREFIX,
+    LDAP_WRITER_PREFIX,
+    ldap_availability,
+    ldap_convergence,
+    lost_directory_writes,
+)
 from .ledger import ledger
 from .list_append import MODELS as ISOLATION_MODELS
 from .list_append import check_list_append
@@ -57,6 +66,10 @@ class CheckConfig:
     #: probe, and the time from the last heal until the self-heal backlog is back to 0
     storage_max_outage_s: float | None = None
     storage_converge_s: float | None = None
+    #: the directory tier (harness.checkers.ldap): longest authentication outage through the
+    #: LDAP VIP, and the time from the last heal until every server's contextCSN is the same
+    ldap_max_outage_s: float | None = None
+    ldap_converge_s: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse a bound that would make a comparison silently true or false (``x > nan`` is
@@ -69,6 +82,8 @@ class CheckConfig:
         _bound("split_brain_settle_s", self.split_brain_settle_s)
         _bound("storage_max_outage_s", self.storage_max_outage_s, optional=True)
         _bound("storage_converge_s", self.storage_converge_s, optional=True)
+        _bound("ldap_max_outage_s", self.ldap_max_outage_s, optional=True)
+        _bound("ldap_converge_s", self.ldap_converge_s, optional=True)
         if self.isolation not in ISOLATION_MODELS:
             raise ValueError(f"CheckConfig.isolation: {self.isolation!r} is not one of {', '.join(sorted(ISOLATION_MODELS))}")
         if not self.probe_prefix:
@@ -119,15 +134,18 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
     healed is "could not judge"); posts, whenever asked for; sessions, a ``session-`` process;
     list_append, a ``txn-`` process's ``txn`` op; bank, a ``bank-`` process; lost_files, a
     storage probe, final listing or LMS upload; storage_availability, a ``storage-probe-``
-    process; storage_convergence, ``storage-heal`` samples in a run with a fault (all of these
-    run by ``run_all`` only when applicable).
+    process; storage_convergence, ``storage-heal`` samples in a run with a fault;
+    ldap_availability, an ``ldap-probe`` process; lost_directory_writes, an ``ldap-writer`` or
+    ``ldap-final-`` process; ldap_convergence, ``ldap-csn`` samples in a run with a fault (all
+    of these run by ``run_all`` only when applicable).
     """
     c = config or CheckConfig()
     seen = {"availability": False, "ledger": False, "latency": False, "split_brain": False, "recovery": False,
             "sessions": False, "list_append": False, "bank": False, "lost_files": False,
-            "storage_availability": False, "storage_convergence": False}
+            "storage_availability": False, "storage_convergence": False, "ldap_availability": False,
+            "lost_directory_writes": False, "ldap_convergence": False}
     prefix = c.probe_prefix
-    heal_samples = False
+    heal_samples = csn_samples = False
     for op in ops:
         process = op.process
         if process.startswith(prefix):
@@ -146,6 +164,12 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
             seen["lost_files"] = True
         elif process == STORAGE_HEAL_PROCESS:
             heal_samples = True
+        elif process.startswith(LDAP_PROBE_PREFIX):
+            seen["ldap_availability"] = True
+        elif process.startswith((LDAP_WRITER_PREFIX, LDAP_FINAL_PREFIX)):
+            seen["lost_directory_writes"] = True
+        elif process == LDAP_CSN_PROCESS:
+            csn_samples = True
         elif process == "state" and op.f == "sample":
             seen["split_brain"] = True
         elif is_nemesis(process):
@@ -166,11 +190,17 @@ def applicable(ops: Iterable[Op], config: CheckConfig | None = None) -> dict[str
         seen["storage_availability"] = True
     if c.storage_converge_s is not None:
         seen["storage_convergence"] = True
+    seen["ldap_convergence"] = csn_samples and seen["recovery"]
+    if c.ldap_max_outage_s is not None:
+        seen["ldap_availability"] = True
+    if c.ldap_converge_s is not None:
+        seen["ldap_convergence"] = True
     return seen
 
 
 #: the checkers run only when the history holds their kind of ops
-_OPTIONAL = ("list_append", "bank", "lost_files", "storage_availability", "storage_convergence")
+_OPTIONAL = ("list_append", "bank", "lost_files", "storage_availability", "storage_convergence",
+             "ldap_availability", "lost_directory_writes", "ldap_convergence")
 
 
 def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckResult]:
@@ -208,6 +238,13 @@ def run_all(ops: Iterable[Op], config: CheckConfig | None = None) -> list[CheckR
             ops, c.storage_max_outage_s, max_probe_gap_s=c.max_probe_gap_s)))
     if "storage_convergence" in kinds:
         runs.append(("storage_convergence", lambda: storage_convergence(ops, max_s=c.storage_converge_s)))
+    if "ldap_availability" in kinds:
+        runs.append(("ldap_availability", lambda: ldap_availability(
+            ops, c.ldap_max_outage_s, max_probe_gap_s=c.max_probe_gap_s)))
+    if "lost_directory_writes" in kinds:
+        runs.append(("lost_directory_writes", lambda: lost_directory_writes(ops)))
+    if "ldap_convergence" in kinds:
+        runs.append(("ldap_convergence", lambda: ldap_convergence(ops, max_s=c.ldap_converge_s)))
     if c.posts_read_prefix:
         runs.append(
             (
@@ -240,7 +277,10 @@ __all__ = [
     "check_list_append",
     "fault_windows",
     "latency",
+    "ldap_availability",
+    "ldap_convergence",
     "ledger",
+    "lost_directory_writes",
     "lost_files",
     "nearest_rank",
     "recovery",

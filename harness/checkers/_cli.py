@@ -36,6 +36,9 @@ _KEY_FIGURES: dict[str, tuple[str, ...]] = {
     "recovery": ("heals", "recovered", "late", "never", "max_recovery_s"),
     "list_append": ("txns", "ok", "info", "keys", "model"),
     "bank": ("reads", "wrong_total", "negative", "expected_total"),
+    "ldap_availability": ("attempts", "availability_percent", "outages", "longest_outage_s"),
+    "lost_directory_writes": ("acknowledged", "lost", "failed_present", "indeterminate"),
+    "ldap_convergence": ("samples", "samples_after_heal", "converged_s"),
 }
 
 #: shown for any checker when non-zero: the thin evidence that made it UNKNOWN (docs/checkers.md)

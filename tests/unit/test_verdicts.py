@@ -120,6 +120,8 @@ def test_known_checkers_are_exactly_what_the_harness_produces():
     txn_ops = [Op(0, 0.0, "txn-0", "invoke", "txn", []), Op(1, 0.0, "bank-0", "invoke", "read", None),
                Op(2, 0.0, "storage-probe-web1", "invoke", "write", {"path": "a", "sha256": "s"}),
                Op(3, 0.0, "storage-heal", "invoke", "heal-info", None),
-               Op(4, 0.0, "nemesis", "invoke", "kill-process", {"fault_id": "f1"})]
+               Op(4, 0.0, "nemesis", "invoke", "kill-process", {"fault_id": "f1"}),
+               Op(5, 0.0, "ldap-probe-ldap", "invoke", "bind", None), Op(6, 0.0, "ldap-writer", "invoke", "write", None),
+               Op(7, 0.0, "ldap-csn", "invoke", "context-csn", None)]
     produced = {c.checker for c in run_all(txn_ops, CheckConfig(posts_read_prefix="posts-read-"))} | {DIRECTOR_FAILOVER_CHECK}
     assert set(KNOWN_CHECKERS) == produced
