@@ -101,8 +101,9 @@ class LmsStack:
         finally:
             conn.close()
 
-    def start_node(self, name: str, *, db_port: int | None = None) -> WebNode:
-        """Start one Apache (prefork + mod_php) on a free port; ``db_port`` may point nowhere."""
+    def start_node(self, name: str, *, db_port: int | None = None, env: dict[str, str] | None = None) -> WebNode:
+        """Start one Apache (prefork + mod_php) on a free port; ``db_port`` may point nowhere;
+        ``env``: more LMS settings (SetEnv), e.g. LMS_AUTH=ldap."""
         port = free_port()
         root = self.tmp / f"apache-{name}"
         for sub in ("run", "lock", "logs", "moodledata"):
@@ -115,7 +116,7 @@ class LmsStack:
             root=root, port=port, modules=APACHE_MODULES, docroot=LMS_DIR / "public",
             db_port=db_port if db_port is not None else self.db_port, db_user=DB_USER,
             db_password=DB_PASSWORD, node=name, wwwroot=node.url, dataroot=root / "moodledata",
-        ))
+        ) + "".join(f"SetEnv {k} {v}\n" for k, v in (env or {}).items()))
         node.proc = subprocess.Popen(
             ["apache2", "-f", str(conf), "-DFOREGROUND"],
             stdout=open(root / "logs" / "stdout.log", "wb"), stderr=subprocess.STDOUT,

@@ -8,6 +8,7 @@ require_once __DIR__ . '/config.php';
 require_once __DIR__ . '/db.php';
 require_once __DIR__ . '/session.php';
 require_once __DIR__ . '/render.php';
+require_once __DIR__ . '/auth_ldap.php';
 
 ini_set('display_errors', '0');
 ini_set('log_errors', '1');

@@ -11,15 +11,27 @@ if ($_SERVER['REQUEST_METHOD'] === 'POST') {
     $username = trim(strtolower((string) ($_POST['username'] ?? '')));
     $password = (string) ($_POST['password'] ?? '');
     $user = null;
+    $ldap = lms_env('LMS_AUTH', 'manual') === 'ldap';
     if ($username !== '') {
+        // with LMS_AUTH=ldap every account's password is the directory's (as a Moodle site whose
+        // accounts were moved to auth ldap); the row is still the Moodle account
         $user = lms_db_row(
             'SELECT id, username, password, firstname, lastname FROM mdl_user'
-            . " WHERE username = ? AND deleted = 0 AND suspended = 0 AND auth = 'manual'",
-            [$username]
+            . ' WHERE username = ? AND deleted = 0 AND suspended = 0 AND auth IN (?, ?)',
+            $ldap ? [$username, 'manual', 'ldap'] : [$username, 'manual', 'manual']
         );
     }
     // Verify the password even with a stale token: a failed login costs what Moodle's costs.
-    $passok = $user !== null && password_verify($password, (string) $user['password']);
+    if ($ldap) {
+        $auth = $user !== null ? lms_ldap_authenticate($username, $password) : ['ok' => false, 'server' => null];
+        header('X-Lab-Auth: ldap ' . ($auth['server'] ?? 'none'));
+        if (!$auth['ok'] && $user !== null) {
+            error_log("lms: ldap login of $username refused: " . ($auth['error'] ?? 'unknown'));
+        }
+        $passok = $auth['ok'];
+    } else {
+        $passok = $user !== null && password_verify($password, (string) $user['password']);
+    }
     if ($tokenok && $passok) {
         lms_complete_login($user);
         lms_redirect('/login/index.php?testsession=' . (int) $user['id']);
