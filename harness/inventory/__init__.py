@@ -5,6 +5,7 @@ from ._checks import InventoryProblems
 from ._load import inventory_from_dict, load_inventory
 from ._model import (
     DATABASE_KINDS,
+    DIRECTORY_KINDS,
     HYPERVISOR_KINDS,
     PHASES,
     ROLES,
@@ -12,6 +13,7 @@ from ._model import (
     STORAGE_KINDS,
     TRANSPORTS,
     Database,
+    Directory,
     Domain,
     Host,
     Hypervisor,
@@ -32,6 +34,7 @@ from .vagrant import from_vagrant_ssh_config, guess_roles
 __all__ = [
     "DATABASE_KINDS",
     "DEFAULT_ROLE_MAP",
+    "DIRECTORY_KINDS",
     "HYPERVISOR_KINDS",
     "PHASES",
     "ROLES",
@@ -39,6 +42,7 @@ __all__ = [
     "STORAGE_KINDS",
     "TRANSPORTS",
     "Database",
+    "Directory",
     "Domain",
     "Host",
     "Hypervisor",

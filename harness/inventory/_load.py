@@ -17,17 +17,17 @@ import yaml
 from ..errors import InventoryError
 from ._checks import MISSING, Checker, InventoryProblems, known_names
 from ._hosts import read_host, read_ssh
-from ._model import Database, Host, Inventory, Moodle, Slo, SshConfig, Storage, Vip
+from ._model import Database, Directory, Host, Inventory, Moodle, Slo, SshConfig, Storage, Vip
 from ._moodle import read_moodle
 from ._read import load_yaml, read_text
-from ._sections import read_database, read_slo, read_storage, read_vip
+from ._sections import read_database, read_directory, read_slo, read_storage, read_vip
 
 __all__ = ["InventoryProblems", "inventory_from_dict", "load_inventory"]
 
 
 def _cross_checks(
     c: Checker, hosts: dict[str, Host], declared: set[str], vips: dict[str, Vip], database: Database | None,
-    storage: Storage | None = None,
+    storage: Storage | None = None, directory: Directory | None = None,
 ) -> None:
     """Rules that span hosts: hypervisors exist, addresses are unique, NDB has a manager.
 
@@ -81,6 +81,8 @@ def _cross_checks(
             c.error("storage.kind", f"kind {storage.kind!r} needs a host with role 'fileserver' (it serves the volume)")
         if not any(h.has_role("web") for h in hosts.values()):
             c.error("storage.mount_point", "no host with role 'web' to mount the volume")
+    if directory is not None and all_valid and not any(h.has_role("ldap") for h in hosts.values()):
+        c.error("directory.kind", f"kind {directory.kind!r} needs a host with role 'ldap' (it serves the directory)")
 
 
 def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
@@ -90,7 +92,8 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
     if top is None:
         c.raise_if_any()
     assert top is not None
-    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo", "moodle", "storage"))
+    c.keys(top, "", ("hosts",), ("name", "ssh", "database", "vips", "hosts", "slo", "moodle", "storage",
+                                        "directory"))
     name = c.string(top, "name", "", Path(source).stem if source != "<memory>" else "cluster")
 
     ssh_defaults = asdict(SshConfig())
@@ -101,6 +104,7 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
     slo = read_slo(c, top["slo"], "slo") if top.get("slo") is not None else Slo()
     moodle = read_moodle(c, top["moodle"], "moodle") if top.get("moodle") is not None else Moodle()
     storage = read_storage(c, top["storage"], "storage") if top.get("storage") is not None else None
+    directory = read_directory(c, top["directory"], "directory") if top.get("directory") is not None else None
 
     vips: dict[str, Vip] = {}
     if top.get("vips") is not None:
@@ -122,11 +126,11 @@ def inventory_from_dict(data: Any, source: str = "<memory>") -> Inventory:
             if host is not None:
                 hosts[hname] = host
 
-    _cross_checks(c, hosts, declared, vips, database, storage)
+    _cross_checks(c, hosts, declared, vips, database, storage, directory)
     c.raise_if_any()
     assert database is not None and slo is not None and moodle is not None and name is not MISSING
     return Inventory(name=name, hosts=hosts, vips=vips, database=database, slo=slo, source=source, moodle=moodle,
-                     storage=storage)
+                     storage=storage, directory=directory)
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -13,12 +13,13 @@ from typing import Literal
 
 from ..errors import InventoryError
 
-ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor", "client", "fileserver"})
+ROLES: frozenset[str] = frozenset({"director", "web", "db", "mgm", "hypervisor", "client", "fileserver", "ldap"})
 SERVICE_MANAGERS: frozenset[str] = frozenset({"systemd", "sysv", "command"})
 HYPERVISOR_KINDS: frozenset[str] = frozenset({"xl", "xm", "virsh", "lab"})
 DATABASE_KINDS: frozenset[str] = frozenset({"galera", "ndb"})
 #: ``storage.kind``: the shared file store the web nodes mount (docs/cluster-file.md)
 STORAGE_KINDS: frozenset[str] = frozenset({"glusterfs"})
+DIRECTORY_KINDS: frozenset[str] = frozenset({"openldap"})
 #: ``database.isolation``: the SQL isolation level sessions ask for, and the model the
 #: list-append checker judges against (docs/cluster-file.md, docs/checkers.md)
 ISOLATION_LEVELS: frozenset[str] = frozenset({"read-committed", "repeatable-read", "serializable"})
@@ -99,7 +100,7 @@ class Vip:
     name: str
     address: str
     port: int
-    protocol: Literal["http", "tcp", "mysql"] = "tcp"
+    protocol: Literal["http", "tcp", "mysql", "ldap"] = "tcp"
     path: str = "/"
 
 
@@ -226,6 +227,32 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class Directory:
+    """The LDAP directory the cluster's logins are checked against (issue 13).
+
+    ``people`` is where the accounts are (a login binds as ``<user_attribute>=<name>,<people>``);
+    ``bind_dn`` with the password of ``bind_password_env`` may write and read every server
+    (the harness's write ledger and its read-back); ``ledger`` is the entry under which the
+    ledger's entries are made (default ``ou=harness,<suffix>``)."""
+
+    kind: Literal["openldap"]
+    suffix: str
+    people: str
+    user_attribute: str = "uid"
+    bind_dn: str | None = None
+    bind_password_env: str | None = None
+    ledger: str | None = None
+    port: int = 389
+
+    @property
+    def ledger_parent(self) -> str:
+        return self.ledger or f"ou=harness,{self.suffix}"
+
+    def user_dn(self, username: str) -> str:
+        return f"{self.user_attribute}={username},{self.people}"
+
+
+@dataclass(frozen=True)
 class Inventory:
     name: str
     hosts: dict[str, Host]
@@ -236,6 +263,8 @@ class Inventory:
     moodle: Moodle = field(default_factory=Moodle)
     #: None: the cluster has no shared storage section (every cluster file before issue 12)
     storage: Storage | None = None
+    #: None: no LDAP directory (every cluster file before issue 13)
+    directory: Directory | None = None
 
     def host(self, name: str) -> Host:
         """The host called ``name``; faults use this to refuse hosts not in the inventory."""
@@ -262,6 +291,11 @@ class Inventory:
     def db_password(self) -> str | None:
         """The database password from the environment variable the file names."""
         return _password_from_env(self.source, "database.password_env", self.database.password_env)
+
+    def directory_password(self) -> str | None:
+        """The directory's bind password from the environment variable the file names."""
+        variable = self.directory.bind_password_env if self.directory is not None else None
+        return _password_from_env(self.source, "directory.bind_password_env", variable)
 
     def moodle_password(self) -> str | None:
         """The Moodle accounts' password from the environment variable the file names.

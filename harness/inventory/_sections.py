@@ -1,13 +1,25 @@
-"""The cluster-wide sections of a cluster file: ``vips``, ``database``, ``slo`` and ``storage``."""
+"""The cluster-wide sections of a cluster file: ``vips``, ``database``, ``slo``, ``storage`` and ``directory``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._checks import MISSING, Checker, join_path, refuse_password
-from ._model import DATABASE_KINDS, ISOLATION_LEVELS, PHASES, STORAGE_KINDS, Database, LatencyBound, Slo, Storage, Vip
+from ._model import (
+    DATABASE_KINDS,
+    DIRECTORY_KINDS,
+    ISOLATION_LEVELS,
+    PHASES,
+    STORAGE_KINDS,
+    Database,
+    Directory,
+    LatencyBound,
+    Slo,
+    Storage,
+    Vip,
+)
 
-VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql"})
+VIP_PROTOCOLS: frozenset[str] = frozenset({"http", "tcp", "mysql", "ldap"})
 
 
 def read_vip(c: Checker, name: str, raw: Any, path: str) -> Vip | None:
@@ -125,3 +137,59 @@ def read_storage(c: Checker, raw: Any, path: str) -> Storage | None:
     if MISSING in (kind, volume, mount_point, health):
         return None
     return Storage(kind=kind, volume=volume, mount_point=mount_point.rstrip("/") or "/", health=health)
+
+
+def _dn_parts(dn: str) -> list[str] | None:
+    """A DN's RDNs, normalised for comparison (case and spaces around ',' and '='); None
+    when a part is not ``attribute=value``."""
+    parts = []
+    for rdn in dn.split(","):
+        attr, eq, value = rdn.partition("=")
+        if not eq or not attr.strip() or not value.strip():
+            return None
+        parts.append(f"{attr.strip().lower()}={value.strip().lower()}")
+    return parts
+
+
+def read_directory(c: Checker, raw: Any, path: str) -> Directory | None:
+    """``directory``: kind, suffix and the accounts' DN are required; every DN must be
+    ``attr=value,...`` and the accounts and the ledger must lie under the suffix (a login
+    under another tree would bind against something the servers do not replicate);
+    ``bind_dn`` and ``bind_password_env`` come together."""
+    data = c.mapping(raw, path)
+    if data is None:
+        return None
+    data = refuse_password(c, data, path)
+    c.keys(data, path, ("kind", "suffix", "people"), ("user_attribute", "bind_dn", "bind_password_env", "ledger", "port"))
+    values = {
+        "kind": c.choice(data, "kind", path, DIRECTORY_KINDS, "directory kind"),
+        "suffix": c.string(data, "suffix", path),
+        "people": c.string(data, "people", path),
+        "user_attribute": c.string(data, "user_attribute", path, "uid"),
+        "bind_dn": c.string(data, "bind_dn", path, None),
+        "bind_password_env": c.string(data, "bind_password_env", path, None),
+        "ledger": c.string(data, "ledger", path, None),
+        "port": c.integer(data, "port", path, 389, low=1, high=65535),
+    }
+    if MISSING in values.values():
+        return None
+    suffix = _dn_parts(values["suffix"])
+    ok = True
+    for key in ("suffix", "people", "bind_dn", "ledger"):
+        if values[key] is not None and _dn_parts(values[key]) is None:
+            c.error(join_path(path, key), f"{values[key]!r} is not a DN (attribute=value,...)")
+            ok = False
+    if ok and suffix is not None:
+        for key in ("people", "ledger"):
+            parts = _dn_parts(values[key]) if values[key] is not None else None
+            if parts is not None and (len(parts) <= len(suffix) or parts[-len(suffix):] != suffix):
+                c.error(join_path(path, key), f"{values[key]!r} is not under the suffix {values['suffix']!r}")
+                ok = False
+    if (values["bind_dn"] is None) != (values["bind_password_env"] is None):
+        given, other = ("bind_dn", "bind_password_env") if values["bind_dn"] is not None else ("bind_password_env", "bind_dn")
+        c.error(join_path(path, other), f"needed with {given} (who writes the ledger and reads every server)")
+        ok = False
+    if not values["user_attribute"].replace("-", "").isalnum():
+        c.error(join_path(path, "user_attribute"), f"{values['user_attribute']!r} is not an attribute name")
+        ok = False
+    return Directory(**values) if ok else None

@@ -69,6 +69,8 @@ def dump_inventory(inv: Inventory) -> dict[str, Any]:
     out["moodle"] = _moodle(inv.moodle)
     if inv.storage is not None:
         out["storage"] = _drop_none(asdict(inv.storage))
+    if inv.directory is not None:
+        out["directory"] = _drop_none(asdict(inv.directory))
     return out
 
 

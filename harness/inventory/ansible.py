@@ -30,6 +30,8 @@ DEFAULT_ROLE_MAP: dict[str, str] = {
     **dict.fromkeys(("mgm", "ndb_mgmd"), "mgm"),
     **dict.fromkeys(("dom0", "xen", "hypervisors", "kvm"), "hypervisor"),
     **dict.fromkeys(("client", "supervisor"), "client"),
+    **dict.fromkeys(("fileservers", "fileserver", "gluster", "glusterfs", "storage"), "fileserver"),
+    **dict.fromkeys(("ldap", "ldapservers", "ldap_servers", "openldap", "slapd"), "ldap"),
 }
 
 _SSH_FIELDS = frozenset(f.name for f in fields(SshConfig))

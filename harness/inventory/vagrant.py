@@ -33,6 +33,9 @@ NAME_ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("galera*", "db"),
     ("ndb*", "db"),
     ("client*", "client"),
+    ("fs*", "fileserver"),
+    ("gluster*", "fileserver"),
+    ("ldap*", "ldap"),
 )
 
 RolesArg = Mapping[str, list[str]] | Callable[[str], list[str]] | None

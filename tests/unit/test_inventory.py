@@ -88,7 +88,7 @@ def test_minimal_file_gets_defaults() -> None:
 def test_the_documented_error_message_exactly(good: dict[str, Any]) -> None:
     good["hosts"]["web1"]["roles"] = ["webserver"]
     assert _problems(good) == [
-        "cluster.yml: hosts.web1.roles[0]: unknown role 'webserver' (known: client, db, director, fileserver, hypervisor, mgm, web)"
+        "cluster.yml: hosts.web1.roles[0]: unknown role 'webserver' (known: client, db, director, fileserver, hypervisor, ldap, mgm, web)"
     ]
 
 
@@ -125,7 +125,7 @@ _DELETE = object()
 
 ERROR_CASES = [
     # (field path, new value, expected line after "cluster.yml: ")
-    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, hosts, moodle, name, slo, ssh, storage, vips)"),
+    ("surprise", 1, "surprise: unknown key 'surprise' (known: database, directory, hosts, moodle, name, slo, ssh, storage, vips)"),
     ("hosts", _DELETE, "hosts: missing required field"),
     ("hosts", [], "hosts: expected a mapping, got a list"),
     ("hosts.web1", "198.18.0.21", "hosts.web1: expected a mapping, got str '198.18.0.21'"),
@@ -159,7 +159,7 @@ ERROR_CASES = [
     ("database.password", "s3cret", "database.password: passwords never appear in the file"),
     ("database.port", "3306", "database.port: expected an integer, got str '3306'"),
     ("vips.web.port", _DELETE, "vips.web.port: missing required field"),
-    ("vips.web.protocol", "https", "vips.web.protocol: unknown protocol 'https' (known: http, mysql, tcp)"),
+    ("vips.web.protocol", "https", "vips.web.protocol: unknown protocol 'https' (known: http, ldap, mysql, tcp)"),
     ("vips.web.path", "login", "vips.web.path: must start with '/', got 'login'"),
     ("vips.db.address", "198.18.0.21", "vips.db.address: '198.18.0.21' is the fixed address of hosts.web1, not a floating VIP"),
     ("slo.availability_percent", 101, "slo.availability_percent: 101 must be in [0, 100]"),
