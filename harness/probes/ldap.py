@@ -31,12 +31,13 @@ from ldap3.core import exceptions as ldap_exc
 from ..checkers.ldap import LDAP_CSN_PROCESS, LDAP_FINAL_PREFIX, LDAP_PROBE_PREFIX, LDAP_WRITER_PREFIX
 from ..errors import ParseError, ProbeError
 from ..history import HistoryRecorder
+from ..inventory._model import Directory, Inventory
 from ..parsers.ldap import parse_csn
 from ._base import Jitter, ProbeThread, Schedule, call_guard, check_bounds
 from .ledger import _ms
 
-__all__ = ["Connect", "ContextCsnProbe", "LdapBindProbe", "LdapEndpoint", "LdapWriteLedger", "classify",
-           "endpoints", "open_connection", "read_final"]
+__all__ = ["Connect", "ContextCsnProbe", "LdapBindProbe", "LdapEndpoint", "LdapWriteLedger", "check_directory",
+           "classify", "endpoints", "open_connection", "read_final", "server_endpoints", "vip_endpoint"]
 
 #: the attribute the ledger adds values to (multi-valued, in the core schema of every server)
 LEDGER_ATTRIBUTE = "description"
@@ -371,3 +372,60 @@ class ContextCsnProbe(ProbeThread):
 def endpoints(hosts: Mapping[str, str], port: int = 389) -> list[LdapEndpoint]:
     """Endpoints from ``{name: address}`` (the inventory's ldap hosts), in name order."""
     return [LdapEndpoint(name, address, port) for name, address in sorted(hosts.items())]
+
+
+# --------------------------------------------------------------------------- from the cluster file
+
+def _directory(inventory: Inventory) -> Directory:
+    if inventory.directory is None:
+        raise ProbeError(f"{inventory.source}: no directory: section (the LDAP tier's probes need one)")
+    return inventory.directory
+
+
+def server_endpoints(inventory: Inventory) -> list[LdapEndpoint]:
+    """Every ``ldap`` host, reached directly on the directory's port (for reads per server)."""
+    port = _directory(inventory).port
+    return [LdapEndpoint(h.name, h.address, port) for h in sorted(inventory.with_role("ldap"), key=lambda h: h.name)]
+
+
+def vip_endpoint(inventory: Inventory, vip: str = "ldap") -> LdapEndpoint:
+    """The LDAP VIP; one clear error when the cluster file has none or not of protocol ldap."""
+    v = inventory.vip(vip)
+    if v.protocol != "ldap":
+        raise ProbeError(f"{inventory.source}: vips.{vip}: protocol {v.protocol!r}, not ldap")
+    return LdapEndpoint(v.name, v.address, v.port)
+
+
+def check_directory(inventory: Inventory, *, vip: str | None = "ldap", timeout_s: float = 3.0,
+                    guard: Callable[[str], Any] | None = None, connect: Connect = open_connection) -> None:
+    """Before any fault: every LDAP server (and the VIP) answers, takes the bind identity and
+    holds the suffix and the accounts' entry. One ProbeError naming each host and what failed
+    (unreachable, bind refused, no such base DN), never a test that fails later for it."""
+    d = _directory(inventory)
+    password = inventory.directory_password()
+    if d.bind_dn is None or password is None:
+        raise ProbeError(f"{inventory.source}: directory: bind_dn and bind_password_env are needed to check "
+                         "the servers (and to write and read the ledger)")
+    targets = server_endpoints(inventory) + ([vip_endpoint(inventory, vip)] if vip is not None else [])
+    if not server_endpoints(inventory):
+        raise ProbeError(f"{inventory.source}: no host with role ldap")
+    problems = []
+    for ep in targets:
+        _check_endpoint("ldap", ep, guard)
+        conn = connect(ep.address, ep.port, d.bind_dn, password, timeout_s)
+        try:
+            conn.open()
+            if not conn.bind():
+                problems.append(f"{ep.name} ({ep.address}:{ep.port}): bind as {d.bind_dn} refused: {_result(conn)}")
+                continue
+            for what, base in (("suffix", d.suffix), ("people", d.people)):
+                if _search(conn, base, "objectClass") is None:
+                    problems.append(f"{ep.name} ({ep.address}:{ep.port}): no entry {base} (directory.{what})")
+        except ldap_exc.LDAPException as exc:
+            problems.append(f"{ep.name} ({ep.address}:{ep.port}): {type(exc).__name__}: {exc}")
+        except ProbeError as exc:
+            problems.append(f"{ep.name} ({ep.address}:{ep.port}): {exc}")
+        finally:
+            _unbind(conn)
+    if problems:
+        raise ProbeError(f"{inventory.source}: the directory is not usable: " + "; ".join(problems))

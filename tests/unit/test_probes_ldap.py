@@ -170,3 +170,41 @@ def test_the_bind_probe_thread_is_bounded_by_its_count_and_stops_by_itself() -> 
         assert probe.join(timeout=5)
     assert probe.counts == {"ok": 7, "fail": 0, "info": 0}
     assert len(probe.jitter.late_ms) == 7
+
+
+def _inventory(monkeypatch: pytest.MonkeyPatch):
+    from harness.inventory import inventory_from_dict
+
+    monkeypatch.setenv("TEST_LDAP_PW", "rootpw")
+    return inventory_from_dict({
+        "hosts": {"ldap1": {"address": "198.18.70.51", "roles": ["ldap"]},
+                  "ldap2": {"address": "198.18.70.52", "roles": ["ldap"]}},
+        "vips": {"ldap": {"address": VIP.address, "port": 389, "protocol": "ldap"}},
+        "directory": {"kind": "openldap", "suffix": SUFFIX, "people": f"ou=people,{SUFFIX}", "bind_dn": ADMIN,
+                      "bind_password_env": "TEST_LDAP_PW"},
+    }, "cluster.yml")
+
+
+def test_the_directory_check_names_every_server_and_what_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.probes.ldap import check_directory
+
+    inv = _inventory(monkeypatch)
+    d = Directory("198.18.70.51", "198.18.70.52", VIP.address)
+    for address in d.servers:
+        seed = ldap3.Connection(d.servers[address], client_strategy=ldap3.MOCK_SYNC)
+        seed.strategy.add_entry(f"ou=people,{SUFFIX}", {"objectClass": ["organizationalUnit"], "ou": "people"})
+    check_directory(inv, connect=d.connect)  # all sound: no error
+    d.down.add(VIP.address)
+    d.servers["198.18.70.52"] = ldap3.Server("mock-empty")  # a server with nothing in it
+    ldap3.Connection(d.servers["198.18.70.52"], client_strategy=ldap3.MOCK_SYNC).strategy.add_entry(
+        ADMIN, {"userPassword": "rootpw", "sn": "admin"})
+    with pytest.raises(ProbeError) as info:
+        check_directory(inv, connect=d.connect)
+    text = str(info.value)
+    assert "ldap2 (198.18.70.52:389): no entry dc=lms,dc=lab (directory.suffix)" in text
+    assert "ldap2 (198.18.70.52:389): no entry ou=people,dc=lms,dc=lab (directory.people)" in text
+    assert "ldap (198.18.70.100:389): LDAPSocketOpenError" in text and "ldap1" not in text
+    monkeypatch.setenv("TEST_LDAP_PW", "wrong")
+    with pytest.raises(ProbeError, match=r"ldap1 \(198.18.70.51:389\): bind as cn=admin,dc=lms,dc=lab refused: "
+                                         r"invalidCredentials"):
+        check_directory(inv, vip=None, connect=d.connect)
