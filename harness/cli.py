@@ -7,7 +7,8 @@ Exit statuses shared by every command: 2 bad input (argparse usage errors, and e
 HarnessError: one line naming the file, field or host, never a traceback), 130 interrupted,
 141 the reader of stdout went away (``harness check ... | head``, as a shell's SIGPIPE). The
 rest is each command's own: ``harness check`` 0 VALID, 1 INVALID, 3 UNKNOWN
-(harness.checkers._cli); ``harness heal`` 1 when a heal failed.
+(harness.checkers._cli); ``harness heal`` 1 when a heal failed; ``harness audit`` 0 clean,
+1 findings, 3 a host or file could not be judged (harness.config_audit).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _AREAS = (
     "harness.checkers._cli",
     "harness.faults._cli",
     "harness.report._cli",
+    "harness.config_audit._cli",
 )
 
 

@@ -19,6 +19,7 @@ of the director that takes over (the BACKUP's priority gives the longer skew).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Callable
@@ -44,6 +45,17 @@ class VrrpInstance:
     nopreempt: bool = False
     virtual_ipaddresses: tuple[str, ...] = ()
     version: int = 2
+    #: ``authentication { auth_type ...; auth_pass ... }``: the type, and a fingerprint of the
+    #: password (peers must agree; the password itself is never kept or shown)
+    auth_type: str | None = None
+    auth_fingerprint: str | None = None
+    unicast_src_ip: str | None = None
+    unicast_peers: tuple[str, ...] = ()
+    #: seconds between gratuitous ARP refreshes while MASTER (None: keepalived's default, none)
+    garp_master_refresh: float | None = None
+    #: where the instance starts (evidence for audit findings)
+    lineno: int = field(default=0, compare=False)
+    source: str = field(default="", compare=False)
 
     @property
     def vips(self) -> tuple[str, ...]:
@@ -51,11 +63,24 @@ class VrrpInstance:
         return tuple(v.split()[0].split("/")[0] for v in self.virtual_ipaddresses)
 
 
+#: keepalived's health checkers of a real server
+HEALTH_CHECKERS = frozenset({"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "SMTP_CHECK", "DNS_CHECK",
+                             "BFD_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK"})
+
+
 @dataclass(frozen=True)
 class RealServerConf:
     address: str
     port: int | None
     weight: int = 1
+    #: the health checkers configured for it (``TCP_CHECK``, ``HTTP_GET`` ...): none means
+    #: keepalived keeps it in the pool whatever happens to it
+    checks: tuple[str, ...] = ()
+    #: the slowest checker's ``connect_timeout`` / retries / ``delay_before_retry`` (s)
+    connect_timeout: float | None = None
+    retry: int | None = None
+    delay_before_retry: float | None = None
+    lineno: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,9 @@ class VirtualServerConf:
     lb_algo: str | None = None
     lb_kind: str | None = None
     real_servers: tuple[RealServerConf, ...] = ()
+    delay_loop: float | None = None
+    lineno: int = field(default=0, compare=False)
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,6 +104,8 @@ class KeepalivedConfig:
     virtual_servers: tuple[VirtualServerConf, ...] = ()
     #: include patterns seen but not expanded (no loader given)
     unresolved_includes: tuple[str, ...] = ()
+    #: ``global_defs { lvs_sync_daemon IFACE INSTANCE }``: connection sync between directors
+    lvs_sync_daemon: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -176,25 +206,34 @@ def parse_keepalived_conf(
     unresolved: list[str] = []
     blocks = _parse_blocks(text, source, include_loader, unresolved)
     version = 2
+    sync_daemon: tuple[str, ...] | None = None
+    garp_refresh: float | None = None
     for b in blocks:
         if b.keyword == "global_defs":
             for c in b.children:
                 if c.keyword == "vrrp_version":
                     version = int(_number(c, source, int))
+                elif c.keyword == "lvs_sync_daemon":
+                    sync_daemon = tuple(c.args)
+                elif c.keyword == "vrrp_garp_master_refresh":
+                    garp_refresh = _number(c, source)
+        elif b.keyword == "lvs_sync_daemon":  # keepalived also takes it at the top level
+            sync_daemon = tuple(b.args)
     instances: dict[str, VrrpInstance] = {}
     servers: list[VirtualServerConf] = []
     for b in blocks:
         if b.keyword == "vrrp_instance":
             if not b.args:
                 raise parse_error(source, b.lineno, b.line, "vrrp_instance without a name")
-            instances[b.args[0]] = _instance(b, source, version)
+            instances[b.args[0]] = _instance(b, source, version, garp_refresh)
         elif b.keyword == "virtual_server":
             servers.append(_virtual_server(b, source))
-    return KeepalivedConfig(instances, tuple(servers), tuple(unresolved))
+    return KeepalivedConfig(instances, tuple(servers), tuple(unresolved), sync_daemon)
 
 
-def _instance(b: _Block, source: str, default_version: int) -> VrrpInstance:
-    kw: dict = {"name": b.args[0], "version": default_version}
+def _instance(b: _Block, source: str, default_version: int, garp_refresh: float | None = None) -> VrrpInstance:
+    kw: dict = {"name": b.args[0], "version": default_version, "lineno": b.lineno, "source": source,
+                "garp_master_refresh": garp_refresh}
     for c in b.children:
         k = c.keyword
         if k == "state":
@@ -216,6 +255,18 @@ def _instance(b: _Block, source: str, default_version: int) -> VrrpInstance:
         elif k == "virtual_ipaddress":
             vips = [" ".join([c2.keyword, *c2.args]) for c2 in c.children]
             kw["virtual_ipaddresses"] = tuple(vips)
+        elif k == "authentication":
+            for c2 in c.children:
+                if c2.keyword == "auth_type" and c2.args:
+                    kw["auth_type"] = c2.args[0].upper()
+                elif c2.keyword == "auth_pass" and c2.args:
+                    kw["auth_fingerprint"] = hashlib.sha256(c2.args[0].encode()).hexdigest()[:12]
+        elif k == "unicast_src_ip":
+            kw["unicast_src_ip"] = c.args[0] if c.args else None
+        elif k == "unicast_peer":
+            kw["unicast_peers"] = tuple(sorted(c2.keyword for c2 in c.children))
+        elif k == "garp_master_refresh":
+            kw["garp_master_refresh"] = _number(c, source)
     pr = kw.get("priority", 100)
     if not 1 <= pr <= 255:
         raise parse_error(source, b.lineno, b.line, f"vrrp_instance {b.args[0]}: priority {pr} outside 1..255")
@@ -231,8 +282,11 @@ def _virtual_server(b: _Block, source: str) -> VirtualServerConf:
         address = b.args[0]
         port = int(b.args[1]) if len(b.args) > 1 and b.args[1].isdigit() else None
     protocol, algo, kind = "TCP", None, None
+    delay_loop: float | None = None
     reals: list[RealServerConf] = []
     for c in b.children:
+        if c.keyword == "delay_loop":
+            delay_loop = _number(c, source)
         if c.keyword == "protocol" and c.args:
             protocol = c.args[0].upper()
         elif c.keyword in ("lb_algo", "lvs_sched") and c.args:
@@ -243,12 +297,23 @@ def _virtual_server(b: _Block, source: str) -> VirtualServerConf:
             if not c.args:
                 raise parse_error(source, c.lineno, c.line, "real_server without an address")
             weight = 1
+            checks: list[str] = []
+            timing: dict[str, float] = {}
             for cc in c.children:
                 if cc.keyword == "weight":
                     weight = int(_number(cc, source, int))
+                elif cc.keyword.upper() in HEALTH_CHECKERS:
+                    checks.append(cc.keyword.upper())
+                    for t in cc.children:
+                        name = {"nb_get_retry": "retry"}.get(t.keyword, t.keyword)
+                        if name in ("connect_timeout", "retry", "delay_before_retry"):
+                            timing[name] = max(timing.get(name, 0.0), _number(t, source))
             rport = int(c.args[1]) if len(c.args) > 1 and c.args[1].isdigit() else None
-            reals.append(RealServerConf(c.args[0], rport, weight))
-    return VirtualServerConf(address, port, protocol, algo, kind, tuple(reals))
+            reals.append(RealServerConf(c.args[0], rport, weight, tuple(checks), timing.get("connect_timeout"),
+                                        int(timing["retry"]) if "retry" in timing else None,
+                                        timing.get("delay_before_retry"), lineno=c.lineno))
+    return VirtualServerConf(address, port, protocol, algo, kind, tuple(reals), delay_loop, lineno=b.lineno,
+                             source=source)
 
 
 def skew_time_s(instance: VrrpInstance) -> float:
