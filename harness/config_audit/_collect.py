@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 from ..budgets import DEFAULT_KEEPALIVED_CONF
 from ..errors import HarnessError
+from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
 from ._model import Evidence, Finding, Severity, sort_findings
+from .haproxy import HaproxyDirector, haproxy_findings
 from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
 
 if TYPE_CHECKING:
@@ -15,6 +17,15 @@ if TYPE_CHECKING:
 
 #: bound on one read (a hung host must not hang the audit)
 READ_TIMEOUT_S = 15.0
+DEFAULT_HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
+
+
+def _read(cluster: Cluster, host: str, path: str) -> tuple[str | None, Finding | None]:
+    try:
+        return cluster.transport(host).check_output(["cat", path], timeout=READ_TIMEOUT_S), None
+    except HarnessError as exc:
+        return None, Finding("host-unreadable", Severity.CRITICAL, f"{host}: cannot read {path}: {exc}",
+                             (Evidence(host, path, None, str(exc)),))
 
 
 def read_directors(cluster: Cluster) -> tuple[list[DirectorConfig], list[Finding]]:
@@ -25,11 +36,9 @@ def read_directors(cluster: Cluster) -> tuple[list[DirectorConfig], list[Finding
     for host in cluster.inventory.with_role("director"):
         svc = host.services.get("keepalived")
         path = (svc.config if svc and svc.config else None) or DEFAULT_KEEPALIVED_CONF
-        try:
-            text = cluster.transport(host.name).check_output(["cat", path], timeout=READ_TIMEOUT_S)
-        except HarnessError as exc:
-            problems.append(Finding("host-unreadable", Severity.CRITICAL,
-                                    f"{host.name}: cannot read {path}: {exc}", (Evidence(host.name, path, None, str(exc)),)))
+        text, problem = _read(cluster, host.name, path)
+        if text is None:
+            problems.append(problem)  # type: ignore[arg-type]
             continue
         try:
             config = parse_keepalived_conf(text, source=path)
@@ -46,6 +55,27 @@ def read_directors(cluster: Cluster) -> tuple[list[DirectorConfig], list[Finding
     return directors, problems
 
 
+def read_haproxy(cluster: Cluster) -> tuple[list[HaproxyDirector], list[Finding]]:
+    """The haproxy.cfg of each director that runs HAProxy (a ``haproxy`` service)."""
+    directors: list[HaproxyDirector] = []
+    problems: list[Finding] = []
+    for host in cluster.inventory.with_role("director"):
+        svc = host.services.get("haproxy")
+        if svc is None:
+            continue
+        path = svc.config or DEFAULT_HAPROXY_CFG
+        text, problem = _read(cluster, host.name, path)
+        if text is None:
+            problems.append(problem)  # type: ignore[arg-type]
+            continue
+        try:
+            directors.append(HaproxyDirector(host.name, path, parse_haproxy_cfg(text, source=path)))
+        except HarnessError as exc:
+            problems.append(Finding("config-unparsable", Severity.CRITICAL, f"{host.name}: {path}: {exc}",
+                                    (Evidence(host.name, path, None, str(exc)),)))
+    return directors, problems
+
+
 def audit_cluster(cluster: Cluster) -> list[Finding]:
     """Every rule over what the cluster's hosts say, worst first."""
     inv = cluster.inventory
@@ -53,6 +83,10 @@ def audit_cluster(cluster: Cluster) -> list[Finding]:
     findings += vrrp_findings(directors, promise_s=inv.slo.director_failover_s)
     web = {name: v.address for name, v in inv.vips.items() if v.protocol == "http"}
     findings += lvs_findings(directors, web_failover_s=inv.slo.web_failover_s, web_vips=web or None)
+    haproxies, problems = read_haproxy(cluster)
+    findings += problems
+    binds = {name: f"{v.address}:{v.port}" for name, v in inv.vips.items() if v.protocol == "http"}
+    findings += haproxy_findings(haproxies, web_failover_s=inv.slo.web_failover_s, web_binds=binds or None)
     return sort_findings(findings)
 
 
