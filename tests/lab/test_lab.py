@@ -325,6 +325,36 @@ def test_cli_status_and_domain_list(lab: Lab) -> None:
     assert sorted(res.stdout.split("\n")[:-1]) == sorted(f"{h} running" for h in lab.topo.hosts)
 
 
+def test_the_sound_lab_audits_clean_and_a_server_without_check_on_the_standby_is_flagged(lab: Lab) -> None:
+    """harness audit on the HAProxy lab: nothing wrong but INFO; dir2's haproxy.cfg with a
+    server that lost its check is one CRITICAL finding with dir2's file and line as evidence."""
+    import re
+
+    from harness.cluster import Cluster
+    from harness.config_audit import audit_cluster, exit_status
+    from harness.config_audit._cli import render_table
+    from harness.inventory import load_inventory
+
+    cluster = Cluster(load_inventory(lab.inventory_path))
+    path = lab.paths.conf("dir2", "haproxy.cfg")
+    original = path.read_text()
+    try:
+        found = audit_cluster(cluster)
+        assert exit_status(found) == 0, render_table(found)
+        assert {f.rule for f in found} <= {"vrrp-no-garp-refresh", "haproxy-detection-over-promise"}, render_table(found)
+        broken, n = re.subn(r"(\n    server web2 \S+) check\n", r"\1\n", original)
+        assert n == 1, original
+        path.write_text(broken)
+        found = audit_cluster(cluster)
+        bad = [f for f in found if f.rule == "haproxy-no-health-check"]
+        assert len(bad) == 1 and exit_status(found) == 1, render_table(found)
+        line = broken.splitlines().index(next(x for x in broken.splitlines() if x.startswith("    server web2 "))) + 1
+        assert bad[0].evidence[0].where() == f"dir2:{path}:{line}" and "server web2" in bad[0].message
+    finally:
+        path.write_text(original)  # haproxy only reads it at start: the running lab never saw the change
+        cluster.close()
+
+
 def test_zz_down_leaves_nothing(lab_session: tuple[Lab, bool]) -> None:
     lab, brought_up_here = lab_session
     inits = {h: dict(lab._state().init(h)) for h in lab.topo.hosts}

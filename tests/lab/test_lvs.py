@@ -336,6 +336,48 @@ def test_pause_and_unpause_the_backup_guest(lvs_lab: Lab) -> None:
     wait_until("dir2 back as BACKUP", lambda: lab.status().healthy, timeout=30)
 
 
+def _audit(lab: Lab) -> list:
+    from harness.cluster import Cluster
+    from harness.config_audit import audit_cluster
+    from harness.inventory import load_inventory
+
+    cluster = Cluster(load_inventory(lab.inventory_path))
+    try:
+        return audit_cluster(cluster)
+    finally:
+        cluster.close()
+
+
+def test_the_lvs_lab_audits_clean_and_broken_standby_configs_are_flagged(lvs_lab: Lab) -> None:
+    """harness audit reads the guests' keepalived.conf over SSH: the sound lab has nothing but
+    INFO; dir2 without the web virtual server, or with another advert_int, is flagged with
+    dir2's file as evidence (keepalived reads its file only at start: the lab runs on as it was)."""
+    from harness.config_audit import exit_status
+    from harness.config_audit._cli import render_table
+
+    lab = lvs_lab
+    found = _audit(lab)
+    assert exit_status(found) == 0, render_table(found)
+    assert {f.rule for f in found} <= {"vrrp-no-garp-refresh"}, render_table(found)
+    path = lab.paths.conf("dir2", "keepalived.conf")
+    original = path.read_text()
+    web_vip = lab.topo.vips["web"]
+    try:
+        start = original.index(f"virtual_server {web_vip} 80 {{")
+        end = original.index("virtual_server", start + 1)
+        path.write_text(original[:start] + original[end:])
+        found = _audit(lab)
+        missing = [f for f in found if f.rule == "lvs-virtual-server-missing"]
+        assert len(missing) == 1 and f"dir2 may hold VIP {web_vip}" in missing[0].message, render_table(found)
+        assert exit_status(found) == 1
+        path.write_text(original.replace("advert_int 1\n", "advert_int 2\n", 1))
+        found = _audit(lab)
+        mismatch = [f for f in found if f.rule == "vrrp-advert-int-mismatch"]
+        assert mismatch and {e.host for e in mismatch[0].evidence} == {"dir1", "dir2"}, render_table(found)
+    finally:
+        path.write_text(original)
+
+
 def test_established_connection_is_reset_without_sync(lvs_lab: Lab) -> None:
     """The same failover on a lab without lvs_sync: the new MASTER has no entry and resets."""
     lab = lvs_lab
@@ -344,6 +386,8 @@ def test_established_connection_is_reset_without_sync(lvs_lab: Lab) -> None:
     nosync.up(progress=_say)
     assert "lvs_sync_daemon" not in guest(nosync, "dir1", "grep -v '^ *#' "
                                           f"{nosync.paths.conf('dir1', 'keepalived.conf')}")
+    # the audit says so before the failover shows it
+    assert {f.evidence[0].host for f in _audit(nosync) if f.rule == "lvs-no-connection-sync"} == {"dir1", "dir2"}
     client, node, synced, took = _failover_with_open_connection(nosync)
     try:
         assert not synced
