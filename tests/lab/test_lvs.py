@@ -336,16 +336,32 @@ def test_pause_and_unpause_the_backup_guest(lvs_lab: Lab) -> None:
     wait_until("dir2 back as BACKUP", lambda: lab.status().healthy, timeout=30)
 
 
-def _audit(lab: Lab) -> list:
+def _audit(lab: Lab, dir2_conf: str | None = None) -> list:
+    """harness audit of ``lab``; ``dir2_conf``: dir2's keepalived.conf as that text instead.
+
+    It goes to a new file the inventory then names: a guest's root is the host's / through
+    hostfs, whose pages the guest keeps once read, so a file rewritten in place may still read
+    as before inside the guest."""
+    from dataclasses import replace
+
     from harness.cluster import Cluster
     from harness.config_audit import audit_cluster
     from harness.inventory import load_inventory
 
-    cluster = Cluster(load_inventory(lab.inventory_path))
+    inv = load_inventory(lab.inventory_path)
+    if dir2_conf is not None:
+        path = lab.paths.conf("dir2", f"keepalived-audit-{time.monotonic_ns()}.conf")
+        path.write_text(dir2_conf)
+        host = inv.hosts["dir2"]
+        svc = replace(host.services["keepalived"], config=str(path))
+        inv = replace(inv, hosts={**inv.hosts, "dir2": replace(host, services={**host.services, "keepalived": svc})})
+    cluster = Cluster(inv)
     try:
         return audit_cluster(cluster)
     finally:
         cluster.close()
+        if dir2_conf is not None:
+            path.unlink()
 
 
 def test_the_lvs_lab_audits_clean_and_broken_standby_configs_are_flagged(lvs_lab: Lab) -> None:
@@ -359,23 +375,17 @@ def test_the_lvs_lab_audits_clean_and_broken_standby_configs_are_flagged(lvs_lab
     found = _audit(lab)
     assert exit_status(found) == 0, render_table(found)
     assert {f.rule for f in found} <= {"vrrp-no-garp-refresh"}, render_table(found)
-    path = lab.paths.conf("dir2", "keepalived.conf")
-    original = path.read_text()
+    original = lab.paths.conf("dir2", "keepalived.conf").read_text()
     web_vip = lab.topo.vips["web"]
-    try:
-        start = original.index(f"virtual_server {web_vip} 80 {{")
-        end = original.index("virtual_server", start + 1)
-        path.write_text(original[:start] + original[end:])
-        found = _audit(lab)
-        missing = [f for f in found if f.rule == "lvs-virtual-server-missing"]
-        assert len(missing) == 1 and f"dir2 may hold VIP {web_vip}" in missing[0].message, render_table(found)
-        assert exit_status(found) == 1
-        path.write_text(original.replace("advert_int 1\n", "advert_int 2\n", 1))
-        found = _audit(lab)
-        mismatch = [f for f in found if f.rule == "vrrp-advert-int-mismatch"]
-        assert mismatch and {e.host for e in mismatch[0].evidence} == {"dir1", "dir2"}, render_table(found)
-    finally:
-        path.write_text(original)
+    start = original.index(f"virtual_server {web_vip} 80 {{")
+    end = original.index("virtual_server", start + 1)
+    found = _audit(lab, original[:start] + original[end:])
+    missing = [f for f in found if f.rule == "lvs-virtual-server-missing"]
+    assert len(missing) == 1 and f"dir2 may hold VIP {web_vip}" in missing[0].message, render_table(found)
+    assert exit_status(found) == 1
+    found = _audit(lab, original.replace("advert_int 1\n", "advert_int 2\n", 1))
+    mismatch = [f for f in found if f.rule == "vrrp-advert-int-mismatch"]
+    assert mismatch and {e.host for e in mismatch[0].evidence} == {"dir1", "dir2"}, render_table(found)
 
 
 def test_established_connection_is_reset_without_sync(lvs_lab: Lab) -> None:
