@@ -8,9 +8,11 @@ from ..budgets import DEFAULT_KEEPALIVED_CONF
 from ..errors import HarnessError
 from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
+from ..parsers.web_config import MountFact, document_root, lab_lms_settings, moodle_settings, parse_findmnt
 from ._model import Evidence, Finding, Severity, sort_findings
 from .haproxy import HaproxyDirector, haproxy_findings
 from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
+from .web import WebNode, web_findings
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 #: bound on one read (a hung host must not hang the audit)
 READ_TIMEOUT_S = 15.0
 DEFAULT_HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
+DEFAULT_APACHE_CONF = "/etc/apache2/apache2.conf"
 
 
 def _read(cluster: Cluster, host: str, path: str) -> tuple[str | None, Finding | None]:
@@ -76,6 +79,50 @@ def read_haproxy(cluster: Cluster) -> tuple[list[HaproxyDirector], list[Finding]
     return directors, problems
 
 
+def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
+    """Each web node's session store and dataroot (the lab LMS's Apache ``SetEnv``, else
+    Moodle's config.php in the DocumentRoot or above it) and the filesystems under them."""
+    nodes: list[WebNode] = []
+    problems: list[Finding] = []
+    for host in cluster.inventory.with_role("web"):
+        svc = next((host.services[n] for n in ("apache", "apache2", "httpd") if n in host.services), None)
+        path = (svc.config if svc and svc.config else None) or DEFAULT_APACHE_CONF
+        text, problem = _read(cluster, host.name, path)
+        if text is None:
+            problems.append(problem)  # type: ignore[arg-type]
+            continue
+        settings = lab_lms_settings(text, path)
+        if settings is None:
+            root = document_root(text)
+            tried = [f"{root.rstrip('/')}/config.php", f"{root.rstrip('/').rsplit('/', 1)[0]}/config.php"] if root else []
+            for candidate in tried:
+                php, _ = _read(cluster, host.name, candidate)
+                if php is not None:
+                    try:
+                        settings = moodle_settings(php, candidate)
+                    except HarnessError:
+                        continue
+                    break
+            if settings is None:
+                problems.append(Finding("web-config-unread", Severity.WARNING,
+                                        f"{host.name}: no lab LMS SetEnv in {path} and no Moodle config.php at "
+                                        f"{' or '.join(tried) or 'a DocumentRoot'}: where sessions and files live "
+                                        "is not judged", (Evidence(host.name, path, None, "DocumentRoot " + str(root)),)))
+                continue
+        mounts: dict[str, MountFact] = {}
+        for p in {x for x in (settings.session_path, settings.dataroot) if x}:
+            try:
+                out = cluster.transport(host.name).check_output(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", p],
+                                                                timeout=READ_TIMEOUT_S)
+                mounts[p] = parse_findmnt(out.splitlines()[-1] if out else "")
+            except HarnessError as exc:
+                problems.append(Finding("host-unreadable", Severity.CRITICAL,
+                                        f"{host.name}: cannot tell which filesystem holds {p}: {exc}",
+                                        (Evidence(host.name, p, None, str(exc)),)))
+        nodes.append(WebNode(host.name, settings, mounts))
+    return nodes, problems
+
+
 def audit_cluster(cluster: Cluster) -> list[Finding]:
     """Every rule over what the cluster's hosts say, worst first."""
     inv = cluster.inventory
@@ -87,13 +134,15 @@ def audit_cluster(cluster: Cluster) -> list[Finding]:
     findings += problems
     binds = {name: f"{v.address}:{v.port}" for name, v in inv.vips.items() if v.protocol == "http"}
     findings += haproxy_findings(haproxies, web_failover_s=inv.slo.web_failover_s, web_binds=binds or None)
+    web_nodes, problems = read_web_nodes(cluster)
+    findings += problems + web_findings(web_nodes)
     return sort_findings(findings)
 
 
 def exit_status(findings: list[Finding]) -> int:
     """As ``harness check``: 0 clean (INFO at most), 1 a WARNING or CRITICAL finding about the
     configuration, 3 nothing wrong found but a host or file could not be judged."""
-    unjudged = {"host-unreadable", "config-unparsable", "config-include-unread"}
+    unjudged = {"host-unreadable", "config-unparsable", "config-include-unread", "web-config-unread"}
     if any(f.severity is not Severity.INFO and f.rule not in unjudged for f in findings):
         return 1
     if any(f.rule in unjudged for f in findings):

@@ -24,6 +24,7 @@ import pytest
 
 from harness.checkers import Validity, sessions
 from harness.cluster import Cluster
+from harness.config_audit import audit_cluster
 from harness.faults import Journal, Nemesis
 from harness.history import HistoryRecorder, Op
 from harness.inventory import load_inventory
@@ -123,6 +124,7 @@ def _healthy(lab: Lab) -> None:
 
 def test_database_sessions_survive_a_web_node_killed_on_every_repeat(sess_lab: Lab, cluster: Cluster, tmp_path: Path):
     assert sess_lab.lms_sessions == "database"
+    assert not [f for f in audit_cluster(cluster) if f.rule == "web-sessions-local"]  # shared: nothing to say
     for i in range(1, REPEATS + 1):
         _healthy(sess_lab)
         rep = _repeat(sess_lab, cluster, tmp_path / f"db{i}")
@@ -142,6 +144,10 @@ def test_per_node_sessions_are_lost_on_the_killed_node_on_every_repeat(sess_lab:
     try:
         assert {h.name: node_store(sess_lab, h.name) for h in sess_lab.topo.with_role("web")} == {
             "web1": "node", "web2": "node", "web3": "node"}
+        # the static audit says so from the configuration, before the kill below shows it
+        local = [f for f in audit_cluster(cluster) if f.rule == "web-sessions-local"]
+        assert {f.evidence[0].host for f in local} == {"web1", "web2", "web3"}, local
+        assert all(f.evidence[0].path == str(sess_lab.paths.conf(f.evidence[0].host, "apache2.conf")) for f in local)
         for i in range(1, REPEATS + 1):
             _healthy(sess_lab)
             rep = _repeat(sess_lab, cluster, tmp_path / f"node{i}")

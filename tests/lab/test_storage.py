@@ -132,6 +132,20 @@ def test_the_cluster_file_has_the_storage_section_and_the_file_servers(fs_lab: L
     assert rc == 0
 
 
+def test_the_audit_finds_moodles_dataroot_shared_on_every_web_node(fs_lab: Lab) -> None:
+    """The same lab without a file tier has web-dataroot-local on every node (tests/lab/test_lab.py)."""
+    from harness.cluster import Cluster
+    from harness.config_audit import audit_cluster
+    from harness.config_audit._cli import render_table
+
+    cluster = Cluster(load_inventory(fs_lab.inventory_path))
+    try:
+        found = audit_cluster(cluster)
+    finally:
+        cluster.close()
+    assert not [f for f in found if f.rule.startswith("web-")], render_table(found)
+
+
 def test_a_file_written_through_web1s_mount_is_on_every_web_node_and_both_data_bricks(fs_lab: Lab) -> None:
     name = f"shared-{uuid.uuid4().hex}"
     path = f"{MOUNT_POINT}/{name}"
