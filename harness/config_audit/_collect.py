@@ -10,6 +10,7 @@ from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
 from ..parsers.web_config import MountFact, document_root, lab_lms_settings, moodle_settings, parse_findmnt
 from ._model import Evidence, Finding, Severity, sort_findings
+from .database import DbNode, galera_findings
 from .haproxy import HaproxyDirector, haproxy_findings
 from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
 from .web import WebNode, web_findings
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 READ_TIMEOUT_S = 15.0
 DEFAULT_HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 DEFAULT_APACHE_CONF = "/etc/apache2/apache2.conf"
+#: how long a database node may be away and still rejoin by IST (gcache rule), seconds
+DEFAULT_REJOIN_WINDOW_S = 600.0
+_DB_VARIABLES = ("innodb_flush_log_at_trx_commit", "sync_binlog", "wsrep_sync_wait", "transaction_isolation",
+                 "tx_isolation", "wsrep_cluster_name", "wsrep_slave_threads", "wsrep_provider_options")
+_DB_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_replicated_bytes", "wsrep_received_bytes",
+              "Uptime", "wsrep_local_state_comment")
 
 
 def _read(cluster: Cluster, host: str, path: str) -> tuple[str | None, Finding | None]:
@@ -123,7 +130,40 @@ def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
     return nodes, problems
 
 
-def audit_cluster(cluster: Cluster) -> list[Finding]:
+def read_db_nodes(cluster: Cluster) -> tuple[list[DbNode], list[Finding]]:
+    """Each Galera node's variables and status over SQL (the cluster file's database user)."""
+    import pymysql
+
+    inv = cluster.inventory
+    nodes: list[DbNode] = []
+    problems: list[Finding] = []
+    for host in inv.with_role("db"):
+        try:
+            conn = pymysql.connect(host=host.address, port=inv.database.port, user=inv.database.user,
+                                   password=inv.db_password() or "", connect_timeout=5, read_timeout=10,
+                                   write_timeout=10)
+            try:
+                with conn.cursor() as cur:
+                    marks = ", ".join(["%s"] * len(_DB_VARIABLES))
+                    cur.execute(f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({marks})", _DB_VARIABLES)
+                    variables = {str(k): str(v) for k, v in cur.fetchall()}
+                    marks = ", ".join(["%s"] * len(_DB_STATUS))
+                    cur.execute(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({marks})", _DB_STATUS)
+                    status = {str(k): str(v) for k, v in cur.fetchall()}
+            finally:
+                conn.close()
+        except (pymysql.err.MySQLError, OSError) as exc:
+            problems.append(Finding("host-unreadable", Severity.CRITICAL,
+                                    f"{host.name}: cannot read the database's variables: {exc}",
+                                    (Evidence(host.name, f"mysql {host.address}:{inv.database.port}", None, str(exc)),)))
+            continue
+        if "tx_isolation" in variables and "transaction_isolation" not in variables:
+            variables["transaction_isolation"] = variables.pop("tx_isolation")
+        nodes.append(DbNode(host.name, variables, status))
+    return nodes, problems
+
+
+def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_WINDOW_S) -> list[Finding]:
     """Every rule over what the cluster's hosts say, worst first."""
     inv = cluster.inventory
     directors, findings = read_directors(cluster)
@@ -136,6 +176,13 @@ def audit_cluster(cluster: Cluster) -> list[Finding]:
     findings += haproxy_findings(haproxies, web_failover_s=inv.slo.web_failover_s, web_binds=binds or None)
     web_nodes, problems = read_web_nodes(cluster)
     findings += problems + web_findings(web_nodes)
+    dbs = inv.with_role("db")
+    if inv.database.kind == "galera" and dbs:
+        db_nodes, problems = read_db_nodes(cluster)
+        arbitrators = sum(1 for h in inv.hosts.values() for name in h.services if name in ("garbd", "garb"))
+        findings += problems + galera_findings(db_nodes, expected_nodes=len(dbs), arbitrators=arbitrators,
+                                               declared_sync_wait=inv.database.wsrep_sync_wait,
+                                               window_s=rejoin_window_s)
     return sort_findings(findings)
 
 
