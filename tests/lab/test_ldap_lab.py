@@ -1,0 +1,108 @@
+"""The lab's auth tier (issue 13, first piece): OpenLDAP multi-provider on ldap1 and ldap2, on a
+lab of its own (``--auth-tier openldap``).
+
+- both slapd up (`lab status`: up, a pid, the contextCSN), and in the cluster file as hosts with
+  role ``ldap`` and service ``slapd``;
+- a seeded LMS user binds on each server (from the client host, over the lab network); a wrong
+  password does not;
+- replication both ways: an entry added on ldap1 appears on ldap2, one added on ldap2 appears on
+  ldap1, each waited for with a bound (the FIGURE lines say how long it took); the new user
+  binds on the server it was not added on;
+- afterwards both servers' contextCSN agree, with a CSN of each serverID;
+- at the end the lab is torn down and no slapd process of the lab is left.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from harness.inventory import load_inventory
+from harness.lab import LMS_STUDENT_PASSWORD, Lab
+from harness.lab._auth_tier import admin_modify, context_csns, csns_disagree, people, user_dn, whoami
+from harness.lab._ldap import ldap_url, our_slapd_processes, person_ldif
+from harness.lab._preflight import missing_packages, missing_packages_message
+from harness.parsers.ldap import context_csns_agree
+
+from .conftest import own_lab, own_lab_marks, wait_until
+
+
+def _ldap_missing() -> str | None:
+    pkgs = [p for p in missing_packages(auth_tier="openldap") if p not in missing_packages()]
+    return missing_packages_message(pkgs).splitlines()[0] if pkgs else None
+
+
+pytestmark = own_lab_marks("ldap lab", also=_ldap_missing)
+
+NAME, SUBNET = "ld", "198.18.70.0/24"
+SERVERS = ("ldap1", "ldap2")
+#: a replicated entry must be on the peer within this (measured well under a second)
+REPLICATION_BOUND_S = 30.0
+
+
+def _say(msg: str) -> None:
+    sys.stderr.write(f"ldap: {msg}\n")
+
+
+def _figure(msg: str) -> None:
+    sys.stdout.write(f"\nFIGURE {msg}\n")
+    sys.stdout.flush()
+
+
+@pytest.fixture(scope="module")
+def ld_lab() -> Iterator[Lab]:
+    lab = Lab(NAME, SUBNET, directors="haproxy", auth_tier="openldap")
+    yield from own_lab(lab, _say, "ldap")
+    # own_lab tore it down and found no netns, link or state dir; the auth tier's own leftovers:
+    assert our_slapd_processes(NAME, list(SERVERS)) == []
+
+
+def test_both_slapd_are_up_and_in_the_cluster_file(ld_lab: Lab) -> None:
+    st = ld_lab.status()
+    assert st.healthy, st.problems
+    for h in SERVERS:
+        assert st.ldap[h]["slapd"] == "up" and isinstance(st.ldap[h]["pid"], int), st.ldap[h]
+        assert st.ldap[h]["context_csn"], st.ldap[h]
+    inv = load_inventory(ld_lab.inventory_path)
+    assert [h.name for h in inv.with_role("ldap")] == list(SERVERS)
+    for h in SERVERS:
+        svc = inv.host(h).services["slapd"]
+        assert svc.process == "slapd" and svc.start is not None and svc.start.endswith(f"{h} start slapd")
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_seeded_user_binds_on_each_server(ld_lab: Lab, server: str) -> None:
+    assert whoami(ld_lab, "client", "student042", LMS_STUDENT_PASSWORD, server=server) == user_dn("student042")
+    proc = ld_lab.exec("client", ["ldapwhoami", "-x", "-H", ldap_url(ld_lab.topo.host(server)),
+                                  "-D", user_dn("student042"), "-w", "not-the-password", "-o", "nettimeout=5"],
+                       timeout=15)
+    assert proc.returncode == 49, (proc.returncode, proc.stderr)  # invalidCredentials
+
+
+def _add_user_and_wait(lab: Lab, on: str, peer: str) -> str:
+    uid = f"t{uuid.uuid4().hex[:10]}"
+    password = f"pw-{uuid.uuid4().hex[:8]}"
+    t0 = time.monotonic()
+    admin_modify(lab, on, person_ldif(uid, password))
+    wait_until(f"uid={uid} added on {on} appears on {peer}", lambda: uid in people(lab, peer),
+               timeout=REPLICATION_BOUND_S, interval=0.05,
+               evidence=lambda: f"{on}: {sorted(context_csns(lab, on).items())}\n"
+                                f"{peer}: {sorted(context_csns(lab, peer).items())}")
+    _figure(f"ldap replication {on} -> {peer}: {time.monotonic() - t0:.3f}s from ldapadd to visible")
+    # the password came with it: the new user binds on the server it was not added on
+    assert whoami(lab, "client", uid, password, server=peer) == user_dn(uid)
+    return uid
+
+
+def test_an_entry_added_on_either_server_appears_on_the_other(ld_lab: Lab) -> None:
+    _add_user_and_wait(ld_lab, "ldap1", "ldap2")
+    _add_user_and_wait(ld_lab, "ldap2", "ldap1")
+    # both servers' contextCSN agree afterwards, and each server's own writes are in them
+    wait_until("contextCSN agree on ldap1 and ldap2", lambda: csns_disagree(ld_lab, list(SERVERS)) == "",
+               timeout=REPLICATION_BOUND_S, evidence=lambda: csns_disagree(ld_lab, list(SERVERS)))
+    one, two = context_csns(ld_lab, "ldap1"), context_csns(ld_lab, "ldap2")
+    assert context_csns_agree(one, two) and set(one) == {1, 2}, (one, two)
