@@ -42,7 +42,7 @@ def ldap_client(lab: LabContext, host: str, argv: list[str], input: str | None =
     """An LDAP client ``argv`` inside ``host``; stdout, or LabError naming host and command."""
     proc = lab.exec(host, argv, timeout=timeout, input=input)  # LabError on a timeout
     if proc.returncode != 0:
-        shown = " ".join(a if not a.startswith("-w") else "-w ..." for a in argv)
+        shown = " ".join("..." if i and argv[i - 1] == "-w" else a for i, a in enumerate(argv))  # no password
         raise LabError(f"{host}: `{shown}` exited {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-500:]}")
     return proc.stdout
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import LabError
 from ._paths import LabPaths
-from ._proc import port_open, running_pid, spawn, tail, wait_for
+from ._proc import port_open, running_pid, spawn, wait_for
 from ._services import DAEMONS
 from ._topology import LabHost, Topology
 
@@ -276,7 +276,3 @@ def our_slapd_processes(lab: str, hosts: Iterable[str], proc_root: str = "/proc"
         if words and os.path.basename(words[0]) == "slapd" and any(d in words for d in dirs):
             found.append((int(entry), " ".join(words)))
     return found
-
-
-def log_tail(paths: LabPaths, host: str) -> str:
-    return tail(paths.log(host) / DAEMONS["slapd"].log)

@@ -106,3 +106,23 @@ def test_an_entry_added_on_either_server_appears_on_the_other(ld_lab: Lab) -> No
                timeout=REPLICATION_BOUND_S, evidence=lambda: csns_disagree(ld_lab, list(SERVERS)))
     one, two = context_csns(ld_lab, "ldap1"), context_csns(ld_lab, "ldap2")
     assert context_csns_agree(one, two) and set(one) == {1, 2}, (one, two)
+
+
+def test_a_server_destroyed_and_started_again_catches_up_from_its_peer(ld_lab: Lab) -> None:
+    """The power-cord pull of ldap2: an entry added on ldap1 meanwhile is on ldap2 once it is
+    back (its cn=config and database kept on its own disk, syncrepl retrying every second)."""
+    ld_lab.domain("destroy", "ldap2")
+    uid, password = f"t{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex[:8]}"
+    admin_modify(ld_lab, "ldap1", person_ldif(uid, password))
+    t0 = time.monotonic()
+    ld_lab.domain("start", "ldap2")
+    started = time.monotonic() - t0
+    wait_until(f"uid={uid} added on ldap1 while ldap2 was down appears on ldap2",
+               lambda: uid in people(ld_lab, "ldap2"), timeout=REPLICATION_BOUND_S, interval=0.05)
+    _figure(f"ldap catch-up after a destroy of ldap2: start {started:.2f}s, then on ldap2 "
+            f"{time.monotonic() - t0 - started:.3f}s later")
+    assert whoami(ld_lab, "client", uid, password, server="ldap2") == user_dn(uid)
+    wait_until("contextCSN agree after the catch-up", lambda: csns_disagree(ld_lab, list(SERVERS)) == "",
+               timeout=REPLICATION_BOUND_S, evidence=lambda: csns_disagree(ld_lab, list(SERVERS)))
+    st = ld_lab.status()
+    assert st.ldap["ldap2"]["slapd"] == "up" and st.healthy, st.problems
