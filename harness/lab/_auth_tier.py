@@ -34,6 +34,8 @@ from ._services import DAEMONS
 
 #: seconds each readiness step may take (measured: a few tenths of a second each)
 READY_TIMEOUT_S = 30.0
+#: the LDAP client's limits when `lab status` asks (its other probes allow 1-2 s)
+STATUS_TIMEOUT_S = 2.0
 _NET = ["-o", f"nettimeout={CLIENT_TIMEOUT_S:g}", "-l", f"{CLIENT_TIMEOUT_S:g}"]
 
 
@@ -68,11 +70,13 @@ def search(lab: LabContext, host: str, base: str, scope: str = "sub", filt: str 
     return parse_ldif(ldap_client(lab, host, argv), command=f"{host}: ldapsearch -b {base}")
 
 
-def context_csns(lab: LabContext, host: str) -> dict[int, Csn]:
-    """The suffix's contextCSN on ``host``'s server, by serverID ({} before any write)."""
+def context_csns(lab: LabContext, host: str, timeout: float = CLIENT_TIMEOUT_S) -> dict[int, Csn]:
+    """The suffix's contextCSN on ``host``'s server, by serverID ({} before any write);
+    ``timeout``: the client's network and time limit (its process gets 5 s more)."""
     url = ldap_url(lab.topo.host(host))
-    argv = ["ldapsearch", "-LLL", "-x", "-H", url, *_NET, "-b", SUFFIX, "-s", "base", "(objectClass=*)", "contextCSN"]
-    proc = lab.exec(host, argv, timeout=CLIENT_TIMEOUT_S + 5)
+    net = ["-o", f"nettimeout={timeout:g}", "-l", f"{max(1, round(timeout))}"]
+    argv = ["ldapsearch", "-LLL", "-x", "-H", url, *net, "-b", SUFFIX, "-s", "base", "(objectClass=*)", "contextCSN"]
+    proc = lab.exec(host, argv, timeout=timeout + 5)
     if proc.returncode == 32:  # noSuchObject: no suffix entry yet
         return {}
     if proc.returncode != 0:
@@ -181,7 +185,7 @@ def slapd_status(lab: LabContext, host: str) -> dict[str, Any]:
     pid = proc.stdout.strip()
     out["pid"] = int(pid) if pid.isdigit() else None
     try:
-        csns = context_csns(lab, host)
+        csns = context_csns(lab, host, timeout=STATUS_TIMEOUT_S)  # status looks, it does not wait
     except (LabError, ParseError) as exc:
         out["error"] = str(exc).splitlines()[0]
         return out

@@ -280,7 +280,7 @@ def teardown(lab: LabContext, state: LabState) -> None:
         if launcher and pid_alive(launcher, rec.get("launcher_starttime")):
             os.kill(launcher, 9)
     lab.say("host inits ended")
-    # 1c. a slapd of this lab still alive (its host's namespace gone from under it): by PID,
+    # 1a. a slapd of this lab still alive (its host's namespace gone from under it): by PID,
     #     found by its config directory, lab and host in the name
     stray = our_slapd_processes(lab.name, _ldap_host_names(lab))
     for pid, _cmd in stray:
@@ -290,14 +290,14 @@ def teardown(lab: LabContext, state: LabState) -> None:
             pass
     if stray:
         lab.say(f"slapd processes ended: {', '.join(str(p) for p, _ in stray)}")
-    # 1a. a brick filesystem's loop device ends with its host's mount namespace; one still
+    # 1b. a brick filesystem's loop device ends with its host's mount namespace; one still
     #     attached (its host's namespace held by a straggler) is detached, ours by name only
     loops = lab_loop_devices(lab.name, list(topo.hosts))
     for dev in loops:
         _netns.run(["losetup", "-d", dev], check=False)
     if loops:
         lab.say(f"loop devices detached: {', '.join(loops)}")
-    # 1b. what directors of any kind left beyond the namespace hosts (UML guests: whole groups)
+    # 1c. what directors of any kind left beyond the namespace hosts (UML guests: whole groups)
     gone = [name for kind in DIRECTORS.values() for name in kind().sweep(lab.paths, topo, state)]
     if gone:
         lab.say(f"director guests destroyed: {', '.join(gone)}")
