@@ -9,6 +9,7 @@ import sys
 
 from ..errors import LabError
 from . import DOMAIN_ACTIONS, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab, LabStatus
+from ._inventory import LDAP_PASSWORD_ENV
 from ._topology import AUTH_TIERS, FILE_TIERS
 
 
@@ -72,6 +73,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(format_status(st))
     print(f"inventory: {lab.inventory_path}\nexport HARNESS_DB_PASSWORD=$(cat {lab.paths.harness_password_file})\n"
           f"export {MOODLE_PASSWORD_ENV}={LMS_STUDENT_PASSWORD}")
+    if lab.auth_tier != "none":
+        print(f"export {LDAP_PASSWORD_ENV}=$(cat {lab.paths.ldap_admin_password_file})")
     return 0 if st.healthy else 1
 
 

@@ -24,8 +24,10 @@ import pytest
 from harness.inventory import load_inventory
 from harness.lab import LMS_STUDENT_PASSWORD, Lab
 from harness.lab._auth_tier import admin_modify, context_csns, csns_disagree, people, user_dn, whoami
+from harness.lab._inventory import LDAP_PASSWORD_ENV
 from harness.lab._ldap import ldap_url, our_slapd_processes, person_ldif
 from harness.parsers.ldap import context_csns_agree
+from harness.probes.ldap import check_directory
 
 from .conftest import own_lab, own_lab_marks, wait_until
 
@@ -56,7 +58,7 @@ def ld_lab() -> Iterator[Lab]:
     assert our_slapd_processes(NAME, list(SERVERS)) == []
 
 
-def test_both_slapd_are_up_and_in_the_cluster_file(ld_lab: Lab) -> None:
+def test_both_slapd_are_up_and_in_the_cluster_file(ld_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     st = ld_lab.status()
     assert st.healthy, st.problems
     for h in SERVERS:
@@ -67,6 +69,10 @@ def test_both_slapd_are_up_and_in_the_cluster_file(ld_lab: Lab) -> None:
     for h in SERVERS:
         svc = inv.host(h).services["slapd"]
         assert svc.process == "slapd" and svc.start is not None and svc.start.endswith(f"{h} start slapd")
+    # the directory: section is usable as the harness uses it: every server takes the bind
+    # identity and holds the suffix and the accounts (no LDAP VIP in the lab yet)
+    monkeypatch.setenv(LDAP_PASSWORD_ENV, ld_lab.paths.ldap_admin_password_file.read_text())
+    check_directory(inv, vip=None, guard=ld_lab.guard)
 
 
 @pytest.mark.parametrize("server", SERVERS)

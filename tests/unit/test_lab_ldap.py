@@ -208,8 +208,13 @@ def test_the_lab_cluster_file_has_the_ldap_hosts_only_with_the_auth_tier(tmp_pat
     slapd = inv.host("ldap2").services["slapd"]
     assert slapd.start is not None and slapd.start.endswith("ldap2 start slapd")
     assert slapd.process == "slapd" and slapd.pidfile == "/run/slapd/slapd.pid"
+    # the directory: section (docs/cluster-file.md) names the tier's tree and bind identity
+    assert inv.directory is not None
+    assert (inv.directory.kind, inv.directory.suffix, inv.directory.people) == ("openldap", SUFFIX, PEOPLE_DN)
+    assert (inv.directory.bind_dn, inv.directory.bind_password_env) == (ROOT_DN, "HARNESS_LDAP_PASSWORD")
+    assert inv.directory.user_dn("student007") == f"uid=student007,{PEOPLE_DN}"
     plain = Lab(NAME, SUBNET, state_dir=tmp_path, directors="haproxy").inventory_dict()
-    assert "ldap1" not in plain["hosts"]
+    assert "ldap1" not in plain["hosts"] and "directory" not in plain
     assert PASSWORD not in str(lab.inventory_dict())
 
 
