@@ -55,19 +55,11 @@ def user_dn(uid: str) -> str:
 
 def whoami(lab: LabContext, host: str, uid: str, password: str, server: str | None = None) -> str:
     """``ldapwhoami`` of a simple bind as ``uid`` against ``server`` (default ``host``'s own
-    address), run inside ``host``: the authzid (``dn:...``)."""
+    address), run inside ``host``: the DN bound as (``parse_whoami``; "" for anonymous)."""
     url = ldap_url(lab.topo.host(server or host))
     out = ldap_client(lab, host, ["ldapwhoami", "-x", "-H", url, "-D", user_dn(uid), "-w", password,
                                   "-o", f"nettimeout={CLIENT_TIMEOUT_S:g}"])
     return parse_whoami(out)
-
-
-def search(lab: LabContext, host: str, base: str, scope: str = "sub", filt: str = "(objectClass=*)",
-           *attrs: str) -> list[dict[str, list[str]]]:
-    """Anonymous ``ldapsearch -LLL`` on ``host``'s own server: the entries."""
-    url = ldap_url(lab.topo.host(host))
-    argv = ["ldapsearch", "-LLL", "-x", "-H", url, *_NET, "-b", base, "-s", scope, filt, *attrs]
-    return parse_ldif(ldap_client(lab, host, argv), command=f"{host}: ldapsearch -b {base}")
 
 
 def context_csns(lab: LabContext, host: str, timeout: float = CLIENT_TIMEOUT_S) -> dict[int, Csn]:
