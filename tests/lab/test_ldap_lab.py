@@ -14,10 +14,13 @@ lab of its own (``--auth-tier openldap``).
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +76,32 @@ def test_both_slapd_are_up_and_in_the_cluster_file(ld_lab: Lab, monkeypatch: pyt
     # identity and holds the suffix and the accounts (no LDAP VIP in the lab yet)
     monkeypatch.setenv(LDAP_PASSWORD_ENV, ld_lab.paths.ldap_admin_password_file.read_text())
     check_directory(inv, vip=None, guard=ld_lab.guard)
+
+
+def test_the_rootdn_password_is_only_in_the_0600_secret_and_each_servers_own_config(ld_lab: Lab) -> None:
+    """Every file of the lab's state dir (the hosts' disks with it) holding the password: the
+    secret itself and each server's mdb config entry (the consumer's credentials), all 0600,
+    the config under a 0700 directory; the cluster file and the logs do not."""
+    secret = ld_lab.paths.ldap_admin_password_file.read_bytes()
+    assert len(secret) >= 32 and b"\n" not in secret
+    holders = []
+    for root, _dirs, files in os.walk(ld_lab.state_dir):
+        for name in files:
+            path = Path(root) / name
+            try:
+                if path.is_file() and secret in path.read_bytes():
+                    holders.append(path)
+            except OSError:
+                continue
+    names = sorted(str(p.relative_to(ld_lab.state_dir)) for p in holders)
+    assert names == ["hosts/ldap1/disk/var/lib/hlab-ld-ldap1-slapd/config/cn=config/olcDatabase={1}mdb.ldif",
+                     "hosts/ldap2/disk/var/lib/hlab-ld-ldap2-slapd/config/cn=config/olcDatabase={1}mdb.ldif",
+                     "secrets/ldap_admin_password"], names
+    for path in holders:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for h in SERVERS:
+        base = ld_lab.state_dir / f"hosts/{h}/disk/var/lib/hlab-ld-{h}-slapd"
+        assert stat.S_IMODE(base.stat().st_mode) == 0o700, base
 
 
 @pytest.mark.parametrize("server", SERVERS)
