@@ -1,7 +1,7 @@
 """Lab speed and footprint: up time, down time, memory, leftovers; over N up/down cycles.
 
     .venv/bin/python benchmarks/bench_lab.py [--cycles 3] [--name bench] [--subnet 198.18.0.0/24]
-        [--directors haproxy|lvs|both]
+        [--directors haproxy|lvs|both] [--file-tier none|gluster|both] [--auth-tier none|openldap|both]
 
 With LVS directors (User-Mode Linux guests) it also reports each guest's boot time (launch to
 SSH + keepalived ready) and memory (RSS over distinct address spaces, see docs/uml.md).
@@ -75,6 +75,15 @@ def file_tier_seconds(lines: list[str]) -> float | None:
     return end[-1] - start[0] if start and end else None
 
 
+def auth_tier_seconds(lines: list[str]) -> float | None:
+    """From `lab up`'s progress lines: slapd's start to both servers' contextCSN agreeing."""
+    def at(line: str) -> float:
+        return float(line.split("]", 1)[0].strip("[ s"))
+    start = [at(ln) for ln in lines if "auth tier: starting slapd" in ln]
+    end = [at(ln) for ln in lines if "auth tier: contextCSN agree" in ln]
+    return end[-1] - start[0] if start and end else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cycles", type=int, default=3)
@@ -83,25 +92,30 @@ def main() -> int:
     ap.add_argument("--directors", choices=("haproxy", "lvs", "auto", "both"), default="haproxy")
     ap.add_argument("--file-tier", choices=("none", "gluster", "both"), default="none",
                     help="the lab's file tier (both: without, then with GlusterFS fs1-fs3)")
+    ap.add_argument("--auth-tier", choices=("none", "openldap", "both"), default="none",
+                    help="the lab's auth tier (both: without, then with OpenLDAP ldap1, ldap2)")
     args = ap.parse_args()
     kinds = ["haproxy", "lvs"] if args.directors == "both" else [args.directors]
     tiers = ["none", "gluster"] if args.file_tier == "both" else [args.file_tier]
+    auths = ["none", "openldap"] if args.auth_tier == "both" else [args.auth_tier]
     status = 0
     for kind in kinds:
         for tier in tiers:
-            print(f"== directors {kind}, file tier {tier}")
-            status |= run_cycles(args, kind, tier)
+            for auth in auths:
+                print(f"== directors {kind}, file tier {tier}, auth tier {auth}")
+                status |= run_cycles(args, kind, tier, auth)
     return status
 
 
-def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none") -> int:
-    lab = Lab(name=args.name, subnet=args.subnet, directors=kind, file_tier=file_tier)
+def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none", auth_tier: str = "none") -> int:
+    lab = Lab(name=args.name, subnet=args.subnet, directors=kind, file_tier=file_tier, auth_tier=auth_tier)
     if (lab.state_dir / "state.json").exists():
         print(f"lab {args.name!r} is up already: take it down first (harness lab down --name {args.name})")
         return 2
     ups, downs, failures = [], [], 0
     boots: list[float] = []
     tiers: list[float] = []
+    auths: list[float] = []
     for cycle in range(1, args.cycles + 1):
         mem0 = mem_available_kb()
         t0 = time.monotonic()
@@ -121,6 +135,9 @@ def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none") -> 
         tier = file_tier_seconds(lines)
         if tier is not None:
             tiers.append(tier)
+        auth = auth_tier_seconds(lines)
+        if auth is not None:
+            auths.append(auth)
         guests = guest_figures(lab)
         rss, nproc = lab_rss_kb(lab)
         mem_delta = (mem0 - mem_available_kb()) / 1024
@@ -141,6 +158,9 @@ def run_cycles(args: argparse.Namespace, kind: str, file_tier: str = "none") -> 
     if tiers:
         print(f"file tier (glusterd started to every web node mounted, beside Galera): median "
               f"{statistics.median(tiers):.1f}s max {max(tiers):.1f}s")
+    if auths:
+        print(f"auth tier (slapd started to contextCSN agreeing, beside Galera): median "
+              f"{statistics.median(auths):.1f}s max {max(auths):.1f}s")
     if boots:
         print(f"guest boot (launch to SSH + keepalived): median {statistics.median(boots):.1f}s "
               f"max {max(boots):.1f}s over {len(boots)} boots")

@@ -88,6 +88,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-file-tier", choices=("none", "gluster"), default="none",
                     help="lab file servers: none (default), gluster (fs1-fs3, the shared volume mounted at "
                          "each web node's LMS dataroot; the storage tests need it)")
+    group.addoption("--lab-auth-tier", choices=("none", "openldap"), default="none",
+                    help="lab directory servers: none (default), openldap (ldap1, ldap2: slapd, two "
+                         "providers replicating each other, holding the LMS's users)")
     group.addoption("--lab-accept-unhealthy", action="store_true",
                     help="run on a lab that is up but not healthy (default: every test's setup fails "
                          "with the reasons `harness lab status` gives)")
@@ -128,6 +131,8 @@ class HarnessSettings:
     interrupts: InterruptWatch = field(default_factory=InterruptWatch)
     #: --lab-file-tier: the lab's file servers (none, gluster)
     lab_file_tier: str = "none"
+    #: --lab-auth-tier: the lab's directory servers (none, openldap)
+    lab_auth_tier: str = "none"
 
 
 settings_key = pytest.StashKey[HarnessSettings]()
@@ -157,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_subnet=config.getoption("--lab-subnet"),
         lab_directors=config.getoption("--lab-directors"),
         lab_file_tier=config.getoption("--lab-file-tier"),
+        lab_auth_tier=config.getoption("--lab-auth-tier"),
         keep_lab=config.getoption("--keep-lab"),
         lab_accept_unhealthy=config.getoption("--lab-accept-unhealthy"),
         report_dir=report_dir,
@@ -279,9 +285,11 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
     from .lab import Lab
 
     if s.lab_subnet:
-        lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet, file_tier=s.lab_file_tier)
+        lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet, file_tier=s.lab_file_tier,
+                  auth_tier=s.lab_auth_tier)
     else:  # the lab's own default subnet
-        lab = Lab(name=s.lab_name, directors=s.lab_directors, file_tier=s.lab_file_tier)
+        lab = Lab(name=s.lab_name, directors=s.lab_directors, file_tier=s.lab_file_tier,
+                  auth_tier=s.lab_auth_tier)
     yield from lab_target(s, lab)
 
 

@@ -9,7 +9,8 @@ import sys
 
 from ..errors import LabError
 from . import DOMAIN_ACTIONS, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab, LabStatus
-from ._topology import FILE_TIERS
+from ._inventory import LDAP_PASSWORD_ENV
+from ._topology import AUTH_TIERS, FILE_TIERS
 
 
 def _progress(msg: str) -> None:
@@ -20,7 +21,8 @@ def _progress(msg: str) -> None:
 def _lab(args: argparse.Namespace) -> Lab:
     return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
                 directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None),
-                lms_sessions=getattr(args, "lms_sessions", None), file_tier=getattr(args, "file_tier", "none"))
+                lms_sessions=getattr(args, "lms_sessions", None), file_tier=getattr(args, "file_tier", "none"),
+               auth_tier=getattr(args, "auth_tier", "none"))
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -47,6 +49,10 @@ def format_status(st: LabStatus) -> str:
             details.append(f"http {st.web[host]}")
         if host in st.storage:
             details.append(st.storage[host])
+        if host in st.ldap:
+            d = st.ldap[host]
+            details.append(f"slapd {d.get('slapd', '?')} pid={d.get('pid') or '-'} "
+                           f"contextCSN={','.join(d.get('context_csn') or []) or '-'}")
         if host in st.db:
             d = st.db[host]
             details.append(f"wsrep {d.get('wsrep_local_state_comment', '?')} size={d.get('wsrep_cluster_size', '?')} "
@@ -67,6 +73,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(format_status(st))
     print(f"inventory: {lab.inventory_path}\nexport HARNESS_DB_PASSWORD=$(cat {lab.paths.harness_password_file})\n"
           f"export {MOODLE_PASSWORD_ENV}={LMS_STUDENT_PASSWORD}")
+    if lab.auth_tier != "none":
+        print(f"export {LDAP_PASSWORD_ENV}=$(cat {lab.paths.ldap_admin_password_file})")
     return 0 if st.healthy else 1
 
 
@@ -136,6 +144,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="gluster: file servers fs1, fs2 (data) and fs3 (arbiter) with a GlusterFS volume "
                         "moodledata (replica 3 arbiter 1) every web node mounts at /srv/moodledata "
                         "(default none)")
+    p.add_argument("--auth-tier", choices=AUTH_TIERS, default="none",
+                   help="openldap: directory servers ldap1, ldap2 (slapd, two providers replicating each "
+                        "other) holding the LMS's users under ou=people,dc=lms,dc=lab (default none)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")

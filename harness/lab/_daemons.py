@@ -16,6 +16,7 @@ import time
 from ..errors import LabError
 from ._galera import start_mariadb
 from ._gluster import start_glusterd, start_mount, stop_mount
+from ._ldap import start_slapd
 from ._paths import CLUSTERCHECK, LMS_DATAROOT, LabPaths
 from ._proc import HOST_ENV, port_open, running_pid, spawn, wait_for
 from ._services import DAEMONS
@@ -30,6 +31,8 @@ def start_daemon(name: str, topo: Topology, host: LabHost, paths: LabPaths, wait
         return start_glusterd(host, paths, wait)
     if name == "gluster-mount":
         return start_mount(topo, host, paths, wait)
+    if name == "slapd":
+        return start_slapd(topo, host, paths, wait)
     daemon = DAEMONS[name]
     if running_pid(daemon):
         return f"{name}: already running"

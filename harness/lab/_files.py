@@ -34,6 +34,11 @@ def write_files(lab: LabContext) -> None:
         if not f.exists():
             f.write_text(secrets.token_hex(16) + "\n")
             os.chmod(f, 0o600)
+    if topo.auth_tier != "none" and not paths.ldap_admin_password_file.exists():
+        # no newline: the LDAP clients' -y reads the whole file as the password
+        fd = os.open(paths.ldap_admin_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(16))
     if not paths.key.exists():
         _netns.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"harness-lab-{lab.name}",
                     "-f", str(paths.key)], what="ssh-keygen")

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = json.loads((args.state_dir / "state.json").read_text())["config"]
-        topo = build_topology(config["name"], config["subnet"], config.get("file_tier", "none"))
+        topo = build_topology(config["name"], config["subnet"], config.get("file_tier", "none"),
+                              config.get("auth_tier", "none"))
         host = topo.host(args.host)
         if socket.gethostname() != host.name:
             raise LabError(f"hostctl for {host.name} run on host {socket.gethostname()!r}: refusing")

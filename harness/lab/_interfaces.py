@@ -37,6 +37,7 @@ class LabContext(Protocol):
     lvs_sync: bool
     db_durability: int | None  # innodb_flush_log_at_trx_commit; None: MariaDB's default (1)
     file_tier: str  # none | gluster (harness.lab._file_tier)
+    auth_tier: str  # none | openldap (harness.lab._auth_tier)
     started: float  # time.monotonic() at the start of the current operation (progress lines)
 
     @property

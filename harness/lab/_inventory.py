@@ -10,12 +10,15 @@ import yaml
 from ..inventory import load_inventory
 from ._gluster import MOUNT_POINT, VOLUME
 from ._interfaces import LabContext
+from ._ldap import LDAP_PORT, PEOPLE_DN, ROOT_DN, SUFFIX
 
 PASSWORD_ENV = "HARNESS_DB_PASSWORD"
 #: where the lab LMS's students' password is handed to the load (never written in cluster.yml)
 MOODLE_PASSWORD_ENV = "HARNESS_MOODLE_PASSWORD"
 #: the password lms/seed.sql gives student001 .. student200
 LMS_STUDENT_PASSWORD = "LabStudent-1"
+#: where the auth tier's rootdn password is handed to the harness (never written in cluster.yml)
+LDAP_PASSWORD_ENV = "HARNESS_LDAP_PASSWORD"
 
 
 def inventory_dict(lab: LabContext) -> dict[str, Any]:
@@ -64,6 +67,11 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
     if lab.file_tier == "gluster":
         out["storage"] = {"kind": "glusterfs", "volume": VOLUME, "mount_point": MOUNT_POINT,
                           "health": f"gluster --mode=script volume status {VOLUME}"}
+    if lab.auth_tier == "openldap":
+        # the directory ldap1 and ldap2 serve (harness.lab._ldap); no LDAP VIP yet: the
+        # directors do not front it (issue 13's next piece), so probes read each server
+        out["directory"] = {"kind": "openldap", "suffix": SUFFIX, "people": PEOPLE_DN, "user_attribute": "uid",
+                            "bind_dn": ROOT_DN, "bind_password_env": LDAP_PASSWORD_ENV, "port": LDAP_PORT}
     return out
 
 
@@ -75,6 +83,9 @@ def write_inventory(lab: LabContext) -> None:
               f"#   export {PASSWORD_ENV}=$(cat {paths.harness_password_file})\n"
               f"# The lab LMS's students all have the password of lms/seed.sql:\n"
               f"#   export {MOODLE_PASSWORD_ENV}={LMS_STUDENT_PASSWORD}\n")
+    if lab.auth_tier != "none":
+        header += (f"# The directory's bind password (its rootdn's) is in {paths.ldap_admin_password_file}:\n"
+                   f"#   export {LDAP_PASSWORD_ENV}=$(cat {paths.ldap_admin_password_file})\n")
     text = header + yaml.safe_dump(inventory_dict(lab), sort_keys=False, default_flow_style=False)
     paths.inventory.write_text(text)
     load_inventory(paths.inventory)  # validates against docs/cluster-file.md

@@ -38,7 +38,7 @@ class Lab:
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
                  advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
                  db_durability: int | None = None, lms_sessions: str | None = None,
-                 file_tier: str = "none") -> None:
+                 file_tier: str = "none", auth_tier: str = "none") -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
@@ -49,9 +49,12 @@ class Lab:
         serves any session) or ``node`` (files private to each web node); None: a new lab's
         default (database), or what a running lab uses.
         ``file_tier``: ``none`` (the default) or ``gluster``: file servers fs1-fs3 with a
-        GlusterFS volume every web node mounts (docs/lab.md, "The file tier")."""
-        self.topo: Topology = build_topology(name, subnet, file_tier)
+        GlusterFS volume every web node mounts (docs/lab.md, "The file tier").
+        ``auth_tier``: ``none`` (the default) or ``openldap``: directory servers ldap1, ldap2,
+        two OpenLDAP providers replicating each other (docs/lab.md, "The auth tier")."""
+        self.topo: Topology = build_topology(name, subnet, file_tier, auth_tier)
         self.file_tier = file_tier
+        self.auth_tier = auth_tier
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
         self.directors = directors
@@ -87,7 +90,7 @@ class Lab:
                    directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
                    db_durability=config.get("db_durability"),
                    lms_sessions=config.get("lms_sessions", "database"),
-                   file_tier=config.get("file_tier", "none"))
+                   file_tier=config.get("file_tier", "none"), auth_tier=config.get("auth_tier", "none"))
 
     # -- the director kind ---------------------------------------------------------------
     @property

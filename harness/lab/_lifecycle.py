@@ -20,19 +20,21 @@ import pymysql
 
 from ..errors import LabError
 from . import _netns
+from ._auth_tier import up_auth_tier
 from ._directors import DIRECTORS, choose_kind
 from ._file_tier import up_file_tier
 from ._files import write_files, write_known_hosts
 from ._gluster import lab_loop_devices
 from ._interfaces import LabContext
 from ._inventory import write_inventory
+from ._ldap import our_slapd_processes
 from ._parallel import parallel
 from ._paths import LMS_DIR
 from ._preflight import run_preflight
 from ._records import LabStatus
 from ._services import FILE_CLIENT_DAEMONS, host_daemons
 from ._state import LabState, locked, pid_alive
-from ._topology import LabHost
+from ._topology import AUTH_TIER_LAYOUT, LabHost
 
 
 def up(lab: LabContext) -> LabStatus:
@@ -46,11 +48,13 @@ def up(lab: LabContext) -> LabStatus:
                     or lab.directors not in ("auto", running_kind)
                     or not DIRECTORS[running_kind]().same_options(cfg, lab.lvs_sync)
                     or cfg.get("db_durability") != lab.db_durability
-                    or cfg.get("file_tier", "none") != lab.file_tier):
+                    or cfg.get("file_tier", "none") != lab.file_tier
+                    or cfg.get("auth_tier", "none") != lab.auth_tier):
                 raise LabError(
                     f"lab {lab.name!r} is already up with subnet {cfg.get('subnet')} advert_int "
                     f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)} "
-                    f"db_durability {cfg.get('db_durability')} file_tier {cfg.get('file_tier', 'none')}; "
+                    f"db_durability {cfg.get('db_durability')} file_tier {cfg.get('file_tier', 'none')} "
+                    f"auth_tier {cfg.get('auth_tier', 'none')}; "
                     f"`harness lab down --name {lab.name}` first to change them")
             running_sessions = cfg.get("lms_sessions", "database")
             if lab.lms_sessions != running_sessions:
@@ -62,7 +66,7 @@ def up(lab: LabContext) -> LabStatus:
         if state.exists:
             lab.say("leftovers of an earlier lab found: tearing them down first")
             teardown(lab, state)
-        run_preflight(lab.topo, own_bridge_recorded=False, file_tier=lab.file_tier)
+        run_preflight(lab.topo, own_bridge_recorded=False, file_tier=lab.file_tier, auth_tier=lab.auth_tier)
         state = lab.load_state()
         step = ["preflight"]
         try:
@@ -90,7 +94,8 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
     state.set(config={"name": lab.name, "subnet": lab.subnet, "advert_int": lab.advert_int,
                       "python": sys.executable, "bridge": topo.bridge, "directors": lab.director_kind,
                       "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability,
-                      "lms_sessions": lab.lms_sessions, "file_tier": lab.file_tier},
+                      "lms_sessions": lab.lms_sessions, "file_tier": lab.file_tier,
+                      "auth_tier": lab.auth_tier},
               phase="building", created=time.time())
     state.record("dir", str(lab.state_dir))
     lab.state_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +142,8 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
     }
     if lab.file_tier != "none":
         jobs["files"] = lambda: up_files(lab)
+    if lab.auth_tier != "none":
+        jobs["auth"] = lambda: up_auth_tier(lab)
     director_hosts = lab.strategy.daemon_hosts(topo)
     if director_hosts:
         jobs["directors"] = functools.partial(start_daemons_on, lab, director_hosts)
@@ -260,6 +267,9 @@ def db_vip_error(lab: LabContext) -> str:
 def teardown(lab: LabContext, state: LabState) -> None:
     """Remove everything ``state`` records, plus this lab's own-named objects (a sweep)."""
     topo = lab.topo
+    # 0. the directory servers stopped cleanly first (their pidfiles, through hostctl), so an
+    #    mdb database is closed, not cut off; the inits' end below takes anything left
+    stop_slapds(lab, state)
     # 1. inits (recorded PIDs only, start time checked): each takes its whole host with it
     for host in topo.hosts.values():
         if state.init(host.name):
@@ -270,14 +280,24 @@ def teardown(lab: LabContext, state: LabState) -> None:
         if launcher and pid_alive(launcher, rec.get("launcher_starttime")):
             os.kill(launcher, 9)
     lab.say("host inits ended")
-    # 1a. a brick filesystem's loop device ends with its host's mount namespace; one still
+    # 1a. a slapd of this lab still alive (its host's namespace gone from under it): by PID,
+    #     found by its config directory, lab and host in the name
+    stray = our_slapd_processes(lab.name, _ldap_host_names(lab))
+    for pid, _cmd in stray:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    if stray:
+        lab.say(f"slapd processes ended: {', '.join(str(p) for p, _ in stray)}")
+    # 1b. a brick filesystem's loop device ends with its host's mount namespace; one still
     #     attached (its host's namespace held by a straggler) is detached, ours by name only
     loops = lab_loop_devices(lab.name, list(topo.hosts))
     for dev in loops:
         _netns.run(["losetup", "-d", dev], check=False)
     if loops:
         lab.say(f"loop devices detached: {', '.join(loops)}")
-    # 1b. what directors of any kind left beyond the namespace hosts (UML guests: whole groups)
+    # 1c. what directors of any kind left beyond the namespace hosts (UML guests: whole groups)
     gone = [name for kind in DIRECTORS.values() for name in kind().sweep(lab.paths, topo, state)]
     if gone:
         lab.say(f"director guests destroyed: {', '.join(gone)}")
@@ -305,6 +325,32 @@ def teardown(lab: LabContext, state: LabState) -> None:
         lab.state_dir.rmdir()
 
 
+def stop_slapds(lab: LabContext, state: LabState) -> None:
+    """SIGTERM each running ldap host's slapd by its pidfile (hostctl stop), in parallel; a
+    failure is reported, not raised: the inits' end takes what is left."""
+    # running ones only: a paused host's slapd would not hear the TERM (its init's end thaws it)
+    hosts = [h.name for h in lab.topo.with_role("ldap")
+             if _netns.init_pid(state, h.name) and lab.strategy.domain(lab, h).state(state) == "running"]
+    if not hosts:
+        return
+
+    def stop(host: str) -> None:
+        try:
+            lab.hostctl(host, "stop", "slapd", 15)
+        except Exception as exc:  # noqa: BLE001 (teardown goes on)
+            lab.say(f"{host}: slapd stop failed ({str(exc).splitlines()[0] if str(exc) else exc}); "
+                    "ending it with its host")
+
+    parallel({h: functools.partial(stop, h) for h in hosts})
+    lab.say(f"slapd stopped on {', '.join(hosts)}")
+
+
+def _ldap_host_names(lab: LabContext) -> list[str]:
+    """Every name an ldap host of this lab may have had (a lab rebuilt without the auth tier
+    still sweeps the slapd of the one before)."""
+    return list(dict.fromkeys([*(h.name for h in lab.topo.with_role("ldap")), *AUTH_TIER_LAYOUT]))
+
+
 def leftovers(lab: LabContext) -> list[str]:
     """Objects of this lab still present (for tests and the benchmark): should be empty after down."""
     found = []
@@ -320,6 +366,7 @@ def leftovers(lab: LabContext) -> list[str]:
     if _netns.link_exists(lab.topo.bridge):
         found.append(f"link {lab.topo.bridge}")
     found.extend(f"loop {dev}" for dev in lab_loop_devices(lab.name, list(lab.topo.hosts)))
+    found.extend(f"process {pid} {cmd[:100]}" for pid, cmd in our_slapd_processes(lab.name, _ldap_host_names(lab)))
     if lab.state_dir.exists():
         found.append(f"dir {lab.state_dir}")
     return found

@@ -74,6 +74,11 @@ class LabPaths:
         return self.secrets / "lms_db_password"
 
     @property
+    def ldap_admin_password_file(self) -> Path:
+        """The auth tier's rootdn password, no newline (``ldapsearch -y`` reads the whole file)."""
+        return self.secrets / "ldap_admin_password"
+
+    @property
     def inventory(self) -> Path:
         return self.state_dir / "cluster.yml"
 

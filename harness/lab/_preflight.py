@@ -51,11 +51,27 @@ FILE_TIER_FILES: dict[str, dict[str, str]] = {
 }
 
 
-def missing_packages(exists: Callable[[str], bool] = os.path.exists, file_tier: str = "none") -> list[str]:
+#: what the optional auth tier needs (``auth_tier="openldap"``): slapd, its schemas and
+#: modules, and the clients `lab up` waits with; checked only for a lab that has one
+AUTH_TIER_FILES: dict[str, dict[str, str]] = {
+    "openldap": {
+        "/usr/sbin/slapd": "slapd",
+        "/usr/sbin/slapadd": "slapd",
+        "/etc/ldap/schema/inetorgperson.ldif": "slapd",
+        "/usr/lib/ldap/syncprov.so": "slapd",
+        "/usr/bin/ldapsearch": "ldap-utils",
+        "/usr/bin/ldapwhoami": "ldap-utils",
+    },
+}
+
+
+def missing_packages(exists: Callable[[str], bool] = os.path.exists, file_tier: str = "none",
+                     auth_tier: str = "none") -> list[str]:
     """Debian packages whose marker file is absent, sorted, without duplicates (with those of
-    ``file_tier``'s, when the lab has one)."""
+    ``file_tier``'s and ``auth_tier``'s, when the lab has them)."""
     needed = dict(REQUIRED_FILES)
     needed.update(FILE_TIER_FILES.get(file_tier, {}))
+    needed.update(AUTH_TIER_FILES.get(auth_tier, {}))
     return sorted({pkg for path, pkg in needed.items() if not exists(path)})
 
 
@@ -99,11 +115,12 @@ def link_exists(name: str) -> bool:
     return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True, timeout=10).returncode == 0
 
 
-def run_preflight(topo: Topology, own_bridge_recorded: bool, file_tier: str = "none") -> None:
+def run_preflight(topo: Topology, own_bridge_recorded: bool, file_tier: str = "none",
+                  auth_tier: str = "none") -> None:
     """Raise one LabError saying what to do, before anything is created."""
     if os.geteuid() != 0:
         raise LabError("the lab needs root (network namespaces, bridges, daemons): run it with sudo or as root")
-    pkgs = missing_packages(file_tier=file_tier)
+    pkgs = missing_packages(file_tier=file_tier, auth_tier=auth_tier)
     if pkgs:
         raise LabError(missing_packages_message(pkgs))
     hits = overlapping_routes(ip_json("route", "show", "table", "main"), topo.subnet, topo.bridge)

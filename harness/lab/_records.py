@@ -31,6 +31,9 @@ class LabStatus:
     #: the file tier (empty without one): file server -> brick online | offline, web node ->
     #: its mount (mounted | not mounted | read-only | not answering | not glusterfs (TYPE))
     storage: dict[str, str] = field(default_factory=dict)
+    #: the auth tier (empty without one): ldap host -> {"slapd": up | down, "pid": its PID as
+    #: the host sees it (None: not running), "context_csn": [the suffix's contextCSN values]}
+    ldap: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:

@@ -32,6 +32,8 @@ DAEMONS: dict[str, Daemon] = {
     # self-heal daemon; the web nodes' FUSE client is a daemon of its own, one per mount
     "glusterd": Daemon("glusterd", "glusterd", "/run/glusterd.pid", "glusterd.log"),
     "gluster-mount": Daemon("gluster-mount", "glusterfs", "/run/gluster-mount.pid", "gluster-mount.log"),
+    # the auth tier (harness.lab._ldap): OpenLDAP's slapd, a multi-provider of the lab's directory
+    "slapd": Daemon("slapd", "slapd", "/run/slapd/slapd.pid", "slapd.log"),
 }
 ROLE_DAEMONS: dict[str, tuple[str, ...]] = {
     "client": (),
@@ -39,6 +41,7 @@ ROLE_DAEMONS: dict[str, tuple[str, ...]] = {
     "web": ("apache",),
     "director": ("haproxy", "keepalived"),
     "fileserver": ("glusterd",),
+    "ldap": ("slapd",),
 }
 #: daemons a web node runs only in a lab with a file tier (the shared volume's FUSE mount)
 FILE_CLIENT_DAEMONS: tuple[str, ...] = ("gluster-mount",)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..invariants import vips_not_held_once, vrrp_without_one_master
+from ._auth_tier import slapd_status
 from ._directors import directors_for
 from ._file_tier import brick_status, mount_status
 from ._interfaces import LabContext
@@ -82,6 +83,8 @@ def collect_status(lab: LabContext) -> LabStatus:
             jobs[f"web:{h.name}"] = functools.partial(http_get, f"http://{h.address}/login/index.php", 2.0)
         if h.has_role("db"):
             jobs[f"db:{h.name}"] = functools.partial(http_get, f"http://{h.address}:9200/", 2.0)
+        if h.has_role("ldap"):
+            jobs[f"ldap:{h.name}"] = functools.partial(_ask, slapd_status, lab, h.name)
         if topo.file_tier != "none" and h.has_role("web"):
             jobs[f"mount:{h.name}"] = functools.partial(_ask, mount_status, lab, h.name)
     if topo.file_tier != "none":
@@ -103,6 +106,8 @@ def collect_status(lab: LabContext) -> LabStatus:
             add_mount(st, host, value)
         elif kind == "bricks":
             add_bricks(st, topo, value)
+        elif kind == "ldap":
+            add_ldap(st, host, value)
     st.problems.extend(judge_directors(st, topo))
     if not st.problems:
         answer = http_get(f"http://{topo.vips['web']}/login/index.php", 3.0)
@@ -137,6 +142,15 @@ def add_bricks(st: LabStatus, topo: Topology, bricks: dict[str, str] | str) -> N
         st.storage[name] = f"brick {state}"
         if state != "online":
             st.problems.append(f"{name}: brick {state}")
+
+def add_ldap(st: LabStatus, host: str, answer: dict[str, Any] | str) -> None:
+    """One directory server: slapd up (pid) with its contextCSN, or why not (a problem)."""
+    if isinstance(answer, str):
+        answer = {"slapd": "down", "pid": None, "context_csn": [], "error": answer}
+    st.ldap[host] = answer
+    if answer.get("slapd") != "up":
+        st.problems.append(f"{host}: slapd {answer.get('error') or 'down'}")
+
 
 def add_ssh(st: LabStatus, host: str, answers: bool) -> None:
     st.ssh[host] = answers

@@ -34,6 +34,14 @@ FILE_TIER_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
 #: ``none``: no file servers (the default: every lab before issue 12); ``gluster``: GlusterFS
 #: replica 3 arbiter 1 on fs1-fs3, mounted by every web node (harness.lab._gluster)
 FILE_TIERS = ("none", "gluster")
+#: the optional auth tier's hosts (``auth_tier="openldap"``): two OpenLDAP providers
+#: replicating each other (harness.lab._ldap)
+AUTH_TIER_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
+    "ldap1": (51, ("ldap",)),
+    "ldap2": (52, ("ldap",)),
+}
+#: ``none``: no directory servers (the default); ``openldap``: slapd multi-provider on ldap1, ldap2
+AUTH_TIERS = ("none", "openldap")
 BRIDGE_OFFSET = 1
 VIP_OFFSETS = {"web": 100, "db": 101}
 #: VRRP instances: name -> (VIP name, virtual router id)
@@ -69,6 +77,7 @@ class Topology:
     hosts: dict[str, LabHost]
     vips: dict[str, str]  # "web"/"db" -> address
     file_tier: str = "none"  # one of FILE_TIERS
+    auth_tier: str = "none"  # one of AUTH_TIERS
 
     def host(self, name: str) -> LabHost:
         try:
@@ -104,13 +113,17 @@ def validate_name(lab_name: str) -> None:
         )
 
 
-def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", file_tier: str = "none") -> Topology:
+def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", file_tier: str = "none",
+                   auth_tier: str = "none") -> Topology:
     """Derive every address and object name of a lab; LabError names the bad argument.
 
-    ``file_tier`` ``gluster`` adds the file servers fs1-fs3 (``FILE_TIER_LAYOUT``)."""
+    ``file_tier`` ``gluster`` adds the file servers fs1-fs3 (``FILE_TIER_LAYOUT``);
+    ``auth_tier`` ``openldap`` the directory servers ldap1, ldap2 (``AUTH_TIER_LAYOUT``)."""
     validate_name(lab_name)
     if file_tier not in FILE_TIERS:
         raise LabError(f"file_tier {file_tier!r}: use one of {', '.join(FILE_TIERS)}")
+    if auth_tier not in AUTH_TIERS:
+        raise LabError(f"auth_tier {auth_tier!r}: use one of {', '.join(AUTH_TIERS)}")
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -128,6 +141,8 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", fil
     layout = dict(HOST_LAYOUT)
     if file_tier != "none":
         layout.update(FILE_TIER_LAYOUT)
+    if auth_tier != "none":
+        layout.update(AUTH_TIER_LAYOUT)
     for name, (offset, roles) in layout.items():
         addr = net.network_address + offset
         octets = str(addr).split(".")
@@ -149,4 +164,5 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", fil
         hosts=hosts,
         vips={k: str(net.network_address + off) for k, off in VIP_OFFSETS.items()},
         file_tier=file_tier,
+        auth_tier=auth_tier,
     )

@@ -20,6 +20,7 @@ in-memory ``MOCK_SYNC`` server.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,9 +58,14 @@ Connect = Callable[[str, int, str, str, float], ldap3.Connection]
 
 
 def open_connection(address: str, port: int, user: str, password: str, timeout_s: float) -> ldap3.Connection:
-    """A plain LDAP connection with a connect timeout and an operation (receive) timeout."""
+    """A plain LDAP connection with a connect timeout and an operation (receive) timeout.
+
+    The receive timeout is whole seconds, rounded up: ldap3 packs it into SO_RCVTIMEO as an
+    integer on Linux, and a float (every caller's default) fails the first real socket with
+    ``struct.error: required argument is not an integer`` (found by tests/lab/test_ldap_lab.py;
+    the in-memory server of the unit tests opens no socket)."""
     server = ldap3.Server(address, port=port, connect_timeout=timeout_s, get_info=ldap3.NONE)
-    return ldap3.Connection(server, user=user, password=password, receive_timeout=timeout_s,
+    return ldap3.Connection(server, user=user, password=password, receive_timeout=max(1, math.ceil(timeout_s)),
                             auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False, read_only=False)
 
 

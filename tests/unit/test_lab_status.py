@@ -90,7 +90,7 @@ def test_web_and_db_answers_fold_into_the_status() -> None:
 def test_to_dict_keeps_its_field_order_and_healthy() -> None:
     st = LabStatus(name="t", state_dir="/x", built=True)
     assert list(st.to_dict()) == ["name", "state_dir", "built", "hosts", "vrrp", "vip_holders", "backends", "web",
-                                  "db", "ssh", "problems", "directors", "ipvs", "storage", "healthy"]
+                                  "db", "ssh", "problems", "directors", "ipvs", "storage", "ldap", "healthy"]
     assert st.to_dict()["healthy"] is True and not LabStatus("t", "/x", False).healthy
 
 

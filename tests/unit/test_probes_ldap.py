@@ -17,6 +17,7 @@ from harness.probes.ldap import (
     LdapEndpoint,
     LdapWriteLedger,
     classify,
+    open_connection,
     read_final,
 )
 
@@ -208,3 +209,12 @@ def test_the_directory_check_names_every_server_and_what_failed(monkeypatch: pyt
     with pytest.raises(ProbeError, match=r"ldap1 \(198.18.70.51:389\): bind as cn=admin,dc=lms,dc=lab refused: "
                                          r"invalidCredentials"):
         check_directory(inv, vip=None, connect=d.connect)
+
+
+@pytest.mark.parametrize("timeout_s,receive", [(0.5, 1), (1.0, 1), (2.5, 3), (3.0, 3)])
+def test_a_real_connections_receive_timeout_is_whole_seconds(timeout_s: float, receive: int) -> None:
+    """ldap3 packs the receive timeout into SO_RCVTIMEO as an integer: a float fails the first
+    real socket (struct.error), which the in-memory server above never opens."""
+    conn = open_connection("198.18.70.51", 389, "cn=admin,dc=lms,dc=lab", "pw", timeout_s)
+    assert conn.receive_timeout == receive and isinstance(conn.receive_timeout, int)
+    assert conn.server.connect_timeout == timeout_s
