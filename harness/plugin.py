@@ -104,6 +104,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override an SLO of the cluster file, e.g. availability_percent=99.5, latency_ms.steady.p95=250")
     group.addoption("--load-users", type=int, default=None,
                     help="Locust virtual users for Moodle load (default: sized for the lab)")
+    group.addoption("--harness-audit", choices=("auto", "on", "off"), default="auto",
+                    help="read the cluster's configuration at the start and say what will go wrong (docs/audit.md; "
+                         "auto: on against the lab, off against --cluster unless asked)")
 
 
 @dataclass
@@ -133,6 +136,8 @@ class HarnessSettings:
     lab_file_tier: str = "none"
     #: --lab-auth-tier: the lab's directory servers (none, openldap)
     lab_auth_tier: str = "none"
+    #: --harness-audit: the static audit at the start of the run (auto, on, off)
+    audit: str = "auto"
 
 
 settings_key = pytest.StashKey[HarnessSettings]()
@@ -170,6 +175,7 @@ def pytest_configure(config: pytest.Config) -> None:
         soak_duration_s=parse_duration(config.getoption("--soak-duration")),
         slo_overrides=[parse_slo_override(s) for s in config.getoption("--slo")],
         load_users=config.getoption("--load-users"),
+        audit=config.getoption("--harness-audit"),
         run_id=run_id,
         run_dir=report_dir / run_id,
     )
@@ -382,7 +388,52 @@ def cluster(cluster_target: ClusterTarget) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget) -> Iterator[HarnessSettings]:
+def audit_findings(cluster: Any) -> list[Any]:
+    """The static audit of the cluster under test (harness.config_audit), read once a session."""
+    from .config_audit import audit_cluster
+
+    return audit_cluster(cluster)
+
+
+def _say_now(config: pytest.Config, lines: list[str]) -> None:
+    """Lines on the terminal from inside a fixture (past pytest's output capture)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capman is None:
+        print("\n".join(lines), flush=True)
+        return
+    with capman.global_and_fixture_disabled():
+        reporter.write_line("")
+        for line in lines:
+            reporter.write_line(line)
+
+
+def _audit_at_start(request: pytest.FixtureRequest, s: HarnessSettings, target: ClusterTarget) -> dict[str, Any] | None:
+    """The audit's summary line at the top of the run and audit.json in the run dir; None when
+    off (``--harness-audit``; auto: on against the lab). An audit that fails is said, not fatal."""
+    if s.audit == "off" or (s.audit == "auto" and target.lab is None):
+        return None
+    from .config_audit import Severity, exit_status
+
+    try:
+        findings = request.getfixturevalue("audit_findings")
+    except Exception as exc:  # noqa: BLE001 - the tests still run; the summary says the audit failed
+        _say_now(request.config, [f"harness: audit: could not run: {type(exc).__name__}: {exc}"])
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    counts = {sev.value: sum(f.severity is sev for f in findings) for sev in Severity}
+    worst = [f for f in findings if f.severity is not Severity.INFO][:3]
+    lines = ["harness: audit: " + ", ".join(f"{n} {k}" for k, n in counts.items())]
+    lines += [f"  {f.severity.value.upper()} {f.rule}: {f.message}" for f in worst]
+    lines += ["  (`harness audit` for all of them)"] if findings else []
+    _say_now(request.config, lines)
+    (s.run_dir / "audit.json").write_text(json.dumps(scrub_data(
+        {"findings": [f.to_dict() for f in findings], "exit_status": exit_status(findings)}), indent=2) + "\n")
+    return dict(counts, exit_status=exit_status(findings))
+
+
+@pytest.fixture(scope="session")
+def run_record(request: pytest.FixtureRequest, harness_settings: HarnessSettings,
+               cluster_target: ClusterTarget) -> Iterator[HarnessSettings]:
     """The run directory; ``run.json`` is rewritten as tests finish, the report built at the end."""
     s = harness_settings
     s.run_dir.mkdir(parents=True, exist_ok=True)
@@ -410,6 +461,10 @@ def run_record(harness_settings: HarnessSettings, cluster_target: ClusterTarget)
             doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         (s.run_dir / "run.json").write_text(json.dumps(scrub_data(doc), indent=2) + "\n")  # scrubbed: node ids, paths
 
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    audit = _audit_at_start(request, s, cluster_target)
+    if audit is not None:
+        base["audit"] = audit
     s._write_run = write  # type: ignore[attr-defined]
     write(False)
     try:

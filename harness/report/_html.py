@@ -474,12 +474,37 @@ def _test_section(t: TestModel) -> str:
     )
 
 
+def _audit(run: RunModel) -> str:
+    """The static audit's findings, worst first (run.json and audit.json are untrusted: text only)."""
+    if run.audit is None:
+        return ""
+    if not run.audit:
+        return '<section class="audit"><h2>Configuration audit</h2><p>No findings.</p></section>'
+    rows = []
+    for f in run.audit:
+        sev = str(f.get("severity", "?"))
+        raw = f.get("evidence")
+        ev: list[Any] = raw if isinstance(raw, list) else []
+        where = "<br>".join(
+            esc(f"{e.get('host')}" + (f":{e.get('path')}" if e.get("path") else "") + (f":{e.get('line')}" if e.get("line") else "")
+                + (f" {e.get('text')}" if e.get("text") else "")) for e in ev if isinstance(e, dict))
+        badge = {"critical": "invalid", "warning": "unknown", "info": "valid"}.get(sev, "unknown")
+        rows.append(f"<tr><td><span class='badge {badge}'>{esc(sev)}</span></td><td class='mono'>{esc(f.get('rule', '?'))}</td>"
+                    f"<td>{esc(f.get('message', ''))}</td><td class='mono'>{where}</td>"
+                    f"<td class='mono'>{esc(f.get('confirm') or '')}</td></tr>")
+    return ('<section class="audit"><h2>Configuration audit</h2><p class="muted">Read from the hosts before any '
+            'fault (docs/audit.md): what the configuration says will go wrong.</p><table><thead><tr><th>severity</th>'
+            '<th>rule</th><th>finding</th><th>evidence</th><th>confirm with</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table></section>")
+
+
 def render_page(run: RunModel, *, generated: str | None = None) -> str:
     """The whole page (see the module docstring)."""
     title = f"Availability report {run.run_id}"
     body = [
         _header(run),
         _cards(run),
+        _audit(run),
         _tests_table(run),
         _by_fault(run),
         soak_trend_section(run),

@@ -240,6 +240,10 @@ def load_run(run_dir: str | Path, *, probe_prefix: str = "vip-probe") -> RunMode
         cluster=cluster or {},
         tests=[load_test(d, probe_prefix=probe_prefix) for d in dirs],
     )
+    if (root / "audit.json").is_file():
+        audit = scrub_data(_read_object(root / "audit.json"))
+        found = audit.get("findings")
+        model.audit = [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
     if any(t.soak for t in model.tests) and dirs != [root]:
         model.soak_trend = load_soak_trend(root.parent, current=root.name)
     return model

@@ -168,6 +168,8 @@ class RunModel:
     cluster: dict[str, Any] = field(default_factory=dict)
     tests: list[TestModel] = field(default_factory=list)
     soak_trend: list[TrendPoint] = field(default_factory=list)
+    #: the static audit at the start of the run (audit.json's findings; None: not run)
+    audit: list[dict[str, Any]] | None = None
 
     @property
     def measured(self) -> list[TestModel]:

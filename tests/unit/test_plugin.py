@@ -349,3 +349,35 @@ def test_an_unhealthy_lab_is_used_when_the_user_accepts_it(tmp_path, monkeypatch
     assert settings.lab_problems_at_start == ["db2 not Synced"]
     assert "WARNING: the lab is NOT healthy (db2 not Synced)" in capsys.readouterr().out
     assert "up" not in lab.calls and "down" not in lab.calls
+
+
+# ---- the static audit at the start of the run -----------------------------------------------
+def test_the_audit_summary_heads_the_run_and_lands_in_run_json_and_audit_json(pytester: pytest.Pytester) -> None:
+    cluster = pytester.path / "cluster.yml"
+    cluster.write_text(OPTED_OUT_CLUSTER.replace(", ssh: {insecure_ignore_host_keys: true}", ""))
+    pytester.makeconftest("""
+        import pytest
+        from harness.config_audit import Evidence, Finding, Severity
+
+        @pytest.fixture(scope="session")
+        def audit_findings():  # what the audit would have read from the hosts
+            return [Finding("lvs-no-health-check", Severity.CRITICAL, "dir1: real server web2 has no health check",
+                            (Evidence("dir1", "/etc/keepalived/keepalived.conf", 12, "real_server web2"),)),
+                    Finding("vrrp-no-garp-refresh", Severity.INFO, "dir1: VI_WEB sends gratuitous ARP only once")]
+    """)
+    pytester.makepyfile("def test_x(run_record): pass")
+    result = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out", "-p", "no:cacheprovider",
+                                "--harness-audit", "on")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["harness: audit: 1 critical, 0 warning, 1 info",
+                                 "  CRITICAL lvs-no-health-check: dir1: real server web2 has no health check",
+                                 "  (`harness audit` for all of them)"])
+    (run_json,) = (pytester.path / "out").glob("*/run.json")
+    assert json.loads(run_json.read_text())["audit"] == {"critical": 1, "warning": 0, "info": 1, "exit_status": 1}
+    audit = json.loads(run_json.with_name("audit.json").read_text())
+    assert audit["findings"][0]["evidence"][0]["line"] == 12 and audit["exit_status"] == 1
+    # against a cluster file the audit is off unless asked (auto): no line, no file
+    again = pytester.runpytest("--cluster", str(cluster), "--report-dir", "out2", "-p", "no:cacheprovider")
+    again.assert_outcomes(passed=1)
+    again.stdout.no_fnmatch_line("harness: audit:*")
+    assert not list((pytester.path / "out2").glob("*/audit.json"))

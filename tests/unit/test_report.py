@@ -506,3 +506,22 @@ def test_the_storage_probe_has_its_own_lane_after_the_others(tmp_path):
     fast, _ = aggregate_file(path)  # the fast scanner agrees
     assert [(lane.name, lane.ok, lane.fail) for lane in fast.lanes] == [(lane.name, lane.ok, lane.fail) for lane in slow.lanes]
     assert not [s for s in slow.latency if s.name == "file writes/reads"]  # took_ms: out of the latency figures
+
+
+def test_the_audit_section_lists_findings_worst_first_with_evidence(tmp_path):
+    root = make_run(tmp_path / "run")
+    assert "Configuration audit" not in build_report(root).read_text(encoding="utf-8")  # not run: no section
+    (root / "audit.json").write_text(json.dumps({"exit_status": 1, "findings": [
+        {"rule": "lvs-no-health-check", "severity": "critical", "message": "dir2: real server <web2> has no check",
+         "evidence": [{"host": "dir2", "path": "/etc/keepalived/keepalived.conf", "line": 41, "text": "real_server"}],
+         "confirm": "tests/availability/test_web_nodes.py::test_apache_killed"},
+        {"rule": "vrrp-no-garp-refresh", "severity": "info", "message": "dir1: gratuitous ARP once", "evidence": "junk"},
+    ]}), encoding="utf-8")
+    html = build_report(root).read_text(encoding="utf-8")
+    audit = re.search(r'<section class="audit">.*?</section>', html, re.S).group(0)
+    assert "<span class='badge invalid'>critical</span>" in audit and "lvs-no-health-check" in audit
+    assert "dir2:/etc/keepalived/keepalived.conf:41 real_server" in audit
+    assert "&lt;web2&gt;" in audit and "<web2>" not in audit  # text, never markup
+    assert audit.index("lvs-no-health-check") < audit.index("vrrp-no-garp-refresh")
+    (root / "audit.json").write_text(json.dumps({"exit_status": 0, "findings": []}), encoding="utf-8")
+    assert "<h2>Configuration audit</h2><p>No findings.</p>" in build_report(root).read_text(encoding="utf-8")
