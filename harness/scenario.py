@@ -27,6 +27,7 @@ from .history import HistoryFile, HistoryRecorder, Op
 from .invariants import vip_holders
 from .load import LocustLoad
 from .probes.ledger import Ledger, db_nodes
+from .probes.session import DEFAULT_PASSWORD as DEFAULT_ACCOUNTS_PASSWORD
 from .probes.session import SessionProbe
 from .probes.state import StateSampler
 from .probes.storage import StorageProbe
@@ -259,6 +260,24 @@ class Scenario:
         probe.start()
         self._probes.append(probe)
         return probe
+
+    def directory_probes(self, *, bind_hz: float = 10.0, write_hz: float = 5.0, csn_hz: float = 2.0,
+                         max_duration_s: float = 180.0, csn_extra_s: float = 60.0) -> Any:
+        """Start the directory tier's probes (harness.probes.ldap: binds through the LDAP VIP,
+        the write ledger, contextCSN samples) after one check that every server and the VIP
+        answer (one error naming each host). Finish with ``probes.final_read(...)``."""
+        from .probes.ldap import check_directory, directory_probes
+
+        inv = self.cluster.inventory
+        check_directory(inv, guard=self.guard)
+        probes = directory_probes(self.history, inv, tag=re.sub(r"[^A-Za-z0-9-]", "-", self._run_id("-ldap")),
+                                  accounts_password=inv.moodle_password() or DEFAULT_ACCOUNTS_PASSWORD,
+                                  bind_hz=bind_hz, write_hz=write_hz, csn_hz=csn_hz, max_duration_s=max_duration_s,
+                                  csn_extra_s=csn_extra_s, guard=self.guard)
+        for p in probes.probes():
+            p.start()  # the writer makes its ledger entry first: a refusal is one clear error here
+            self._probes.append(p)
+        return probes
 
     def heal_backlog(self, *, rate_hz: float = 1.0, max_duration_s: float = 180.0) -> HealBacklogProbe:
         """Start sampling the shared volume's self-heal backlog (``storage-heal``)."""

@@ -85,6 +85,15 @@ class WorkloadSpec:
     heal_hz: float = 1.0
     storage_converge_s: float = 60.0
     attach_fraction: float = 0.0
+    #: the directory tier (needs the cluster file's ``directory:`` and an ``ldap`` VIP): binds
+    #: of Moodle accounts through the LDAP VIP at ``directory_bind_hz``, the write ledger at
+    #: ``directory_write_hz``, contextCSN samples, and before the final read a bounded wait
+    #: (``directory_converge_s``) for every server to show the same contextCSNs
+    directory: bool = False
+    directory_bind_hz: float = 10.0
+    directory_write_hz: float = 5.0
+    directory_csn_hz: float = 2.0
+    directory_converge_s: float = 30.0
 
     @classmethod
     def acceptance(cls, **changes: Any) -> WorkloadSpec:
@@ -122,6 +131,8 @@ class Workload:
     #: the file tier's probes (spec.storage)
     storage: StorageProbe | None = None
     heal: HealBacklogProbe | None = None
+    #: the directory tier's probes (spec.directory): harness.probes.ldap.DirectoryProbes
+    directory: Any = None
 
     def finish(self) -> dict[str, int]:
         """Stop load, probes and ledger; read every ledger key and forum post back from every
@@ -133,6 +144,12 @@ class Workload:
             figures = {"samples": self.load.samples, "failures": self.load.failures}
         if self.heal is not None:  # let self-heal finish (bounded) while the backlog is sampled
             self.heal.wait_for_zero(self.spec.storage_converge_s)
+        if self.directory is not None:  # writes stop; replication catches up (bounded) while sampled
+            if self.directory.writer is not None:
+                self.directory.writer.stop()
+            self.directory.bind.stop()
+            if self.directory.csn is not None:
+                self.directory.csn.wait_for_agreement(self.spec.directory_converge_s)
         sc.stop_probes()
         for probe in [self.ledger, *self.txns]:
             if probe is not None:
@@ -141,6 +158,8 @@ class Workload:
             read_post_keys(sc, self.post_prefix)
         if self.storage is not None:  # every web node lists the probe's files and the uploads
             self.storage.final_read(paths=acknowledged_uploads(sc.history.ops()))
+        if self.directory is not None:  # every LDAP server on its own: the ledger's values
+            self.directory.final_read(sc.history, converge_s=0.0)
         return figures
 
     def check_config(self, **overrides: Any) -> CheckConfig:
@@ -151,6 +170,8 @@ class Workload:
         overrides.setdefault("isolation", self.spec.txn_isolation or inv.database.isolation or "serializable")
         if self.heal is not None:
             overrides.setdefault("storage_converge_s", self.spec.storage_converge_s)
+        if self.directory is not None and self.directory.csn is not None:
+            overrides.setdefault("ldap_converge_s", self.spec.directory_converge_s)
         return CheckConfig.from_slo(inv.slo, probe_prefix="vip-probe-web",
                                     posts_read_prefix=POSTS_READ_PREFIX if self.load is not None else None, **overrides)
 
@@ -184,7 +205,12 @@ def start_workload(scenario: Scenario, spec: WorkloadSpec, duration_s: float) ->
     if spec.storage:
         storage = sc.storage_probe(rate_hz=spec.storage_hz, max_duration_s=duration_s)
         heal = sc.heal_backlog(rate_hz=spec.heal_hz, max_duration_s=duration_s + spec.storage_converge_s)
-    return Workload(sc, spec, post_prefix, ledger, load, txns, storage, heal)
+    directory = None
+    if spec.directory:
+        directory = sc.directory_probes(bind_hz=spec.directory_bind_hz, write_hz=spec.directory_write_hz,
+                                        csn_hz=spec.directory_csn_hz, max_duration_s=duration_s,
+                                        csn_extra_s=spec.directory_converge_s + 30.0)
+    return Workload(sc, spec, post_prefix, ledger, load, txns, storage, heal, directory)
 
 
 def acknowledged_uploads(ops: Iterable[Op]) -> list[str]:

@@ -37,8 +37,9 @@ from ..parsers.ldap import parse_csn
 from ._base import Jitter, ProbeThread, Schedule, call_guard, check_bounds
 from .ledger import _ms
 
-__all__ = ["Connect", "ContextCsnProbe", "LdapBindProbe", "LdapEndpoint", "LdapWriteLedger", "check_directory",
-           "classify", "endpoints", "open_connection", "read_final", "server_endpoints", "vip_endpoint"]
+__all__ = ["Connect", "ContextCsnProbe", "DirectoryProbes", "LdapBindProbe", "LdapEndpoint", "LdapWriteLedger",
+           "check_directory", "classify", "directory_probes", "endpoints", "open_connection", "read_final",
+           "server_endpoints", "vip_endpoint"]
 
 #: the attribute the ledger adds values to (multi-valued, in the core schema of every server)
 LEDGER_ATTRIBUTE = "description"
@@ -323,6 +324,8 @@ class ContextCsnProbe(ProbeThread):
         self.rate_hz, self.max_count, self.max_duration_s, self.timeout_s = rate_hz, max_count, max_duration_s, timeout_s
         self.connect = connect
         self.samples = 0
+        #: (monotonic time, every server answered with the same contextCSNs) of the latest sample
+        self.last: tuple[float, bool] | None = None
 
     def _csns(self, ep: LdapEndpoint) -> dict[str, str]:
         conn = self.connect(ep.address, ep.port, self.bind_dn, self.password, self.timeout_s)
@@ -359,7 +362,21 @@ class ContextCsnProbe(ProbeThread):
         extra: dict[str, Any] = {"error": "; ".join(errors)[-500:]} if errors else {}
         op.ok({"servers": servers}, took_ms=_ms(t0), **extra)
         self.samples += 1
+        answers = list(servers.values())
+        self.last = (time.monotonic(), all(a for a in answers) and all(a == answers[0] for a in answers))
         return servers
+
+    def wait_for_agreement(self, timeout_s: float) -> float | None:
+        """Wait, at most ``timeout_s``, for a sample taken from now on in which every server
+        shows the same contextCSNs (a workload lets replication catch up before its final
+        read); seconds waited, or None."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s and self.is_alive():
+            last = self.last
+            if last is not None and last[0] >= t0 and last[1]:
+                return round(last[0] - t0, 3)
+            self.sleep_until(time.monotonic() + 0.1)
+        return None
 
     def _workers(self) -> list[tuple[str, Callable[[], None]]]:
         return [(LDAP_CSN_PROCESS, self._run)]
@@ -435,3 +452,58 @@ def check_directory(inventory: Inventory, *, vip: str | None = "ldap", timeout_s
             _unbind(conn)
     if problems:
         raise ProbeError(f"{inventory.source}: the directory is not usable: " + "; ".join(problems))
+
+
+@dataclass
+class DirectoryProbes:
+    """The directory tier's probes of one workload: binds through the VIP, and (with a bind
+    identity in the cluster file) the write ledger and the contextCSN sampler."""
+
+    bind: LdapBindProbe
+    writer: LdapWriteLedger | None
+    csn: ContextCsnProbe | None
+    servers: list[LdapEndpoint]
+    bind_dn: str | None
+    password: str | None
+
+    def probes(self) -> list[ProbeThread]:
+        return [p for p in (self.bind, self.writer, self.csn) if p is not None]
+
+    def final_read(self, history: HistoryRecorder, *, converge_s: float) -> None:
+        """Let replication catch up (bounded, while the CSN sampler runs), then read the ledger
+        entry from every server on its own (``ldap-final-<server>``)."""
+        if self.csn is not None:
+            self.csn.wait_for_agreement(converge_s)
+        if self.writer is not None and self.bind_dn is not None and self.password is not None:
+            read_final(history, self.servers, self.bind_dn, self.password, [self.writer.dn],
+                       connect=self.writer.connect)
+
+
+def directory_probes(history: HistoryRecorder, inventory: Inventory, *, tag: str, accounts_password: str,
+                     bind_hz: float = 10.0, write_hz: float = 5.0, csn_hz: float = 2.0, users: int = 8,
+                     max_duration_s: float = 180.0, csn_extra_s: float = 60.0, timeout_s: float = 1.0,
+                     guard: Callable[[str], Any] | None = None, connect: Connect = open_connection) -> DirectoryProbes:
+    """The probes for the cluster file's ``directory:`` and LDAP VIP, not yet started: binds of
+    the first ``users`` Moodle accounts (their password is the directory's), the ledger under
+    ``directory.ledger_parent`` and contextCSN samples (these two need ``bind_dn``)."""
+    d = _directory(inventory)
+    vip = vip_endpoint(inventory)
+    names = inventory.moodle.accounts.names()[:users]
+    if not names:
+        raise ProbeError(f"{inventory.source}: moodle.accounts names no account to bind as")
+    bind = LdapBindProbe(history, vip, [(d.user_dn(n), accounts_password) for n in names], rate_hz=bind_hz,
+                         max_count=int(bind_hz * max_duration_s) + 1, max_duration_s=max_duration_s,
+                         timeout_s=timeout_s, guard=guard, connect=connect)
+    password = inventory.directory_password()
+    servers = server_endpoints(inventory)
+    writer = csn = None
+    if d.bind_dn is not None and password is not None:
+        writer = LdapWriteLedger(history, vip, d.bind_dn, password, parent=d.ledger_parent, tag=tag, rate_hz=write_hz,
+                                 max_count=int(write_hz * max_duration_s) + 1, max_duration_s=max_duration_s,
+                                 timeout_s=max(timeout_s, 2.0), guard=guard, connect=connect)
+        if len(servers) >= 2:
+            total = max_duration_s + csn_extra_s
+            csn = ContextCsnProbe(history, servers, d.bind_dn, password, suffix=d.suffix, rate_hz=csn_hz,
+                                  max_count=int(csn_hz * total) + 1, max_duration_s=total, timeout_s=timeout_s,
+                                  guard=guard, connect=connect)
+    return DirectoryProbes(bind, writer, csn, servers, d.bind_dn, password)

@@ -218,3 +218,39 @@ def test_a_real_connections_receive_timeout_is_whole_seconds(timeout_s: float, r
     conn = open_connection("198.18.70.51", 389, "cn=admin,dc=lms,dc=lab", "pw", timeout_s)
     assert conn.receive_timeout == receive and isinstance(conn.receive_timeout, int)
     assert conn.server.connect_timeout == timeout_s
+
+
+def test_the_workloads_directory_probes_come_from_the_cluster_file_and_are_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.checkers import run_all
+    from harness.probes.ldap import directory_probes
+
+    inv = _inventory(monkeypatch)
+    d = Directory("198.18.70.51", "198.18.70.52", VIP.address)
+    for address in d.servers:  # the accounts: student001.. as the directory has them
+        seed = ldap3.Connection(d.servers[address], client_strategy=ldap3.MOCK_SYNC)
+        for n in (1, 2):
+            seed.strategy.add_entry(f"uid=student{n:03d},ou=people,{SUFFIX}", {"userPassword": "LabStudent-1"})
+    a = "20261203200153.635150Z#000000#001#000000"
+    for address in ("198.18.70.51", "198.18.70.52"):
+        d.set_csn(address, a)
+    h = HistoryRecorder()
+    probes = directory_probes(h, inv, tag="run7", accounts_password="LabStudent-1", users=2, bind_hz=50,
+                              write_hz=50, csn_hz=50, max_duration_s=0.2, csn_extra_s=0.1, connect=d.connect)
+    assert [u for u, _ in probes.bind.users] == [f"uid=student001,ou=people,{SUFFIX}", f"uid=student002,ou=people,{SUFFIX}"]
+    assert probes.writer is not None and probes.writer.dn == f"cn=run7,ou=harness,{SUFFIX}"
+    assert probes.csn is not None and [s.name for s in probes.servers] == ["ldap1", "ldap2"]
+    h.invoke("nemesis", "kill-process", {"fault_id": "f1"}).ok({"fault_id": "f1"})
+    for p in probes.probes():
+        p.start()
+    for p in probes.probes():
+        assert p.join(timeout=5)
+    h.invoke("nemesis", "heal", {"fault_id": "f1"}).ok({"fault_id": "f1"})
+    probes.csn.sample()  # one after the heal: the servers agree
+    # the mock servers do not replicate: only the VIP's "server" has the writes
+    probes.servers = [LdapEndpoint("ldap1", VIP.address), LdapEndpoint("ldap2", "198.18.70.52")]
+    probes.final_read(h, converge_s=0.0)
+    by_name = {r.checker: r for r in run_all(h.ops())}
+    assert by_name["ldap_availability"].counts["failed"] == 0 and by_name["ldap_availability"].counts["ok"] > 3
+    lost = by_name["lost_directory_writes"]
+    assert lost.counts["acknowledged"] > 3 and {e["server"] for e in lost.examples["lost"]} == {"ldap2"}
+    assert by_name["ldap_convergence"].valid.value == "valid"
