@@ -38,7 +38,8 @@ def bar_chart(rows: Sequence[tuple[str, float, str]], *, width: int = 1180, colo
     return "".join(out)
 
 
-_TIERS = (("director", "directors"), ("web", "web nodes"), ("db", "database"), ("mgm", "management"), ("hypervisor", "hypervisors"), ("client", "clients"))
+_TIERS = (("director", "directors"), ("web", "web nodes"), ("db", "database"), ("mgm", "management"),
+          ("fileserver", "file servers"), ("ldap", "directory"), ("hypervisor", "hypervisors"), ("client", "clients"))
 
 
 def topology(hosts: dict, vips: dict, *, width: int = 1180) -> str:

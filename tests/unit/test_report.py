@@ -525,3 +525,12 @@ def test_the_audit_section_lists_findings_worst_first_with_evidence(tmp_path):
     assert audit.index("lvs-no-health-check") < audit.index("vrrp-no-garp-refresh")
     (root / "audit.json").write_text(json.dumps({"exit_status": 0, "findings": []}), encoding="utf-8")
     assert "<h2>Configuration audit</h2><p>No findings.</p>" in build_report(root).read_text(encoding="utf-8")
+
+
+def test_the_topology_has_rows_for_the_file_and_directory_tiers():
+    from harness.report._svg_charts import topology
+
+    svg = topology({"fs1": {"address": "198.18.0.41", "roles": ["fileserver"]},
+                    "ldap1": {"address": "198.18.0.51", "roles": ["ldap"]},
+                    "web1": {"address": "198.18.0.21", "roles": ["web"]}}, {})
+    assert "file servers" in svg and "directory" in svg and ">other<" not in svg
