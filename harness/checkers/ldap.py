@@ -26,17 +26,16 @@ Checkers:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import HistoryError, ParseError
 from ..history import Op
 from ..parsers.ldap import Csn, context_csns_agree, parse_csn
+from ._convergence import check_max_s, convergence_verdict, last_heal
 from ._orphans import Orphans, fail_closed
 from ._result import CheckResult, Validity
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
-from .phases import scan_faults
 
 AVAILABILITY = "ldap_availability"
 LOST = "lost_directory_writes"
@@ -171,42 +170,24 @@ def _agree(sample: dict[str, dict[int, Csn] | None]) -> bool:
 def ldap_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: str = LDAP_CSN_PROCESS,
                      f: str = "context-csn", max_examples: int = 10) -> CheckResult:
     """Time from the last heal until every server's contextCSN is the same (see the module)."""
-    if max_s is not None and (isinstance(max_s, bool) or not isinstance(max_s, (int, float))
-                              or not math.isfinite(max_s) or max_s <= 0):
-        raise HistoryError(f"ldap_convergence: max_s must be a finite number > 0, not {max_s!r}")
+    check_max_s(CONVERGENCE, max_s)
     ops = list(ops)
-    windows, orphans = scan_faults(ops)
-    healed = [w for w in windows if w.healed]
+    heal_at, orphans = last_heal(ops)
     samples = [(op.time, _csn_sample(op)) for op in ops if op.process == process and op.f == f and op.type == "ok"]
     counts: dict[str, Any] = {"samples": len(samples), "converged_s": None, "bound_s": max_s}
-    if not healed:
+    if heal_at is None:
         return fail_closed(CheckResult(CONVERGENCE, Validity.UNKNOWN, counts, message="no healed fault"),
                            orphans, "nemesis ")
-    heal_at = max(w.end for w in healed)
     after = [(t, s) for t, s in samples if t >= heal_at]
     counts["samples_after_heal"] = len(after)
     if not after:
         return fail_closed(CheckResult(CONVERGENCE, Validity.UNKNOWN, counts,
                                        message="no contextCSN sample after the last heal"), orphans, "nemesis ")
-    agreed_at = next((t for t, s in after if _agree(s)), None)
     examples = {"after_heal": [{"t": round(t - heal_at, 3),
                                 "servers": {n: None if c is None else {sid: csn.text for sid, csn in sorted(c.items())}
                                             for n, c in sorted(s.items())}}
                                for t, s in after[:max_examples]]}
-    last_t = after[-1][0]
-    if agreed_at is not None:
-        took = agreed_at - heal_at
-        counts["converged_s"] = round(took, 3)
-        if max_s is not None and took > max_s:
-            result = CheckResult(CONVERGENCE, Validity.INVALID, counts, examples,
-                                 f"contextCSNs equal only {took:.1f} s after the heal (bound {max_s} s)")
-        else:
-            result = CheckResult(CONVERGENCE, Validity.VALID, counts,
-                                 message=f"contextCSNs equal {took:.1f} s after the heal")
-    elif max_s is not None and last_t - heal_at > max_s:
-        result = CheckResult(CONVERGENCE, Validity.INVALID, counts, examples,
-                             f"contextCSNs still differ {last_t - heal_at:.1f} s after the heal (bound {max_s} s)")
-    else:
-        result = CheckResult(CONVERGENCE, Validity.UNKNOWN, counts, examples,
-                             "sampling ended before the contextCSNs agreed")
+    result = convergence_verdict(CONVERGENCE, counts, examples, heal_at=heal_at,
+                                 reached_at=next((t for t, s in after if _agree(s)), None), last_t=after[-1][0],
+                                 max_s=max_s, what="contextCSNs equal", not_yet="contextCSNs still differ")
     return fail_closed(result, orphans, "nemesis ")

@@ -20,16 +20,15 @@ self-heal backlog is sampled by ``storage-heal`` ``heal-info`` ops whose ``ok`` 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import HistoryError
 from ..history import Op
+from ._convergence import check_max_s, convergence_verdict, last_heal
 from ._orphans import Orphans, fail_closed
 from ._result import CheckResult, Validity
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
-from .phases import scan_faults
 
 LOST = "lost_files"
 CONVERGENCE = "storage_convergence"
@@ -153,12 +152,9 @@ def lost_files(ops: Iterable[Op], *, write_prefixes: tuple[str, ...] = (STORAGE_
 def storage_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: str = STORAGE_HEAL_PROCESS,
                         f: str = "heal-info", max_examples: int = 10) -> CheckResult:
     """Time from the last heal until the self-heal backlog is 0 for good (see the module)."""
-    if max_s is not None and (isinstance(max_s, bool) or not isinstance(max_s, (int, float))
-                              or not math.isfinite(max_s) or max_s <= 0):
-        raise HistoryError(f"storage_convergence: max_s must be a finite number > 0, not {max_s!r}")
+    check_max_s(CONVERGENCE, max_s)
     ops = list(ops)
-    windows, orphans = scan_faults(ops)
-    healed = [w for w in windows if w.healed]
+    heal_at, orphans = last_heal(ops)
     samples: list[tuple[float, int | None]] = []
     for op in ops:
         if op.process == process and op.f == f and op.type == "ok":
@@ -171,10 +167,9 @@ def storage_convergence(ops: Iterable[Op], *, max_s: float | None = None, proces
     counts: dict[str, Any] = {"samples": len(samples), "max_pending": max((p for _, p in samples if p is not None),
                                                                           default=None),
                               "converged_s": None, "bound_s": max_s}
-    if not healed:
+    if heal_at is None:
         return fail_closed(CheckResult(CONVERGENCE, Validity.UNKNOWN, counts, message="no healed fault"),
                            orphans, "nemesis ")
-    heal_at = max(w.end for w in healed)
     after = [(t, p) for t, p in samples if t >= heal_at]
     counts["samples_after_heal"] = len(after)
     if not after:
@@ -186,20 +181,7 @@ def storage_convergence(ops: Iterable[Op], *, max_s: float | None = None, proces
             zero_from = t if zero_from is None else zero_from
         else:
             zero_from = None
-    last_t = after[-1][0]
     examples = {"after_heal": [{"t": round(t - heal_at, 3), "pending": p} for t, p in after[-max_examples:]]}
-    if zero_from is not None:
-        took = zero_from - heal_at
-        counts["converged_s"] = round(took, 3)
-        if max_s is not None and took > max_s:
-            result = CheckResult(CONVERGENCE, Validity.INVALID, counts, examples,
-                                 f"backlog 0 only {took:.1f} s after the heal (bound {max_s} s)")
-        else:
-            result = CheckResult(CONVERGENCE, Validity.VALID, counts, message=f"backlog 0 {took:.1f} s after the heal")
-    elif max_s is not None and last_t - heal_at > max_s:
-        result = CheckResult(CONVERGENCE, Validity.INVALID, counts, examples,
-                             f"backlog not 0 {last_t - heal_at:.1f} s after the heal (bound {max_s} s)")
-    else:
-        result = CheckResult(CONVERGENCE, Validity.UNKNOWN, counts, examples,
-                             "sampling ended before the backlog reached 0")
+    result = convergence_verdict(CONVERGENCE, counts, examples, heal_at=heal_at, reached_at=zero_from,
+                                 last_t=after[-1][0], max_s=max_s, what="backlog 0", not_yet="backlog not 0")
     return fail_closed(result, orphans, "nemesis ")
