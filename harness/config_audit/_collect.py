@@ -30,12 +30,13 @@ _DB_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_replicated_by
               "Uptime", "wsrep_local_state_comment")
 
 
-def _read(cluster: Cluster, host: str, path: str) -> tuple[str | None, Finding | None]:
+def _read(cluster: Cluster, host: str, path: str) -> str | Finding:
+    """The file's text, or the finding that says it could not be read (bounded)."""
     try:
-        return cluster.transport(host).check_output(["cat", path], timeout=READ_TIMEOUT_S), None
+        return cluster.transport(host).check_output(["cat", path], timeout=READ_TIMEOUT_S)
     except HarnessError as exc:
-        return None, Finding("host-unreadable", Severity.CRITICAL, f"{host}: cannot read {path}: {exc}",
-                             (Evidence(host, path, None, str(exc)),))
+        return Finding("host-unreadable", Severity.CRITICAL, f"{host}: cannot read {path}: {exc}",
+                       (Evidence(host, path, None, str(exc)),))
 
 
 def read_directors(cluster: Cluster) -> tuple[list[DirectorConfig], list[Finding]]:
@@ -46,9 +47,9 @@ def read_directors(cluster: Cluster) -> tuple[list[DirectorConfig], list[Finding
     for host in cluster.inventory.with_role("director"):
         svc = host.services.get("keepalived")
         path = (svc.config if svc and svc.config else None) or DEFAULT_KEEPALIVED_CONF
-        text, problem = _read(cluster, host.name, path)
-        if text is None:
-            problems.append(problem)  # type: ignore[arg-type]
+        text = _read(cluster, host.name, path)
+        if isinstance(text, Finding):
+            problems.append(text)
             continue
         try:
             config = parse_keepalived_conf(text, source=path)
@@ -74,9 +75,9 @@ def read_haproxy(cluster: Cluster) -> tuple[list[HaproxyDirector], list[Finding]
         if svc is None:
             continue
         path = svc.config or DEFAULT_HAPROXY_CFG
-        text, problem = _read(cluster, host.name, path)
-        if text is None:
-            problems.append(problem)  # type: ignore[arg-type]
+        text = _read(cluster, host.name, path)
+        if isinstance(text, Finding):
+            problems.append(text)
             continue
         try:
             directors.append(HaproxyDirector(host.name, path, parse_haproxy_cfg(text, source=path)))
@@ -94,17 +95,17 @@ def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
     for host in cluster.inventory.with_role("web"):
         svc = next((host.services[n] for n in ("apache", "apache2", "httpd") if n in host.services), None)
         path = (svc.config if svc and svc.config else None) or DEFAULT_APACHE_CONF
-        text, problem = _read(cluster, host.name, path)
-        if text is None:
-            problems.append(problem)  # type: ignore[arg-type]
+        text = _read(cluster, host.name, path)
+        if isinstance(text, Finding):
+            problems.append(text)
             continue
         settings = lab_lms_settings(text, path)
         if settings is None:
             root = document_root(text)
             tried = [f"{root.rstrip('/')}/config.php", f"{root.rstrip('/').rsplit('/', 1)[0]}/config.php"] if root else []
             for candidate in tried:
-                php, _ = _read(cluster, host.name, candidate)
-                if php is not None:
+                php = _read(cluster, host.name, candidate)
+                if isinstance(php, str):
                     try:
                         settings = moodle_settings(php, candidate)
                     except HarnessError:
