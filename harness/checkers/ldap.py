@@ -4,11 +4,11 @@ Histories (docs/history.md, "Directory"):
 
 - ``ldap-probe`` (or ``ldap-probe-<vip>``) ``bind``: one simple bind of a seeded user through
   the LDAP VIP; ``ok`` when the server accepted the password. Judged like the web VIP probe.
-- ``ldap-writer`` ``write``: one change through the VIP, a unique ``value`` added to the
-  attribute of the ledger entry ``dn`` (invoke and completion ``{"dn": dn, "value": v}``);
-  acknowledged when ``ok``.
+- ``ldap-writer`` ``write``: one change through the VIP, entry ``cn=<value>`` added below
+  the ledger entry ``dn`` (invoke and completion ``{"dn": dn, "value": v}``); acknowledged
+  when ``ok``.
 - ``ldap-final-<server>`` ``read``: after the heal, what each server holds, ``ok`` with
-  ``{"entries": {dn: [values]}}``.
+  ``{"entries": {dn: [the cn of every entry below dn]}}``.
 - ``ldap-csn`` ``context-csn``: every server's contextCSN at one moment, ``ok`` with
   ``{"servers": {server: {"<serverID>": "<CSN>"} or null}}`` (null: that server did not answer).
 

@@ -41,8 +41,10 @@ __all__ = ["Connect", "ContextCsnProbe", "DirectoryProbes", "LdapBindProbe", "Ld
            "check_directory", "classify", "directory_probes", "endpoints", "open_connection", "read_final",
            "server_endpoints", "vip_endpoint"]
 
-#: the attribute the ledger adds values to (multi-valued, in the core schema of every server)
-LEDGER_ATTRIBUTE = "description"
+#: a ledger write is one new entry ``cn=<value>`` under the ledger entry: adds of distinct
+#: entries never conflict between providers, where values added to one entry's attribute on
+#: two providers at once can be lost (plain syncrepl replicates the whole entry)
+LEDGER_CHILD_CLASS = "applicationProcess"
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,12 @@ class LdapBindProbe(ProbeThread):
 
 
 class LdapWriteLedger(ProbeThread):
-    """Add ``<tag>-<n>`` to the ledger entry's ``description`` through the VIP at ``rate_hz``.
+    """Add entry ``cn=<tag>-<n>`` under the ledger entry through the VIP at ``rate_hz``.
 
-    The entry ``cn=<tag>,<parent>`` is made (with its parent OU) before the first write. A
-    write is ``ok`` when the server answered success, ``fail`` when it answered an error or
-    the connection was refused, ``info`` when the answer never came.
+    The ledger entry ``cn=<tag>,<parent>`` is made (with its parent OU) before the first write.
+    Each write is a new entry, as an account created (see ``LEDGER_CHILD_CLASS``). A write is
+    ``ok`` when the server answered success, ``fail`` when it answered an error or the
+    connection was refused, ``info`` when the answer never came.
     """
 
     name = "ldap-writer"
@@ -234,7 +237,8 @@ class LdapWriteLedger(ProbeThread):
                 op.fail(value, latency_ms=_ms(t0), error=f"bind: {_result(conn)}")
                 self.counts["fail"] += 1
                 return "fail"
-            done = conn.modify(self.dn, {LEDGER_ATTRIBUTE: [(ldap3.MODIFY_ADD, [value["value"]])]})
+            done = conn.add(f"cn={value['value']},{self.dn}",
+                            attributes={"objectClass": [LEDGER_CHILD_CLASS], "cn": value["value"]})
             detail = "" if done else _result(conn)
         except ldap_exc.LDAPException as exc:
             kind = classify(exc)
@@ -265,6 +269,25 @@ class LdapWriteLedger(ProbeThread):
             sched.advance()
 
 
+def _children(conn: ldap3.Connection, base: str) -> list[str]:
+    """The ``cn`` of every entry right below ``base`` (none when ``base`` is absent)."""
+    if not conn.search(base, f"(objectClass={LEDGER_CHILD_CLASS})", ldap3.LEVEL, attributes=["cn"],
+                       paged_size=None):
+        if (conn.result or {}).get("result") == 32:  # noSuchObject
+            return []
+        if (conn.result or {}).get("result") == 0:  # success, nothing found
+            return []
+        raise ProbeError(f"search {base}: {_result(conn)}")
+    out: list[str] = []
+    for entry in conn.response or []:
+        if str(entry.get("dn", "")).replace(" ", "").lower() == base.replace(" ", "").lower():
+            continue  # one level below only (ldap3's in-memory server also returns the base)
+        cn = (entry.get("attributes") or {}).get("cn")
+        values = cn if isinstance(cn, list) else [cn]
+        out.extend(str(v) for v in values if v)
+    return sorted(out)
+
+
 def _search(conn: ldap3.Connection, base: str, attribute: str) -> list[str] | None:
     """The values of ``attribute`` of entry ``base`` (None: no such entry)."""
     if not conn.search(base, "(objectClass=*)", ldap3.BASE, attributes=[attribute]):
@@ -288,7 +311,7 @@ def read_final(history: HistoryRecorder, servers: Sequence[LdapEndpoint], bind_d
             conn.open()
             if not conn.bind():
                 raise ProbeError(f"bind as {bind_dn}: {_result(conn)}")
-            entries = {dn: _search(conn, dn, LEDGER_ATTRIBUTE) or [] for dn in dns}
+            entries = {dn: _children(conn, dn) for dn in dns}
         except (ldap_exc.LDAPException, ProbeError) as exc:
             op.fail(None, error=f"{ep.name} ({ep.address}): {type(exc).__name__}: {exc}")
             answered[ep.name] = False

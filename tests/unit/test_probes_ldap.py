@@ -49,7 +49,7 @@ class Directory:
         if address in self.timeouts:
             def hung(*args: object, **kwargs: object) -> bool:
                 raise ldap_exc.LDAPResponseTimeoutError("no response from server")
-            conn.modify = hung  # type: ignore[method-assign]
+            conn.add = hung  # type: ignore[method-assign]
         return conn
 
     def set_csn(self, address: str, *csns: str) -> None:
