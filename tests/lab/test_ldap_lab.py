@@ -18,7 +18,8 @@ lab of its own (``--auth-tier openldap``).
 - at the end the lab is torn down and no slapd process of the lab is left.
 
 The lab's name and subnet: ``ld`` 198.18.70.0/24, or HARNESS_LDAP_LAB_NAME and
-HARNESS_LDAP_LAB_SUBNET (two checkouts testing at once each take their own).
+HARNESS_LDAP_LAB_SUBNET (two checkouts testing at once each take their own); its directors
+HAProxy, or HARNESS_LDAP_LAB_DIRECTORS=lvs.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ pytestmark = own_lab_marks("ldap lab")
 
 NAME = os.environ.get("HARNESS_LDAP_LAB_NAME", "ld")
 SUBNET = os.environ.get("HARNESS_LDAP_LAB_SUBNET", "198.18.70.0/24")
+#: haproxy (the default); lvs runs the same checks against keepalived + IPVS directors
+DIRECTORS = os.environ.get("HARNESS_LDAP_LAB_DIRECTORS", "haproxy")
 SERVERS = ("ldap1", "ldap2")
 #: a replicated entry must be on the peer within this (measured well under a second)
 REPLICATION_BOUND_S = 30.0
@@ -80,7 +83,7 @@ def _figure(msg: str) -> None:
 
 @pytest.fixture(scope="module")
 def ld_lab() -> Iterator[Lab]:
-    lab = Lab(NAME, SUBNET, directors="haproxy", auth_tier="openldap")
+    lab = Lab(NAME, SUBNET, directors=DIRECTORS, auth_tier="openldap")
     yield from own_lab(lab, _say, "ldap")
     # own_lab tore it down and found no netns, link or state dir; the auth tier's own leftovers:
     assert our_slapd_processes(NAME, list(SERVERS)) == []
@@ -266,9 +269,9 @@ def test_a_password_changed_in_the_directory_is_the_next_lms_logins(ld_lab: Lab)
 
 
 def test_binds_through_the_vip_survive_the_server_behind_it_killed(ld_lab: Lab) -> None:
-    """SIGKILL of ldap1's slapd (HAProxy's active server) under a bind probe: binds through the
-    VIP work again within FAILOVER_BOUND_S (ldap-check marks ldap1 DOWN, ldap2 takes over);
-    ldap1 started again is UP in the backend again."""
+    """SIGKILL of ldap1's slapd (the directors' active server) under a bind probe: binds
+    through the VIP work again within FAILOVER_BOUND_S (HAProxy's ldap-check, or keepalived's
+    MISC_CHECK, takes ldap1 out; ldap2 takes over); ldap1 started again is back in."""
     history = HistoryRecorder()
     probe = _bind_probe(ld_lab, history, count=20 * 60).start()
     try:

@@ -1,8 +1,9 @@
 """The auth tier's LDAP VIP, without a lab: the directors hold it in the web VIP's VRRP
 instance, HAProxy fronts ldap1 (active) and ldap2 (backup) on it with an LDAP check, the web
 nodes' Apache makes the LMS bind through it (or to each server: ``ldap_hosts="servers"``), the
-cluster file names it as a VIP of protocol ldap, `lab status` shows its holder; and none of it
-without the tier (a default lab's files are the ones before it)."""
+cluster file names it as a VIP of protocol ldap, `lab status` shows its holder; LVS directors
+serve it with IPVS (ldap1 then ldap2, an LDAP check), the ldap hosts' slapd on the VIP too; and
+none of it without the tier (a default lab's files are the ones before it)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from harness.inventory import inventory_from_dict
 from harness.lab import Lab
 from harness.lab._cli import format_status, register
 from harness.lab._configs import lms_auth_lines, render_host_configs
+from harness.lab._directors.lvs import expected_backends, ipvs_backends
+from harness.lab._ldap import holds_address, slapd_argv
 from harness.lab._paths import LabPaths
 from harness.lab._records import DirectorStatus, LabStatus
 from harness.lab._status import add_director, judge_directors
@@ -112,3 +115,29 @@ def test_lab_status_shows_the_ldap_vip_holder_and_its_backend() -> None:
     assert any("backend ldap" in p and "ldap2 DOWN" in p for p in problems), problems
     st.vip_holders.pop("ldap")
     assert "VIP ldap held by nobody" in judge_directors(st, topo)
+
+
+def test_lvs_directors_serve_the_ldap_vip_one_provider_at_a_time_only_with_the_auth_tier() -> None:
+    conf = _file(_topo(), "dir1", "keepalived.conf", directors="lvs")
+    vs = conf[conf.index(f"virtual_server {VIP} 389"):]
+    assert "lb_algo fo" in vs and "lb_kind DR" in vs
+    for address, weight in (("198.18.72.51", 2), ("198.18.72.52", 1)):
+        rs = vs[vs.index(f"real_server {address} 389"):]
+        assert rs.index(f"weight {weight}") < rs.index("MISC_CHECK")
+        assert f'misc_path "/usr/bin/ldapwhoami -x -H ldap://{address}:389/ -o nettimeout=1"' in rs
+    plain = _file(_topo("none"), "dir1", "keepalived.conf", directors="lvs")
+    assert "389" not in plain and plain.endswith("}\n")
+    assert expected_backends(_topo())["ldap"] == ["ldap1", "ldap2"] and "ldap" not in expected_backends(_topo("none"))
+    table = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+             "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+             f"TCP  {VIP}:389 fo\n  -> 198.18.72.51:389               Route   2      0          0\n"
+             "  -> 198.18.72.52:389               Route   0      0          0\n")
+    assert ipvs_backends(table, _topo())["ldap"] == {"ldap1": "UP", "ldap2": "DRAIN"}
+
+
+def test_slapd_also_listens_on_the_ldap_vip_where_its_host_holds_it() -> None:
+    host = _topo().host("ldap1")
+    assert slapd_argv(NAME, host)[4] == "ldap://198.18.72.51:389/ ldapi://%2Frun%2Fslapd%2Fldapi/"
+    assert slapd_argv(NAME, host, VIP)[4] == (f"ldap://198.18.72.51:389/ ldap://{VIP}:389/ "
+                                              "ldapi://%2Frun%2Fslapd%2Fldapi/")
+    assert holds_address("127.0.0.1") and not holds_address("198.18.72.253")
