@@ -24,6 +24,7 @@ HAProxy, or HARNESS_LDAP_LAB_DIRECTORS=lvs.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import stat
@@ -219,7 +220,7 @@ def test_binds_through_the_ldap_vip_all_succeed(ld_lab: Lab) -> None:
     assert probe.counts == {"ok": 200, "fail": 0, "info": 0}, probe.counts
     lat = sorted(_latencies(history))
     q = statistics.quantiles(lat, n=100)
-    _figure(f"ldap bind through the VIP ({len(lat)} binds at 20 Hz): p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, "
+    _figure(f"ldap bind through the VIP ({DIRECTORS}, {len(lat)} binds at 20 Hz): p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, "
             f"max {lat[-1]:.2f} ms")
     assert ldap_availability(history.ops(), max_outage_s=0).valid is Validity.VALID
 
@@ -286,8 +287,11 @@ def test_binds_through_the_vip_survive_the_server_behind_it_killed(ld_lab: Lab) 
     finally:
         probe.stop()
     res = ldap_availability(history.ops(), max_outage_s=FAILOVER_BOUND_S)
-    _figure(f"ldap bind outage through the VIP after a SIGKILL of slapd on ldap1: longest "
-            f"{res.counts['longest_outage_s']:.3f}s ({res.counts['failed']} of {res.counts['attempts']} binds failed)")
+    why = collections.Counter(f"{op.type} {str(op.extra.get('error', ''))[:70]}" for op in history.ops()
+                              if op.type in ("fail", "info"))
+    _figure(f"ldap bind outage through the VIP after a SIGKILL of slapd on ldap1 ({DIRECTORS}): longest "
+            f"{res.counts['longest_outage_s']:.3f}s ({res.counts['failed']} of {res.counts['attempts']} binds failed: "
+            f"{dict(why)})")
     assert res.valid is Validity.VALID, res.message
     ld_lab.hostctl("ldap1", "start", "slapd", 30)
     _wait_healthy(ld_lab, "ldap1's slapd started again")
