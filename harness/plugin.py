@@ -91,6 +91,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-auth-tier", choices=("none", "openldap"), default="none",
                     help="lab directory servers: none (default), openldap (ldap1, ldap2: slapd, two "
                          "providers replicating each other, holding the LMS's users)")
+    group.addoption("--lab-ldap-hosts", choices=("vip", "servers"), default="vip",
+                    help="with --lab-auth-tier: the lab LMS binds through the LDAP VIP (vip, default) or "
+                         "to ldap1 then ldap2 itself (servers)")
     group.addoption("--lab-accept-unhealthy", action="store_true",
                     help="run on a lab that is up but not healthy (default: every test's setup fails "
                          "with the reasons `harness lab status` gives)")
@@ -136,6 +139,8 @@ class HarnessSettings:
     lab_file_tier: str = "none"
     #: --lab-auth-tier: the lab's directory servers (none, openldap)
     lab_auth_tier: str = "none"
+    #: --lab-ldap-hosts: where the lab LMS binds with the auth tier (vip, servers)
+    lab_ldap_hosts: str = "vip"
     #: --harness-audit: the static audit at the start of the run (auto, on, off)
     audit: str = "auto"
 
@@ -168,6 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
         lab_directors=config.getoption("--lab-directors"),
         lab_file_tier=config.getoption("--lab-file-tier"),
         lab_auth_tier=config.getoption("--lab-auth-tier"),
+        lab_ldap_hosts=config.getoption("--lab-ldap-hosts"),
         keep_lab=config.getoption("--keep-lab"),
         lab_accept_unhealthy=config.getoption("--lab-accept-unhealthy"),
         report_dir=report_dir,
@@ -292,10 +298,10 @@ def cluster_target(harness_settings: HarnessSettings) -> Iterator[ClusterTarget]
 
     if s.lab_subnet:
         lab = Lab(name=s.lab_name, directors=s.lab_directors, subnet=s.lab_subnet, file_tier=s.lab_file_tier,
-                  auth_tier=s.lab_auth_tier)
+                  auth_tier=s.lab_auth_tier, ldap_hosts=s.lab_ldap_hosts)
     else:  # the lab's own default subnet
         lab = Lab(name=s.lab_name, directors=s.lab_directors, file_tier=s.lab_file_tier,
-                  auth_tier=s.lab_auth_tier)
+                  auth_tier=s.lab_auth_tier, ldap_hosts=s.lab_ldap_hosts)
     yield from lab_target(s, lab)
 
 

@@ -16,12 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ldap3.core import exceptions as ldap_exc
+
 from ..errors import LabError, ParseError
 from ..parsers.ldap import Csn, context_csns_agree, parse_context_csns, parse_ldif, parse_whoami
+from ..probes.ldap import open_connection  # the probes' own client (ldap3) and its timeouts
 from ._interfaces import LabContext
 from ._inventory import LMS_STUDENT_PASSWORD  # every seeded user's: the LMS's (lms/seed.sql)
 from ._ldap import (
     CLIENT_TIMEOUT_S,
+    LDAP_PORT,
     PEOPLE_DN,
     ROOT_DN,
     SUFFIX,
@@ -164,6 +168,26 @@ def _suffix_exists(lab: LabContext, host: str) -> bool:
     if proc.returncode in (0, 32):
         return proc.returncode == 0
     raise LabError(f"{host}: ldapsearch -b {SUFFIX} -s base exited {proc.returncode}: {proc.stderr.strip()}")
+
+
+def ldap_vip_error(lab: LabContext, uid: str = "student001", timeout_s: float = 2.0) -> str:
+    """'' if a seeded user's simple bind through the LDAP VIP (from the root namespace, as the
+    harness's probes bind) is accepted, else why not: what `lab up` waits on last."""
+    vip = lab.topo.vips["ldap"]
+    conn = open_connection(vip, LDAP_PORT, user_dn(uid), LMS_STUDENT_PASSWORD, timeout_s)
+    try:
+        conn.open()
+        if conn.bind():
+            return ""
+        r = conn.result or {}
+        return f"ldap://{vip}: bind as {uid} refused: {r.get('description', '?')}"
+    except ldap_exc.LDAPException as exc:
+        return f"ldap://{vip}: {type(exc).__name__}: {exc}"
+    finally:
+        try:
+            conn.unbind()
+        except ldap_exc.LDAPException:
+            pass
 
 
 # -- `lab status` ----------------------------------------------------------------------------

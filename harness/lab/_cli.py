@@ -9,6 +9,7 @@ import sys
 
 from ..errors import LabError
 from . import DOMAIN_ACTIONS, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV, Lab, LabStatus
+from ._configs import LDAP_HOSTS_CHOICES
 from ._inventory import LDAP_PASSWORD_ENV
 from ._topology import AUTH_TIERS, FILE_TIERS
 
@@ -22,7 +23,7 @@ def _lab(args: argparse.Namespace) -> Lab:
     return Lab(name=args.name, subnet=args.subnet, state_dir=args.state_dir, advert_int=args.advert_int,
                 directors=args.directors, lvs_sync=args.lvs_sync, db_durability=getattr(args, "db_durability", None),
                 lms_sessions=getattr(args, "lms_sessions", None), file_tier=getattr(args, "file_tier", "none"),
-               auth_tier=getattr(args, "auth_tier", "none"))
+               auth_tier=getattr(args, "auth_tier", "none"), ldap_hosts=getattr(args, "ldap_hosts", "vip"))
 
 
 def _lab_existing(args: argparse.Namespace) -> Lab:
@@ -62,7 +63,8 @@ def format_status(st: LabStatus) -> str:
         if st.ipvs.get(host):  # LVS director: its kernel's table of virtual services and real servers
             lines.extend(f"            {line}" for line in st.ipvs[host].splitlines())
     lines.append("  VIPs: " + "  ".join(f"{v}@{','.join(h) or 'nobody'}" for v, h in
-                                      {k: st.vip_holders.get(k, []) for k in ("web", "db")}.items()))
+                                      {k: st.vip_holders.get(k, []) for k in ("web", "db", "ldap")
+                                       if k != "ldap" or st.ldap}.items()))
     lines.extend(f"  problem: {p}" for p in st.problems)
     return "\n".join(lines)
 
@@ -147,6 +149,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--auth-tier", choices=AUTH_TIERS, default="none",
                    help="openldap: directory servers ldap1, ldap2 (slapd, two providers replicating each "
                         "other) holding the LMS's users under ou=people,dc=lms,dc=lab (default none)")
+    p.add_argument("--ldap-hosts", choices=LDAP_HOSTS_CHOICES, default="vip",
+                   help="with --auth-tier: the lab LMS binds through the LDAP VIP (vip, the default) or to "
+                        "ldap1 then ldap2 itself (servers, Moodle's host_url failover)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", help="tear the lab down, leaving nothing behind")

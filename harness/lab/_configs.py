@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..errors import LabError
 from ._directors import directors_for
 from ._interfaces import Files
+from ._ldap import PEOPLE_DN
 from ._paths import LMS_DATAROOT, LabPaths
 from ._render import render
 from ._topology import LabHost, Topology
@@ -36,16 +37,43 @@ def durability_line(db_durability: int | None) -> str:
 LMS_SESSION_STORES = ("database", "node")
 
 
+#: where the lab LMS sends its LDAP binds (the auth tier): ``vip``, the one LDAP VIP the
+#: directors fail over; ``servers``, every ldap host in order (Moodle's host_url failover)
+LDAP_HOSTS_CHOICES = ("vip", "servers")
+
+
+def lms_auth_lines(topo: Topology, ldap_hosts: str = "vip") -> str:
+    """The web nodes' ``SetEnv LMS_AUTH ldap`` block (lms/lib/auth_ldap.php), or "" without the
+    auth tier (apache2.conf is then the one before it, byte for byte)."""
+    if topo.auth_tier == "none":
+        return ""
+    if ldap_hosts not in LDAP_HOSTS_CHOICES:
+        raise LabError(f"ldap_hosts {ldap_hosts!r}: use one of {', '.join(LDAP_HOSTS_CHOICES)}")
+    if ldap_hosts == "vip":
+        hosts = f"ldap://{topo.vips['ldap']}"
+    else:
+        hosts = ";".join(f"ldap://{h.address}" for h in topo.with_role("ldap"))
+    return ("\n# the auth tier: every login's password is checked by a bind to the directory "
+            f"(ldap_hosts={ldap_hosts})\n"
+            "SetEnv LMS_AUTH ldap\n"
+            f"SetEnv LMS_LDAP_HOSTS {hosts}\n"
+            f"SetEnv LMS_LDAP_CONTEXT {PEOPLE_DN}\n"
+            # a server that does not answer costs a login 2 s, not the client library's minutes
+            "SetEnv LMS_LDAP_NETWORK_TIMEOUT 2")
+
+
 def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
                         lms_password: str, directors: str = "haproxy", lvs_sync: bool = True,
-                        db_durability: int | None = None, lms_sessions: str = "database") -> Files:
+                        db_durability: int | None = None, lms_sessions: str = "database",
+                        ldap_hosts: str = "vip") -> Files:
     """path -> (content, mode) of every config file of ``host``.
 
     ``directors`` is ``haproxy`` (namespaces) or ``lvs`` (UML guests, LVS-DR: then the real
     servers also listen on the VIP they hold on lo). ``db_durability`` is Galera's
     ``innodb_flush_log_at_trx_commit`` (0, 1, 2); None leaves MariaDB's default (1).
     ``lms_sessions``: where the lab LMS keeps sessions, ``database`` (shared) or ``node``
-    (files private to each web node).
+    (files private to each web node). ``ldap_hosts`` (auth tier only): the LMS binds through
+    the LDAP VIP (``vip``) or to each ldap host in turn (``servers``).
     """
     if lms_sessions not in LMS_SESSION_STORES:
         raise LabError(f"lms_sessions {lms_sessions!r}: use one of {', '.join(LMS_SESSION_STORES)}")
@@ -65,6 +93,7 @@ def render_host_configs(topo: Topology, host: LabHost, paths: LabPaths, advert_i
             log_dir=log_dir, docroot=paths.docroot(), db_vip=topo.vips["db"], lms_user="lms",
             lms_password=lms_password, web_vip=topo.vips["web"],
             lms_sessions=lms_sessions, session_dir=paths.session_dir(host.name), dataroot=LMS_DATAROOT,
+            lms_auth=lms_auth_lines(topo, ldap_hosts),
             extra_listen=f"Listen {topo.vips['web']}:80" if dr else "",
             # LVS: an idle keep-alive connection must outlive a director failover (~3-4 s at
             # advert_int 1) for connection sync to be observable at all; 5 s raced it

@@ -61,7 +61,8 @@ def write_files(lab: LabContext) -> None:
         if host.has_role("web"):
             make_session_dir(paths, host.name)
         files.update(render_host_configs(topo, host, paths, lab.advert_int, lms_pw, lab.director_kind, lab.lvs_sync,
-                                         db_durability=lab.db_durability, lms_sessions=lab.lms_sessions))
+                                         db_durability=lab.db_durability, lms_sessions=lab.lms_sessions,
+                                         ldap_hosts=lab.ldap_hosts))
     files.update(lab.strategy.lab_files(lab.name, paths))
     for path, (content, mode) in files.items():
         path.write_text(content)

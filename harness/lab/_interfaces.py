@@ -38,6 +38,7 @@ class LabContext(Protocol):
     db_durability: int | None  # innodb_flush_log_at_trx_commit; None: MariaDB's default (1)
     file_tier: str  # none | gluster (harness.lab._file_tier)
     auth_tier: str  # none | openldap (harness.lab._auth_tier)
+    ldap_hosts: str  # vip | servers: where the LMS binds (auth tier only; harness.lab._configs)
     started: float  # time.monotonic() at the start of the current operation (progress lines)
 
     @property

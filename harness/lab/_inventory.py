@@ -68,8 +68,9 @@ def inventory_dict(lab: LabContext) -> dict[str, Any]:
         out["storage"] = {"kind": "glusterfs", "volume": VOLUME, "mount_point": MOUNT_POINT,
                           "health": f"gluster --mode=script volume status {VOLUME}"}
     if lab.auth_tier == "openldap":
-        # the directory ldap1 and ldap2 serve (harness.lab._ldap); no LDAP VIP yet: the
-        # directors do not front it (issue 13's next piece), so probes read each server
+        # the directory ldap1 and ldap2 serve (harness.lab._ldap), fronted by the directors on
+        # the LDAP VIP (the LMS's logins, the bind probe); probes also read each server
+        out["vips"]["ldap"] = {"address": topo.vips["ldap"], "port": LDAP_PORT, "protocol": "ldap"}
         out["directory"] = {"kind": "openldap", "suffix": SUFFIX, "people": PEOPLE_DN, "user_attribute": "uid",
                             "bind_dn": ROOT_DN, "bind_password_env": LDAP_PASSWORD_ENV, "port": LDAP_PORT}
     return out

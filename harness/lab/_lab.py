@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import LabError
 from . import _inventory, _lifecycle, _lms_sessions
-from ._configs import LMS_SESSION_STORES
+from ._configs import LDAP_HOSTS_CHOICES, LMS_SESSION_STORES
 from ._directors import directors_for
 from ._interfaces import Directors
 from ._paths import LabPaths
@@ -38,7 +38,7 @@ class Lab:
     def __init__(self, name: str = "default", subnet: str = "198.18.0.0/24", state_dir: str | Path | None = None,
                  advert_int: float = 1.0, directors: str = "auto", lvs_sync: bool = True,
                  db_durability: int | None = None, lms_sessions: str | None = None,
-                 file_tier: str = "none", auth_tier: str = "none") -> None:
+                 file_tier: str = "none", auth_tier: str = "none", ldap_hosts: str = "vip") -> None:
         """``directors``: ``auto`` (the default: lvs when a guest boots here, else haproxy), ``haproxy``
         (keepalived + HAProxy in namespaces) or ``lvs`` (keepalived + IPVS in User-Mode Linux guests,
         LVS-DR).
@@ -51,10 +51,15 @@ class Lab:
         ``file_tier``: ``none`` (the default) or ``gluster``: file servers fs1-fs3 with a
         GlusterFS volume every web node mounts (docs/lab.md, "The file tier").
         ``auth_tier``: ``none`` (the default) or ``openldap``: directory servers ldap1, ldap2,
-        two OpenLDAP providers replicating each other (docs/lab.md, "The auth tier")."""
+        two OpenLDAP providers replicating each other (docs/lab.md, "The auth tier").
+        ``ldap_hosts`` (auth tier only): the lab LMS binds through the LDAP VIP (``vip``, the
+        default) or to ldap1 then ldap2 itself (``servers``, Moodle's host_url failover)."""
         self.topo: Topology = build_topology(name, subnet, file_tier, auth_tier)
         self.file_tier = file_tier
         self.auth_tier = auth_tier
+        if ldap_hosts not in LDAP_HOSTS_CHOICES:
+            raise LabError(f"ldap_hosts {ldap_hosts!r}: use one of {', '.join(LDAP_HOSTS_CHOICES)}")
+        self.ldap_hosts = ldap_hosts
         if directors not in DIRECTOR_KINDS:
             raise LabError(f"directors {directors!r}: use one of {', '.join(DIRECTOR_KINDS)}")
         self.directors = directors
@@ -90,7 +95,8 @@ class Lab:
                    directors=config.get("directors", "haproxy"), lvs_sync=config.get("lvs_sync", True),
                    db_durability=config.get("db_durability"),
                    lms_sessions=config.get("lms_sessions", "database"),
-                   file_tier=config.get("file_tier", "none"), auth_tier=config.get("auth_tier", "none"))
+                   file_tier=config.get("file_tier", "none"), auth_tier=config.get("auth_tier", "none"),
+                   ldap_hosts=config.get("ldap_hosts", "vip"))
 
     # -- the director kind ---------------------------------------------------------------
     @property

@@ -23,6 +23,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,10 +86,23 @@ def ldapi_url() -> str:
     return "ldapi://" + LDAPI_SOCKET.replace("/", "%2F") + "/"
 
 
-def slapd_argv(lab: str, host: LabHost) -> list[str]:
+def slapd_argv(lab: str, host: LabHost, vip: str | None = None) -> list[str]:
     """slapd in the foreground (``-d 0``: its messages to the log file, none to a syslog the
-    host lacks), listening on the host's own address and a local socket."""
-    return ["/usr/sbin/slapd", "-d", "0", "-h", f"{ldap_url(host)} {ldapi_url()}", "-F", config_dir(lab, host.name)]
+    host lacks), listening on the host's own address and a local socket; and on ``vip``, the
+    LDAP VIP, where the host holds it on lo (an LVS-DR real server answers from the VIP)."""
+    urls = [ldap_url(host), *([f"ldap://{vip}:{LDAP_PORT}/"] if vip else []), ldapi_url()]
+    return ["/usr/sbin/slapd", "-d", "0", "-h", " ".join(urls), "-F", config_dir(lab, host.name)]
+
+
+def holds_address(address: str) -> bool:
+    """Is ``address`` one of this host's own (binding it works only then: an ldap host's
+    namespaces leave ``ip_nonlocal_bind`` off)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 def ssha(password: str, salt: bytes | None = None) -> str:
@@ -254,7 +268,8 @@ def start_slapd(topo: Topology, host: LabHost, paths: LabPaths, wait: float) -> 
     log = paths.log(host.name) / daemon.log
     made = make_config(topo, host, paths)
     os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
-    proc = spawn(slapd_argv(topo.lab_name, host), log, wait=False)
+    vip = topo.vips.get("ldap")
+    proc = spawn(slapd_argv(topo.lab_name, host, vip if vip and holds_address(vip) else None), log, wait=False)
     wait_for(f"{host.name}: slapd", lambda: running_pid(daemon) is not None and port_open(host.address, LDAP_PORT),
              wait, log, alive=lambda: proc.poll() is None)
     return f"slapd: started ({made})"

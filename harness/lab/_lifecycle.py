@@ -20,7 +20,7 @@ import pymysql
 
 from ..errors import LabError
 from . import _netns
-from ._auth_tier import up_auth_tier
+from ._auth_tier import ldap_vip_error, up_auth_tier
 from ._directors import DIRECTORS, choose_kind
 from ._file_tier import up_file_tier
 from ._files import write_files, write_known_hosts
@@ -49,12 +49,13 @@ def up(lab: LabContext) -> LabStatus:
                     or not DIRECTORS[running_kind]().same_options(cfg, lab.lvs_sync)
                     or cfg.get("db_durability") != lab.db_durability
                     or cfg.get("file_tier", "none") != lab.file_tier
-                    or cfg.get("auth_tier", "none") != lab.auth_tier):
+                    or cfg.get("auth_tier", "none") != lab.auth_tier
+                    or cfg.get("ldap_hosts", "vip") != lab.ldap_hosts):
                 raise LabError(
                     f"lab {lab.name!r} is already up with subnet {cfg.get('subnet')} advert_int "
                     f"{cfg.get('advert_int')} directors {running_kind} lvs_sync {cfg.get('lvs_sync', True)} "
                     f"db_durability {cfg.get('db_durability')} file_tier {cfg.get('file_tier', 'none')} "
-                    f"auth_tier {cfg.get('auth_tier', 'none')}; "
+                    f"auth_tier {cfg.get('auth_tier', 'none')} ldap_hosts {cfg.get('ldap_hosts', 'vip')}; "
                     f"`harness lab down --name {lab.name}` first to change them")
             running_sessions = cfg.get("lms_sessions", "database")
             if lab.lms_sessions != running_sessions:
@@ -95,7 +96,9 @@ def build(lab: LabContext, state: LabState, step: list[str]) -> None:
                       "python": sys.executable, "bridge": topo.bridge, "directors": lab.director_kind,
                       "lvs_sync": lab.lvs_sync, "db_durability": lab.db_durability,
                       "lms_sessions": lab.lms_sessions, "file_tier": lab.file_tier,
-                      "auth_tier": lab.auth_tier},
+                      "auth_tier": lab.auth_tier,
+                      # the auth tier's option only with it (a default lab's state is as before)
+                      **({"ldap_hosts": lab.ldap_hosts} if lab.auth_tier != "none" else {})},
               phase="building", created=time.time())
     state.record("dir", str(lab.state_dir))
     lab.state_dir.mkdir(parents=True, exist_ok=True)
@@ -223,7 +226,8 @@ GRANT ALL ON moodle.* TO 'lms'@'{pattern}';
 
 
 def wait_ready(lab: LabContext, timeout_s: float) -> None:
-    """Wait until the whole lab serves: VRRP settled, backends UP, VIPs answer, Galera size 3."""
+    """Wait until the whole lab serves: VRRP settled, backends UP, VIPs answer (the LDAP VIP a
+    seeded user's bind, with the auth tier), Galera size 3."""
     deadline = time.monotonic() + timeout_s
     last: list[str] = []
     announced: set[str] = set()
@@ -240,9 +244,16 @@ def wait_ready(lab: LabContext, timeout_s: float) -> None:
                 lab.say(messages[key])
         if not last:
             err = db_vip_error(lab)
+            if not err and "ldap" in lab.topo.vips:
+                err = ldap_vip_error(lab)
+                if err:
+                    last = [f"LDAP VIP: {err}"]
+                else:
+                    lab.say(f"LDAP VIP: a seeded user's bind through {lab.topo.vips['ldap']}:389 works")
+            elif err:
+                last = [f"DB VIP: {err}"]
             if not err:
                 return
-            last = [f"DB VIP: {err}"]
         time.sleep(0.2)
     raise LabError("not ready after {:.0f}s: {}".format(timeout_s, "; ".join(last)))
 

@@ -39,7 +39,8 @@ def switch_lms_sessions(lab: LabContext, store: str) -> None:
             make_session_dir(lab.paths, host.name)
             conf = lab.paths.conf(host.name, "apache2.conf")
             content, mode = render_host_configs(lab.topo, host, lab.paths, lab.advert_int, lms_pw, lab.director_kind,
-                                                lab.lvs_sync, db_durability=lab.db_durability, lms_sessions=store)[conf]
+                                                lab.lvs_sync, db_durability=lab.db_durability, lms_sessions=store,
+                                                ldap_hosts=lab.ldap_hosts)[conf]
             conf.write_text(content)
             conf.chmod(mode)
             lab.exec(host.name, ["/usr/sbin/apache2", "-f", str(conf), "-k", "graceful"], check=True, timeout=30)

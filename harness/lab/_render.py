@@ -7,7 +7,7 @@ import string
 
 from ..errors import LabError
 from ._paths import TEMPLATES, LabPaths
-from ._topology import DIRECTOR_PRIORITY, VRRP_INSTANCES, LabHost, Topology
+from ._topology import DIRECTOR_PRIORITY, VRRP_COMPANIONS, VRRP_INSTANCES, LabHost, Topology
 
 
 def render(template: str, **values: object) -> str:
@@ -21,13 +21,18 @@ def render(template: str, **values: object) -> str:
 
 def vrrp_instance_blocks(topo: Topology, host: LabHost, paths: LabPaths, advert_int: float, *,
                          iface: str) -> list[str]:
-    """The vrrp_instance blocks of one director (both director kinds share them)."""
+    """The vrrp_instance blocks of one director (both director kinds share them); an
+    instance also holds its companion VIPs the lab has (``VRRP_COMPANIONS``: the LDAP VIP)."""
     top = max(DIRECTOR_PRIORITY.values())
+
+    def addresses(inst: str, vip_name: str) -> str:
+        names = [vip_name, *(c for c in VRRP_COMPANIONS.get(inst, ()) if c in topo.vips)]
+        return "\n        ".join(f"{topo.vips[n]}/{topo.prefixlen} dev {iface}" for n in names)
+
     return [
         render("keepalived-instance.conf", instance=inst, vrid=vrid,
                state="MASTER" if DIRECTOR_PRIORITY[host.name] == top else "BACKUP",
                priority=DIRECTOR_PRIORITY[host.name], advert_int=f"{advert_int:g}",
-               vip=topo.vips[vip_name], prefixlen=topo.prefixlen, iface=iface,
-               notify=paths.conf(host.name, "keepalived-notify.sh"))
+               addresses=addresses(inst, vip_name), iface=iface, notify=paths.conf(host.name, "keepalived-notify.sh"))
         for inst, (vip_name, vrid) in VRRP_INSTANCES.items()
     ]

@@ -44,6 +44,12 @@ AUTH_TIER_LAYOUT: dict[str, tuple[int, tuple[str, ...]]] = {
 AUTH_TIERS = ("none", "openldap")
 BRIDGE_OFFSET = 1
 VIP_OFFSETS = {"web": 100, "db": 101}
+#: the auth tier's VIP (``auth_tier="openldap"``): the directors front ldap1 and ldap2 on it;
+#: next to the others, used by nothing else in the subnet
+AUTH_TIER_VIP_OFFSETS = {"ldap": 102}
+#: VIPs that ride in another VIP's VRRP instance: the LDAP VIP moves with the web VIP (its
+#: one client is the LMS behind it; one instance less to settle, watch and judge)
+VRRP_COMPANIONS = {"VI_WEB": ("ldap",)}
 #: VRRP instances: name -> (VIP name, virtual router id)
 VRRP_INSTANCES = {"VI_WEB": ("web", 51), "VI_DB": ("db", 52)}
 DIRECTOR_PRIORITY = {"dir1": 150, "dir2": 100}
@@ -75,7 +81,7 @@ class Topology:
     bridge: str
     bridge_address: str
     hosts: dict[str, LabHost]
-    vips: dict[str, str]  # "web"/"db" -> address
+    vips: dict[str, str]  # "web"/"db" (and "ldap" with the auth tier) -> address
     file_tier: str = "none"  # one of FILE_TIERS
     auth_tier: str = "none"  # one of AUTH_TIERS
 
@@ -162,7 +168,8 @@ def build_topology(lab_name: str = "default", subnet: str = "198.18.0.0/24", fil
         bridge=bridge,
         bridge_address=str(net.network_address + BRIDGE_OFFSET),
         hosts=hosts,
-        vips={k: str(net.network_address + off) for k, off in VIP_OFFSETS.items()},
+        vips={k: str(net.network_address + off) for k, off in
+              {**VIP_OFFSETS, **(AUTH_TIER_VIP_OFFSETS if auth_tier != "none" else {})}.items()},
         file_tier=file_tier,
         auth_tier=auth_tier,
     )

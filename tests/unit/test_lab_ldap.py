@@ -61,7 +61,9 @@ def test_the_auth_tier_adds_ldap1_ldap2_and_is_off_by_default() -> None:
     assert [(h.name, h.address, h.netns, h.roles) for h in topo.with_role("ldap")] == [
         ("ldap1", "198.18.70.51", "hlab-lt-ldap1", ("ldap",)), ("ldap2", "198.18.70.52", "hlab-lt-ldap2", ("ldap",))]
     assert set(plain.hosts) < set(topo.hosts)
-    assert len({h.address for h in topo.hosts.values()} | set(topo.vips.values())) == len(topo.hosts) + 2
+    # every address distinct: the hosts, the web and db VIPs and the auth tier's LDAP VIP
+    assert len({h.address for h in topo.hosts.values()} | set(topo.vips.values())) == len(topo.hosts) + 3
+    assert (set(plain.vips), topo.vips["ldap"]) == ({"web", "db"}, "198.18.70.102")
     both = build_topology(NAME, SUBNET, "gluster", "openldap")
     assert {"fs1", "ldap2"} <= set(both.hosts)
     with pytest.raises(LabError, match="auth_tier 'ad'"):

@@ -17,6 +17,7 @@ from ...parsers.ip_addr import addresses_from_json
 from .. import _netns
 from .._domains import NamespaceHost
 from .._interfaces import Directors, Files, HostDomain, LabContext
+from .._ldap import LDAP_PORT
 from .._paths import LabPaths
 from .._preflight import ip_json
 from .._records import DirectorStatus, LabStatus
@@ -41,6 +42,16 @@ def haproxy_command(sock_path: Path | str, command: str, timeout: float = 2.0) -
     return b"".join(chunks).decode(errors="replace")
 
 
+def ldap_section(topo: Topology) -> str:
+    """haproxy.cfg's ldap frontend and backend (VIP:389, the first ldap host active, the others
+    backups), or "" without the auth tier (the config is then the one before it, byte for byte)."""
+    if "ldap" not in topo.vips:
+        return ""
+    servers = "\n".join(f"    server {h.name} {h.address}:{LDAP_PORT} check" + ("" if i == 0 else " backup")
+                        for i, h in enumerate(topo.with_role("ldap")))
+    return render("haproxy-ldap.cfg", ldap_vip=topo.vips["ldap"], ldap_servers=servers)
+
+
 class HAProxyDirectors(Directors):
     kind = "haproxy"
     # HAProxy retries a refused request on another web node: 1 % is for scheduling on 2 busy cores
@@ -56,7 +67,7 @@ class HAProxyDirectors(Directors):
     def render_director_configs(self, topo: Topology, host: LabHost, paths: LabPaths, advert_int: float,
                                 lvs_sync: bool) -> Files:
         """keepalived.conf (VRRP only), its notify script, haproxy.cfg (web round robin, db
-        single writer with the others as backups)."""
+        single writer with the others as backups; with the auth tier, ldap the same way)."""
         blocks = vrrp_instance_blocks(topo, host, paths, advert_int, iface="eth0")
         web = "\n".join(f"    server {h.name} {h.address}:80 check" for h in topo.with_role("web"))
         dbs = topo.with_role("db")
@@ -70,7 +81,7 @@ class HAProxyDirectors(Directors):
                        log=paths.log(host.name) / "keepalived-notify.log", copy=""), 0o755),
             paths.conf(host.name, "haproxy.cfg"): (render(
                 "haproxy.cfg", host=host.name, web_vip=topo.vips["web"], db_vip=topo.vips["db"],
-                web_servers=web, db_servers=db), 0o644),
+                web_servers=web, db_servers=db, ldap_section=ldap_section(topo)), 0o644),
         }
 
     def daemon_hosts(self, topo: Topology) -> list[LabHost]:

@@ -25,6 +25,7 @@ from ...parsers.ipvsadm import real_server_states
 from .. import _lvs, _netns, _uml
 from .._domains import GuestHost, NamespaceHost
 from .._interfaces import Directors, Files, HostDomain, LabContext
+from .._ldap import LDAP_PORT
 from .._parallel import parallel
 from .._paths import GUEST_NOTIFY_LOG, LabPaths
 from .._records import DirectorStatus, LabStatus
@@ -46,7 +47,7 @@ STATUS_COMMAND = (
     + f"echo @@addr; ip -o -4 addr show dev {_lvs.GUEST_IFACE}; echo @@ipvs; ipvsadm -Ln"
 )
 #: the port of each VIP's virtual service
-VIP_PORTS = {"web": 80, "db": 3306}
+VIP_PORTS = {"web": 80, "db": 3306, "ldap": LDAP_PORT}
 
 
 def render_guestctl(lab_name: str, paths: LabPaths) -> str:
@@ -60,7 +61,21 @@ def ipvs_backends(table: str, topo: Topology) -> dict[str, dict[str, str]]:
 
 
 def expected_backends(topo: Topology) -> dict[str, list[str]]:
-    return {"web": [h.name for h in topo.with_role("web")], "db": [h.name for h in topo.with_role("db")]}
+    want = {"web": [h.name for h in topo.with_role("web")], "db": [h.name for h in topo.with_role("db")]}
+    if "ldap" in topo.vips:
+        want["ldap"] = [h.name for h in topo.with_role("ldap")]
+    return want
+
+
+def ldap_virtual_server(topo: Topology) -> str:
+    """keepalived.conf's ``virtual_server`` of the LDAP VIP, or "" without the auth tier (the
+    config is then the one before it, byte for byte)."""
+    if "ldap" not in topo.vips:
+        return ""
+    hosts = topo.with_role("ldap")
+    servers = "".join(render("keepalived-lvs-ldap-rs.conf", address=h.address, weight=len(hosts) - i)
+                      for i, h in enumerate(hosts))
+    return render("keepalived-lvs-ldap.conf", ldap_vip=topo.vips["ldap"], ldap_servers=servers.rstrip("\n"))
 
 
 class LVSDirectors(Directors):
@@ -104,7 +119,7 @@ class LVSDirectors(Directors):
                 else "    # lvs_sync_daemon off (lab option lvs_sync=False)")
         conf = render("keepalived-lvs.conf", host=host.name, sync_daemon=sync, instances="\n".join(blocks),
                       web_vip=topo.vips["web"], db_vip=topo.vips["db"], web_servers=web.rstrip("\n"),
-                      db_servers=db.rstrip("\n"))
+                      db_servers=db.rstrip("\n"), ldap_section=ldap_virtual_server(topo))
         return {
             paths.conf(host.name, "keepalived.conf"): (conf, 0o644),
             # the guest cannot write host files (overlay): log state changes to its console instead
@@ -161,7 +176,7 @@ class LVSDirectors(Directors):
 
     def prepare_real_server(self, lab: LabContext, host: LabHost) -> None:
         """LVS-DR real server: its VIPs on lo, and never answering ARP for them (the director does)."""
-        vips = {"web": [lab.topo.vips["web"]], "db": [lab.topo.vips["db"]]}
+        vips = {role: [lab.topo.vips[role]] for role in ("web", "db", "ldap") if role in lab.topo.vips}
         mine = [v for role, addrs in vips.items() if host.has_role(role) for v in addrs]
         if not mine or self.is_guest(host):
             return
