@@ -310,7 +310,7 @@ def lab_target(s: HarnessSettings, lab: Any) -> Iterator[ClusterTarget]:
     down by it, and a built lab that stays unhealthy fails every test's setup with its problems
     (unless --lab-accept-unhealthy)."""
     from .inventory import load_inventory
-    from .lab import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV
+    from .lab import LDAP_PASSWORD_ENV, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV
 
     st = lab.status()
     if st.built and not st.healthy:
@@ -330,6 +330,9 @@ def lab_target(s: HarnessSettings, lab: Any) -> Iterator[ClusterTarget]:
     try:
         # the lab's password is authoritative (a lab rebuilt in this session has a new one)
         os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
+        ldap_password = lab.ldap_password()
+        if ldap_password is not None:  # the directory: section names it (the auth tier)
+            os.environ[LDAP_PASSWORD_ENV] = ldap_password
         os.environ.setdefault(MOODLE_PASSWORD_ENV, LMS_STUDENT_PASSWORD)  # the load logs in as the LMS's students
         inv = _apply_slo_overrides(load_inventory(lab.inventory_path), s.slo_overrides)
         yield ClusterTarget(inv, str(lab.inventory_path), guard=lab.guard, lab=lab, brought_up=brought_up)

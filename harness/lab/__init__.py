@@ -48,18 +48,18 @@ from ..errors import LabError
 
 if TYPE_CHECKING:
     from ._directors import haproxy_command
-    from ._inventory import LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV
+    from ._inventory import LDAP_PASSWORD_ENV, LMS_STUDENT_PASSWORD, MOODLE_PASSWORD_ENV
     from ._lab import DOMAIN_ACTIONS, PASSWORD_ENV, Lab
     from ._records import DirectorStatus, LabStatus
 
-__all__ = ["DOMAIN_ACTIONS", "LMS_STUDENT_PASSWORD", "MOODLE_PASSWORD_ENV", "PASSWORD_ENV", "DirectorStatus", "Lab", "LabError", "LabStatus", "haproxy_command"]
+__all__ = ["DOMAIN_ACTIONS", "LDAP_PASSWORD_ENV", "LMS_STUDENT_PASSWORD", "MOODLE_PASSWORD_ENV", "PASSWORD_ENV", "DirectorStatus", "Lab", "LabError", "LabStatus", "haproxy_command"]
 
 #: public name -> the private module defining it
 _EXPORTS = {
     "Lab": "._lab", "DOMAIN_ACTIONS": "._lab", "PASSWORD_ENV": "._lab",
     "LabStatus": "._records", "DirectorStatus": "._records",
     "haproxy_command": "._directors",
-    "MOODLE_PASSWORD_ENV": "._inventory", "LMS_STUDENT_PASSWORD": "._inventory",
+    "MOODLE_PASSWORD_ENV": "._inventory", "LMS_STUDENT_PASSWORD": "._inventory", "LDAP_PASSWORD_ENV": "._inventory",
 }
 
 

@@ -148,6 +148,16 @@ class Lab:
         """cluster.yml content (docs/cluster-file.md) describing this lab."""
         return _inventory.inventory_dict(self)
 
+    def ldap_password(self) -> str | None:
+        """The directory's rootdn password (what HARNESS_LDAP_PASSWORD must hold); None
+        without an auth tier."""
+        if self.auth_tier == "none":
+            return None
+        try:
+            return self.paths.ldap_admin_password_file.read_text().strip()
+        except OSError:
+            raise LabError(f"{self.paths.ldap_admin_password_file}: missing; is the lab up?") from None
+
     def db_password(self) -> str:
         """The `harness` database user's password (what HARNESS_DB_PASSWORD must hold)."""
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from harness.acceptance import FaultPlan, fault_under_load
-from harness.checkers import Validity
+from harness.checkers import Validity, latency
 from harness.scenario import assert_slo
 from harness.workload import WorkloadSpec
 
@@ -39,6 +39,15 @@ def _assert_directory_kept(scenario, run) -> None:
     conv = run.check("ldap_convergence")
     assert_slo(scenario.slo_line("contextCSN equal on every server after the heal", conv.counts.get("converged_s"),
                                  conv.counts.get("bound_s"), "s"))
+    # login latency per phase: the binds alone, against the cluster file's latency bounds
+    logins = latency(scenario.ops(), recovery_s=slo.recovery_s, process_prefix="ldap-probe", warm_up_prefix=None)
+    for phase, figures in logins.counts.get("phases", {}).items():
+        bound = slo.latency_ms.get(phase)
+        for p in ("p95", "p99"):
+            limit = getattr(bound, p) if bound is not None else None
+            line = scenario.slo_line(f"login (LDAP bind) {p}, {phase}", figures.get(p), limit, "ms")
+            if limit is not None:  # a phase without a bound is reported, not judged
+                assert_slo(line)
 
 
 @pytest.mark.scenario(title="slapd killed on an LDAP server behind the VIP", tier="ldap", fault="kill-process")
