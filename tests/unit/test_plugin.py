@@ -269,6 +269,9 @@ class _FakeLab:
     def db_password(self) -> str:
         return "lab-db-pw"
 
+    def ldap_password(self) -> str | None:
+        return None  # no auth tier
+
     def guard(self, address: str) -> None:
         pass
 
