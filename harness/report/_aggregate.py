@@ -67,7 +67,8 @@ def _coarsen_lane(name: str, kind: str, counts: list[list[int]], bin_s: float) -
     return Lane(name, kind, merged(ok), merged(fail), merged(info), bin_s * k)
 
 
-_LANE_LABEL = {"writes": "ledger writes", "requests": "locust requests", "storage": "file writes/reads"}
+_LANE_LABEL = {"writes": "ledger writes", "requests": "locust requests", "storage": "file writes/reads",
+               "ldap-binds": "LDAP logins", "ldap-writes": "directory writes"}
 
 
 class _Aggregator:
@@ -110,6 +111,10 @@ class _Aggregator:
             return ("requests", _LANE_LABEL["requests"])
         if process.startswith("storage-probe-"):  # the file tier's probe, every web node in one lane
             return ("storage", _LANE_LABEL["storage"])
+        if process.startswith("ldap-probe"):  # the directory tier's binds through the LDAP VIP
+            return ("ldap-binds", _LANE_LABEL["ldap-binds"])
+        if process.startswith("ldap-writer"):
+            return ("ldap-writes", _LANE_LABEL["ldap-writes"])
         if is_nemesis(process):
             return ("nemesis", "")
         return None
@@ -226,7 +231,7 @@ class _Aggregator:
                 )
         outages.sort(key=lambda o: o.start)
         t1 = self.t1  # later times were clamped into the last bin
-        order = {"probe": 0, "writes": 1, "requests": 2, "storage": 3}
+        order = {"probe": 0, "writes": 1, "requests": 2, "storage": 3, "ldap-binds": 4, "ldap-writes": 5}
         names = sorted(self.lanes, key=lambda n: (order.get(self.lane_kind[n], 9), n))
         lanes = [_coarsen_lane(n, self.lane_kind[n], self.lanes[n], self.bin_s) for n in names]
         latency = [self.hists[n].series(self.bin_s) for n in names if n in self.hists]

@@ -24,7 +24,7 @@ class Lane:
     """One row of the timeline strip: outcome counts per bin."""
 
     name: str
-    kind: str  # "probe" | "writes" | "requests" | "storage"
+    kind: str  # "probe" | "writes" | "requests" | "storage" | "ldap-binds" | "ldap-writes"
     ok: list[int]
     fail: list[int]
     info: list[int]

@@ -508,6 +508,22 @@ def test_the_storage_probe_has_its_own_lane_after_the_others(tmp_path):
     assert not [s for s in slow.latency if s.name == "file writes/reads"]  # took_ms: out of the latency figures
 
 
+def test_ldap_binds_and_directory_writes_have_lanes_of_their_own(tmp_path):
+    rows = [(1.0 + i * 0.5, "vip-probe-web", "ok", "get", {"vip": "web"}, 200, {"latency_ms": 5.0}) for i in range(6)]
+    rows += [(1.1 + i * 0.5, "ldap-probe-ldap", "fail" if i == 2 else "ok", "bind", {"vip": "ldap"}, None,
+              {"latency_ms": 3.0}) for i in range(6)]
+    rows += [(1.3 + i * 0.5, "ldap-writer", "ok", "write", {"dn": "cn=t", "value": f"t-{i}"},
+              {"dn": "cn=t", "value": f"t-{i}"}, {"latency_ms": 4.0}) for i in range(4)]
+    ops = hist(rows)
+    slow, _ = aggregate_ops(ops)
+    assert [lane.name for lane in slow.lanes] == ["vip-probe-web", "LDAP logins", "directory writes"]
+    assert sum(slow.lanes[1].fail) == 1 and sum(slow.lanes[2].ok) == 4
+    path = tmp_path / "history.jsonl"
+    write_history(ops, path)
+    fast, _ = aggregate_file(path)  # the fast scanner agrees
+    assert [(lane.name, lane.ok, lane.fail) for lane in fast.lanes] == [(lane.name, lane.ok, lane.fail) for lane in slow.lanes]
+
+
 def test_the_audit_section_lists_findings_worst_first_with_evidence(tmp_path):
     root = make_run(tmp_path / "run")
     assert "Configuration audit" not in build_report(root).read_text(encoding="utf-8")  # not run: no section
