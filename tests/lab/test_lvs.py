@@ -356,9 +356,16 @@ def _audit(lab: Lab, dir2_conf: str | None = None) -> list:
         svc = replace(host.services["keepalived"], config=str(path))
         inv = replace(inv, hosts={**inv.hosts, "dir2": replace(host, services={**host.services, "keepalived": svc})})
     cluster = Cluster(inv)
+    # this lab's own database password (the session's HARNESS_DB_PASSWORD is the default lab's)
+    saved = os.environ.get("HARNESS_DB_PASSWORD")
+    os.environ["HARNESS_DB_PASSWORD"] = lab.db_password()
     try:
         return audit_cluster(cluster)
     finally:
+        if saved is None:
+            os.environ.pop("HARNESS_DB_PASSWORD", None)
+        else:
+            os.environ["HARNESS_DB_PASSWORD"] = saved
         cluster.close()
         if dir2_conf is not None:
             path.unlink()

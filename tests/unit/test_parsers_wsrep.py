@@ -63,8 +63,10 @@ def test_bad_durations_are_parse_errors(bad):
 def test_provider_options_and_stall_budget():
     opts = parse_provider_options(PROVIDER_OPTIONS)
     assert opts["evs.suspect_timeout"] == "PT3S" and opts["gcache.size"] == "128M"
-    assert galera_stall_budget_s(opts) == 3 + 0.5 + 1
-    assert galera_stall_budget_s({}) == 5 + 0.5 + 1  # Galera's defaults
+    # suspect + inactive check + keepalive, then two JOIN rounds of join_retrans_period
+    assert galera_stall_budget_s(opts) == 3 + 0.5 + 1 + 2 * 1
+    assert galera_stall_budget_s({}) == 5 + 0.5 + 1 + 2 * 1  # Galera's defaults
+    assert galera_stall_budget_s({**opts, "evs.join_retrans_period": "PT0.5S"}) == 3 + 0.5 + 1 + 2 * 0.5
 
 
 def test_provider_options_without_equals_is_a_parse_error():
