@@ -116,6 +116,9 @@ def test_lost_sessions_are_counted_as_forced_relogin(lms_stack: LmsStack, tmp_pa
     assert all(s["context"].get("forced_relogin") for s in samples if not s["ok"]), \
         [(s["name"], s["error"], s["context"]) for s in samples if not s["ok"]][:5]
     ok_keys = sorted(s["context"]["key"] for s in samples if s["name"] == "post" and s["ok"])
-    failed_keys = {s["context"]["key"] for s in samples if s["name"] == "post" and not s["ok"]}
+    # a post whose session vanished under it may be committed and then answer 503 (its session
+    # write failed): indeterminate ("info"), so only the posts that certainly failed must be absent
+    failed_keys = {s["context"]["key"] for s in samples if s["name"] == "post" and not s["ok"]
+                   and s["context"].get("outcome") == "fail"}
     stored = keyed_subjects(lms_stack, prefix)
     assert set(ok_keys) <= set(stored) and not (failed_keys & set(stored))
