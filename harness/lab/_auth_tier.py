@@ -12,7 +12,6 @@ the lab's 0600 secret), never on a command line.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from ._ldap import (
     seed_ldif,
 )
 from ._parallel import parallel
+from ._proc import poll_missing
 from ._services import DAEMONS
 
 #: seconds each readiness step may take (measured: a few tenths of a second each)
@@ -102,19 +102,7 @@ def admin_modify(lab: LabContext, host: str, ldif: str, add: bool = True) -> str
 
 
 def poll(what: str, pred: Callable[[], str], timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Call ``pred`` until it returns '' (done; else what is still missing), bounded in time;
-    LabError saying what and the last thing missing."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-        except (LabError, ParseError) as exc:
-            last = str(exc)
-        if not last:
-            return
-        time.sleep(0.1)
-    raise LabError(f"{what}: not done after {timeout_s:.0f}s: {last}")
+    poll_missing(what, pred, timeout_s, interval_s=0.1)
 
 
 def csns_disagree(lab: LabContext, hosts: list[str]) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import pwd
-import time
 from collections.abc import Callable
 
 from ..errors import LabError, ParseError
@@ -24,6 +23,7 @@ from ..parsers.gluster import Brick, HealBacklog, parse_heal_info, parse_peer_st
 from ._gluster import MOUNT_POINT, STAT_TIMEOUT_S, VOLUME, brick_spec, judge_mount
 from ._interfaces import LabContext
 from ._parallel import parallel
+from ._proc import poll_missing
 
 #: ``network.ping-timeout`` of the lab's volume, in seconds. GlusterFS's default, 42 s, is how
 #: long a client's calls hang on a server that stops answering without closing its connections
@@ -71,18 +71,7 @@ def heal_backlog(lab: LabContext, host: str = "fs1", timeout: float = 20.0) -> l
 
 
 def _poll(what: str, pred: Callable[[], str], timeout_s: float) -> None:
-    """Call ``pred`` until it returns '' (done; else what is still missing), bounded in time."""
-    deadline = time.monotonic() + timeout_s
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            last = pred()
-        except (LabError, ParseError) as exc:
-            last = str(exc)
-        if not last:
-            return
-        time.sleep(0.2)
-    raise LabError(f"{what}: not done after {timeout_s:.0f}s: {last}")
+    poll_missing(what, pred, timeout_s, interval_s=0.2)
 
 
 def up_file_tier(lab: LabContext) -> None:

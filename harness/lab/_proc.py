@@ -1,4 +1,5 @@
-"""Process control inside a lab host: spawn a daemon in its own session, find it by pidfile, wait.
+"""Process control inside a lab host: spawn a daemon in its own session, find it by pidfile, wait
+(and the bounded readiness poll the file and auth tiers run from the root namespace).
 
 A leaf under `_daemons` and `_galera` (both start daemons with it). Runs *inside* a host (via
 `_hostctl`), so /run, the hostname and the PID table are the host's own. Daemons are started in
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, ParseError
 from ._procfs import read_stat
 from ._services import Daemon
 
@@ -80,3 +81,19 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout_s: float, log_pat
     else:
         raise LabError(f"{what}: not ready after {timeout_s:.0f}s" + (f"; last log lines:\n{tail(log_path)}" if log_path else ""))
     raise LabError(f"{what}: the process exited" + (f"; last log lines:\n{tail(log_path)}" if log_path else ""))
+
+
+def poll_missing(what: str, pred: Callable[[], str], timeout_s: float, interval_s: float) -> None:
+    """Call ``pred`` until it returns '' (done; else what is still missing), bounded in time;
+    LabError saying what and the last thing missing."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+        except (LabError, ParseError) as exc:
+            last = str(exc)
+        if not last:
+            return
+        time.sleep(interval_s)
+    raise LabError(f"{what}: not done after {timeout_s:.0f}s: {last}")
