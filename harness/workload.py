@@ -159,7 +159,7 @@ class Workload:
         if self.storage is not None:  # every web node lists the probe's files and the uploads
             self.storage.final_read(paths=acknowledged_uploads(sc.history.ops()))
         if self.directory is not None:  # every LDAP server on its own: the ledger's values
-            self.directory.final_read(sc.history, converge_s=0.0)
+            self.directory.final_read(sc.history)
         return figures
 
     def check_config(self, **overrides: Any) -> CheckConfig:

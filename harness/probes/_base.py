@@ -200,6 +200,30 @@ class ProbeThread:
             return None
         return due
 
+    def run_slots(self, rate_hz: float, max_count: int, max_duration_s: float, step: Callable[[int], object]) -> None:
+        """Call ``step(n)`` once per slot of an absolute schedule, at most ``max_count`` times
+        and for ``max_duration_s``; returns when either is spent or stop is asked."""
+        start = time.monotonic()
+        t_end = start + max_duration_s
+        sched = Schedule(rate_hz, start, t_end)
+        for n in range(max_count):
+            if self.stopping or self.next_slot(sched, t_end) is None:
+                return
+            step(n)
+            sched.advance()
+
+    def wait_for_sample(self, timeout_s: float, done: Callable[[Any], bool]) -> float | None:
+        """Wait, at most ``timeout_s``, for a sample taken from now on (``self.last``: the
+        monotonic time and value of the latest) for which ``done(value)``; seconds waited, or
+        None (also when the probe has ended)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s and self.is_alive():
+            last = getattr(self, "last", None)
+            if last is not None and last[0] >= t0 and done(last[1]):
+                return round(last[0] - t0, 3)
+            self.sleep_until(time.monotonic() + 0.1)
+        return None
+
     def sleep_until(self, when: float) -> bool:
         """Sleep until monotonic ``when``; False if stop was requested meanwhile."""
         delay = when - time.monotonic()

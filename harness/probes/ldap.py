@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from ._base import Jitter, ProbeThread, Schedule, call_guard, check_bounds
 from .ledger import _ms
 
 __all__ = ["Connect", "ContextCsnProbe", "DirectoryProbes", "LdapBindProbe", "LdapEndpoint", "LdapWriteLedger",
-           "check_directory", "classify", "directory_probes", "endpoints", "open_connection", "read_final",
+           "check_directory", "classify", "directory_probes", "open_connection", "read_final",
            "server_endpoints", "vip_endpoint"]
 
 #: a ledger write is one new entry ``cn=<value>`` under the ledger entry: adds of distinct
@@ -256,17 +256,8 @@ class LdapWriteLedger(ProbeThread):
         return "fail"
 
     def _workers(self) -> list[tuple[str, Callable[[], None]]]:
-        return [(LDAP_WRITER_PREFIX, self._run)]
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        t_end = start + self.max_duration_s
-        sched = Schedule(self.rate_hz, start, t_end)
-        for n in range(self.max_count):
-            if self.stopping or self.next_slot(sched, t_end) is None:
-                return
-            self.write_once(n)
-            sched.advance()
+        return [(LDAP_WRITER_PREFIX, lambda: self.run_slots(self.rate_hz, self.max_count, self.max_duration_s,
+                                                            self.write_once))]
 
 
 def _children(conn: ldap3.Connection, base: str) -> list[str]:
@@ -393,31 +384,11 @@ class ContextCsnProbe(ProbeThread):
         """Wait, at most ``timeout_s``, for a sample taken from now on in which every server
         shows the same contextCSNs (a workload lets replication catch up before its final
         read); seconds waited, or None."""
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout_s and self.is_alive():
-            last = self.last
-            if last is not None and last[0] >= t0 and last[1]:
-                return round(last[0] - t0, 3)
-            self.sleep_until(time.monotonic() + 0.1)
-        return None
+        return self.wait_for_sample(timeout_s, bool)
 
     def _workers(self) -> list[tuple[str, Callable[[], None]]]:
-        return [(LDAP_CSN_PROCESS, self._run)]
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        t_end = start + self.max_duration_s
-        sched = Schedule(self.rate_hz, start, t_end)
-        for _ in range(self.max_count):
-            if self.stopping or self.next_slot(sched, t_end) is None:
-                return
-            self.sample()
-            sched.advance()
-
-
-def endpoints(hosts: Mapping[str, str], port: int = 389) -> list[LdapEndpoint]:
-    """Endpoints from ``{name: address}`` (the inventory's ldap hosts), in name order."""
-    return [LdapEndpoint(name, address, port) for name, address in sorted(hosts.items())]
+        return [(LDAP_CSN_PROCESS, lambda: self.run_slots(self.rate_hz, self.max_count, self.max_duration_s,
+                                                          lambda n: self.sample()))]
 
 
 # --------------------------------------------------------------------------- from the cluster file
@@ -492,11 +463,9 @@ class DirectoryProbes:
     def probes(self) -> list[ProbeThread]:
         return [p for p in (self.bind, self.writer, self.csn) if p is not None]
 
-    def final_read(self, history: HistoryRecorder, *, converge_s: float) -> None:
-        """Let replication catch up (bounded, while the CSN sampler runs), then read the ledger
-        entry from every server on its own (``ldap-final-<server>``)."""
-        if self.csn is not None:
-            self.csn.wait_for_agreement(converge_s)
+    def final_read(self, history: HistoryRecorder) -> None:
+        """Read the ledger entry from every server on its own (``ldap-final-<server>``); the
+        caller has let replication catch up first (``csn.wait_for_agreement``)."""
         if self.writer is not None and self.bind_dn is not None and self.password is not None:
             read_final(history, self.servers, self.bind_dn, self.password, [self.writer.dn],
                        connect=self.writer.connect)

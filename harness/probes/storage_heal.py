@@ -22,7 +22,7 @@ from ..history import HistoryRecorder
 from ..inventory._model import Inventory
 from ..parsers.gluster import heal_pending, parse_heal_info
 from ..transport.base import Transport
-from ._base import ProbeThread, Schedule, check_bounds
+from ._base import ProbeThread, check_bounds
 from .ledger import _ms
 
 __all__ = ["HealBacklogProbe"]
@@ -94,23 +94,10 @@ class HealBacklogProbe(ProbeThread):
     def wait_for_zero(self, timeout_s: float) -> float | None:
         """Wait, at most ``timeout_s``, until a sample taken from now on says the backlog is 0
         (a workload lets self-heal finish before it stops sampling); seconds waited, or None."""
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout_s and self.is_alive():
-            last = self.last
-            if last is not None and last[0] >= t0 and last[1] == 0:
-                return round(last[0] - t0, 3)
-            self.sleep_until(time.monotonic() + 0.1)
-        return None
+        return self.wait_for_sample(timeout_s, lambda pending: pending == 0)
 
     def _workers(self) -> list[tuple[str, Callable[[], None]]]:
         return [("storage-heal", self._run)]
 
     def _run(self) -> None:
-        start = time.monotonic()
-        t_end = start + self.max_duration_s
-        sched = Schedule(self.rate_hz, start, t_end)
-        for _ in range(self.max_count):
-            if self.stopping or self.next_slot(sched, t_end) is None:
-                return
-            self.sample()
-            sched.advance()
+        self.run_slots(self.rate_hz, self.max_count, self.max_duration_s, lambda n: self.sample())

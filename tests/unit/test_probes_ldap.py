@@ -248,7 +248,7 @@ def test_the_workloads_directory_probes_come_from_the_cluster_file_and_are_judge
     probes.csn.sample()  # one after the heal: the servers agree
     # the mock servers do not replicate: only the VIP's "server" has the writes
     probes.servers = [LdapEndpoint("ldap1", VIP.address), LdapEndpoint("ldap2", "198.18.70.52")]
-    probes.final_read(h, converge_s=0.0)
+    probes.final_read(h)
     by_name = {r.checker: r for r in run_all(h.ops())}
     assert by_name["ldap_availability"].counts["failed"] == 0 and by_name["ldap_availability"].counts["ok"] > 3
     lost = by_name["lost_directory_writes"]
