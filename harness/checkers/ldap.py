@@ -21,7 +21,10 @@ Checkers:
 - :func:`ldap_convergence`: time from the last heal until every server answered with the same
   contextCSN for every serverID (two providers that agree have applied the same changes).
   Within ``max_s`` when given; never agreeing while sampled past ``max_s`` is INVALID; no sample
-  after the heal, or sampling ending before agreement and before ``max_s``: UNKNOWN.
+  after the heal, or sampling ending before agreement and before ``max_s``: UNKNOWN. Its
+  counts also say how many samples inside a fault window saw two servers apart
+  (``diverged_in_faults``, ``longest_divergence_in_faults_s``): whether a fault meant to cut
+  replication did.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from ._convergence import check_max_s, convergence_verdict, last_heal
 from ._orphans import Orphans, fail_closed
 from ._result import CheckResult, Validity
 from .availability import DEFAULT_MAX_PROBE_GAP_S, availability
+from .phases import scan_faults
 
 AVAILABILITY = "ldap_availability"
 LOST = "lost_directory_writes"
@@ -167,6 +171,31 @@ def _agree(sample: dict[str, dict[int, Csn] | None]) -> bool:
     return all(context_csns_agree(first, other) for other in answers[1:] if first is not None and other is not None)
 
 
+def _diverged(sample: dict[str, dict[int, Csn] | None]) -> bool:
+    """Two servers answered with different contextCSNs (a server that did not answer says nothing)."""
+    answers = [a for a in sample.values() if a is not None]
+    return any(not context_csns_agree(answers[0], other) for other in answers[1:])
+
+
+def _divergence_in_faults(ops: list[Op], samples: list[tuple[float, dict[str, dict[int, Csn] | None]]]
+                          ) -> dict[str, Any]:
+    """How many samples inside a fault window saw the servers apart, and the longest run of
+    them: the evidence that a fault meant to cut replication did (a test of convergence after
+    a partition that never separated the servers proves nothing)."""
+    windows, _ = scan_faults(ops)
+    inside = [(t, _diverged(s)) for t, s in samples if any(w.start <= t <= w.end for w in windows)]
+    longest, began, last = 0.0, None, None
+    for t, apart in inside:
+        if apart:
+            began = t if began is None else began
+            last = t
+            longest = max(longest, last - began)
+        else:
+            began = None
+    return {"samples_in_faults": len(inside), "diverged_in_faults": sum(1 for _, apart in inside if apart),
+            "longest_divergence_in_faults_s": round(longest, 3) if last is not None else None}
+
+
 def ldap_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: str = LDAP_CSN_PROCESS,
                      f: str = "context-csn", max_examples: int = 10) -> CheckResult:
     """Time from the last heal until every server's contextCSN is the same (see the module)."""
@@ -175,6 +204,7 @@ def ldap_convergence(ops: Iterable[Op], *, max_s: float | None = None, process: 
     heal_at, orphans = last_heal(ops)
     samples = [(op.time, _csn_sample(op)) for op in ops if op.process == process and op.f == f and op.type == "ok"]
     counts: dict[str, Any] = {"samples": len(samples), "converged_s": None, "bound_s": max_s}
+    counts.update(_divergence_in_faults(ops, samples))
     if heal_at is None:
         return fail_closed(CheckResult(CONVERGENCE, Validity.UNKNOWN, counts, message="no healed fault"),
                            orphans, "nemesis ")

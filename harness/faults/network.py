@@ -1,4 +1,4 @@
-"""Network faults: a link down, a partition, a rate limit, added latency.
+"""Network faults: a link down, a partition, a host black-holed, a rate limit, added latency.
 
 Each fault owns a named object on the host (our nft table / iptables chains, our tc qdisc
 handle) and heal deletes only that, so an operator's own firewall or qdisc is never touched.
@@ -218,6 +218,78 @@ class Partition(Fault):
     def _chains(self) -> tuple[str, str]:
         base = self.params["table"].upper()[:20]
         return f"{base}_IN", f"{base}_OUT"
+
+
+class Blackhole(Partition):
+    """A host falls silent: every packet in and out dropped, without a reset or an ICMP
+    error (a hung kernel, a dead NIC's switch port), except the harness's own SSH port so that
+    the heal can still reach it. Peers and clients see connections hang until their own
+    timeouts: the case a client without a network timeout, or a balancer with slow health
+    checks, fails on. Unlike a partition it cuts the host from everyone, the machine the
+    harness runs on included (with LVS-DR, clients reach a real server with their own address:
+    a partition between hosts of the cluster file leaves the harness's own probes through)."""
+
+    name = "blackhole"
+    summary = "drop every packet to and from a host but its SSH port (nft table of our own); heal: delete it"
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "host": take(params, self.name, "host", str),
+            "spare_ports": take(params, self.name, "spare_ports", (list, tuple), None),
+            "table": take(params, self.name, "table", str, "harness_blackhole"),
+        }
+        no_extra(params, self.name, out)
+        host = self.host(out["host"])
+        ports = [host.ssh.port] if out["spare_ports"] is None else list(out["spare_ports"])
+        if not ports or not all(isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports):
+            raise FaultError(f"{self.name}: parameter 'spare_ports': {out['spare_ports']!r} is not a non-empty list of "
+                             "TCP ports (the harness's SSH port must stay open, or the heal cannot reach the host)")
+        out["spare_ports"] = sorted(set(ports))
+        if not _TABLE_RE.match(out["table"]):
+            raise FaultError(f"{self.name}: parameter 'table': {out['table']!r} is not a valid table name")
+        return out
+
+    def resolve_targets(self) -> list[str]:
+        return [self.params["host"]]
+
+    def _other_side(self, host: str) -> list[str]:
+        return []  # everyone
+
+    def block_commands(self, backend: str, addresses: list[str]) -> list[str]:
+        table = self.params["table"]
+        ports = ", ".join(str(p) for p in self.params["spare_ports"])
+        if backend in ("nft", "nft-ip"):
+            tfam = "inet" if backend == "nft" else "ip"
+            parts = [
+                f"add table {tfam} {table}",
+                f"delete table {tfam} {table}",
+                f"add table {tfam} {table}",
+                f"add chain {tfam} {table} input {{ type filter hook input priority -10; policy accept; }}",
+                f"add chain {tfam} {table} output {{ type filter hook output priority -10; policy accept; }}",
+                f"add rule {tfam} {table} input iif lo accept",
+                f"add rule {tfam} {table} input tcp dport {{ {ports} }} accept",
+                f"add rule {tfam} {table} input drop",
+                f"add rule {tfam} {table} output oif lo accept",
+                f"add rule {tfam} {table} output tcp sport {{ {ports} }} accept",
+                f"add rule {tfam} {table} output drop",
+            ]
+            return [quote_command(["nft", "; ".join(parts)])]
+        chain_in, chain_out = self._chains()
+        commands: list[str] = []
+        for tool in _iptables_tools(backend):
+            steps: list[list[str]] = [[tool, "-N", chain_in], [tool, "-N", chain_out],
+                                      [tool, "-A", chain_in, "-i", "lo", "-j", "ACCEPT"],
+                                      [tool, "-A", chain_out, "-o", "lo", "-j", "ACCEPT"]]
+            for p in self.params["spare_ports"]:
+                steps.append([tool, "-A", chain_in, "-p", "tcp", "--dport", str(p), "-j", "ACCEPT"])
+                steps.append([tool, "-A", chain_out, "-p", "tcp", "--sport", str(p), "-j", "ACCEPT"])
+            steps += [[tool, "-A", chain_in, "-j", "DROP"], [tool, "-A", chain_out, "-j", "DROP"],
+                      [tool, "-I", "INPUT", "1", "-j", chain_in], [tool, "-I", "OUTPUT", "1", "-j", chain_out]]
+            line = " && ".join(quote_command(s) for s in steps)
+            # the IPv6 tool may be missing where the IPv4 one was found: nothing to drop there then
+            commands.append(line if tool == _iptables_tools(backend)[0]
+                            else f"if command -v {tool} >/dev/null 2>&1; then {line}; fi")
+        return commands
 
 
 class Bandwidth(Fault):

@@ -113,6 +113,19 @@ def test_never_agreeing_past_the_bound_is_invalid_and_short_sampling_unknown() -
     assert ldap_convergence(empty, max_s=2).valid is Validity.INVALID
 
 
+def test_divergence_inside_the_fault_window_is_counted_and_its_longest_run_measured() -> None:
+    apart = {"ldap1": {"1": CSN_1B}, "ldap2": {"1": CSN_1A}}
+    same = {"ldap1": {"1": CSN_1A}, "ldap2": {"1": CSN_1A}}
+    ops = _h(_csn(0.5, **apart),  # before the fault: replication lag, not the fault's doing
+             *_fault(1, 5), _csn(2, **apart), _csn(2.5, ldap1={"1": CSN_1B}, ldap2=None),  # silent: says nothing
+             _csn(3, **same), _csn(3.5, **apart), _csn(4.5, **apart), _csn(6, **same))
+    r = ldap_convergence(ops, max_s=10)
+    assert r.counts["samples_in_faults"] == 5 and r.counts["diverged_in_faults"] == 3
+    assert r.counts["longest_divergence_in_faults_s"] == pytest.approx(1.0)
+    never = ldap_convergence(_h(*_fault(1, 5), _csn(2, **same), _csn(6, **same)), max_s=10)
+    assert never.counts["diverged_in_faults"] == 0 and never.counts["longest_divergence_in_faults_s"] is None
+
+
 def test_bad_convergence_input_is_one_clear_error() -> None:
     with pytest.raises(HistoryError, match="max_s must be a finite number"):
         ldap_convergence([], max_s=float("nan"))

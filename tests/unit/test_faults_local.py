@@ -42,6 +42,7 @@ def inventory() -> Inventory:
             "localweb": Host("localweb", "198.18.0.4", ("web",), transport="local", services={"apache": APACHE},
                              domain=Domain("localweb", "supervisor")),
             "localfs": Host("localfs", "198.18.0.5", ("fileserver",), transport="local"),
+            "localldap": Host("localldap", "198.18.0.6", ("ldap",), transport="local"),
             "web1": Host("web1", "198.18.0.21", ("web",), services={"apache": APACHE},
                          domain=Domain("web1", "supervisor")),
             "web2": Host("web2", "198.18.0.22", ("web",), services={"apache": APACHE}),
@@ -71,6 +72,7 @@ LOCAL_TARGETS: list[tuple[str, dict[str, Any], str]] = [
     ("partition", {"a": ["supervisor"], "b": ["web1", "web2"]}, "supervisor"),
     ("partition", {"a": ["web1"], "b": ["web2", "supervisor"]}, "supervisor"),
     ("partition", {"a": "supervisor", "b": "web1"}, "supervisor"),
+    ("blackhole", {"host": "supervisor"}, "supervisor"),
     ("director-failure", {"host": "localdir"}, "localdir"),
     ("db-node-failure", {"host": "localdb"}, "localdb"),
     ("db-tier-power-loss", {"hosts": ["localdb"]}, "localdb"),
@@ -80,6 +82,7 @@ LOCAL_TARGETS: list[tuple[str, dict[str, Any], str]] = [
     ("domain-start", {"host": "localweb"}, "localweb"),
     ("disk-full", {"host": "localweb", "path": "/srv/bricks"}, "localweb"),
     ("brick-kill", {"host": "localfs", "volume": "moodledata"}, "localfs"),
+    ("ldap-replication-off", {"host": "localldap", "suffix": "dc=lms,dc=lab"}, "localldap"),
 ]
 
 

@@ -59,9 +59,9 @@ def ops(n: Nemesis) -> list[tuple[str, str, object]]:
 
 
 def test_registry_lazy_and_unknown_name() -> None:
-    assert "partition" in FAULTS and len(FAULTS) == 16
+    assert "partition" in FAULTS and len(FAULTS) == 18
     assert get_fault("link-down").name == "link-down"
-    with pytest.raises(FaultError, match=r"^Unknown fault 'x' \(known: bandwidth, brick-kill, db-node-failure, .*stop-service\)$"):
+    with pytest.raises(FaultError, match=r"^Unknown fault 'x' \(known: bandwidth, blackhole, brick-kill, db-node-failure, .*stop-service\)$"):
         get_fault("x")
     assert FAULTS.get("x") is None
 
@@ -265,4 +265,4 @@ def test_heal_journal_records_into_a_history(tmp_path: Path, fake: FakeCluster) 
 def test_harness_faults_lists_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli.cmd_faults(argparse.Namespace()) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 16 and lines[0].startswith("bandwidth ")
+    assert len(lines) == 18 and lines[0].startswith("bandwidth ")

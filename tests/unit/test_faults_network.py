@@ -194,6 +194,50 @@ def test_partition_from_journal_without_backend_detects_again(cluster: Cluster, 
     assert fake("dir2").commands[-1].startswith("command -v ip6tables")
 
 
+def test_blackhole_drops_everything_but_loopback_and_the_ssh_port_and_heal_deletes_it(
+        cluster: Cluster, fake: FakeCluster) -> None:
+    f = get_fault("blackhole")(cluster, host="dir1")
+    f.inject()
+    t = "harness_blackhole"
+    assert fake("dir1").commands[-1] == (
+        f"nft 'add table inet {t}; delete table inet {t}; add table inet {t}; "
+        f"add chain inet {t} input {{ type filter hook input priority -10; policy accept; }}; "
+        f"add chain inet {t} output {{ type filter hook output priority -10; policy accept; }}; "
+        f"add rule inet {t} input iif lo accept; add rule inet {t} input tcp dport {{ 22 }} accept; "
+        f"add rule inet {t} input drop; add rule inet {t} output oif lo accept; "
+        f"add rule inet {t} output tcp sport {{ 22 }} accept; add rule inet {t} output drop'")
+    assert fake("dir2").commands == []  # the others are not touched: the host alone goes silent
+    f.heal()
+    assert fake("dir1").commands[-1] == f"nft 'add table inet {t}; delete table inet {t}'"
+
+
+def test_blackhole_iptables_spares_the_given_ports_and_a_missing_ip6tables(cluster: Cluster, fake: FakeCluster) -> None:
+    fake("dir1").on(r"^command -v nft", (1, "", ""))
+    get_fault("blackhole")(cluster, host="dir1", spare_ports=[2222, 22]).inject()
+    v4, v6 = fake("dir1").commands[-2:]
+    assert v4 == (
+        "iptables -N HARNESS_BLACKHOLE_IN && iptables -N HARNESS_BLACKHOLE_OUT && "
+        "iptables -A HARNESS_BLACKHOLE_IN -i lo -j ACCEPT && iptables -A HARNESS_BLACKHOLE_OUT -o lo -j ACCEPT && "
+        "iptables -A HARNESS_BLACKHOLE_IN -p tcp --dport 22 -j ACCEPT && "
+        "iptables -A HARNESS_BLACKHOLE_OUT -p tcp --sport 22 -j ACCEPT && "
+        "iptables -A HARNESS_BLACKHOLE_IN -p tcp --dport 2222 -j ACCEPT && "
+        "iptables -A HARNESS_BLACKHOLE_OUT -p tcp --sport 2222 -j ACCEPT && "
+        "iptables -A HARNESS_BLACKHOLE_IN -j DROP && iptables -A HARNESS_BLACKHOLE_OUT -j DROP && "
+        "iptables -I INPUT 1 -j HARNESS_BLACKHOLE_IN && iptables -I OUTPUT 1 -j HARNESS_BLACKHOLE_OUT")
+    assert v6.startswith("if command -v ip6tables >/dev/null 2>&1; then ip6tables -N HARNESS_BLACKHOLE_IN && ")
+
+
+def test_blackhole_validation_keeps_the_way_back_open(cluster: Cluster) -> None:
+    cls = get_fault("blackhole")
+    with pytest.raises(FaultError, match="spare_ports.*the harness's SSH port must stay open"):
+        cls(cluster, host="dir1", spare_ports=[])
+    with pytest.raises(FaultError, match="spare_ports"):
+        cls(cluster, host="dir1", spare_ports=[70000])
+    with pytest.raises(FaultError, match="table"):
+        cls(cluster, host="dir1", table="x;y")
+    assert cls(cluster, host="dir1").params["spare_ports"] == [22]
+
+
 def test_partition_validation(cluster: Cluster) -> None:
     cls = get_fault("partition")
     with pytest.raises(FaultError, match="dir1 are on both sides"):
