@@ -8,11 +8,15 @@ from ..budgets import DEFAULT_KEEPALIVED_CONF
 from ..errors import HarnessError
 from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
+from ..parsers.ndb_mgm import parse_show
 from ..parsers.web_config import MountFact, document_root, lab_lms_settings, moodle_settings, parse_findmnt
 from ._model import Evidence, Finding, Severity, sort_findings
 from .database import DbNode, galera_findings
 from .haproxy import HaproxyDirector, haproxy_findings
 from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
+from .ndb import CONFIG as NDB_CONFIG
+from .ndb import SHOW as NDB_SHOW
+from .ndb import ndb_findings, parse_no_of_replicas
 from .web import WebNode, web_findings
 
 if TYPE_CHECKING:
@@ -164,6 +168,48 @@ def read_db_nodes(cluster: Cluster) -> tuple[list[DbNode], list[Finding]]:
     return nodes, problems
 
 
+def _unreadable(host: str, what: str, exc: HarnessError) -> Finding:
+    return Finding("host-unreadable", Severity.CRITICAL, f"{host}: cannot run {what}: {exc}",
+                   (Evidence(host, what, None, str(exc)),))
+
+
+def _unparsable(host: str, what: str, exc: HarnessError) -> Finding:
+    return Finding("config-unparsable", Severity.CRITICAL, f"{host}: {what}: {exc}", (Evidence(host, what, None, str(exc)),))
+
+
+def audit_ndb(cluster: Cluster) -> list[Finding]:
+    """The NDB rules over what the first answering management host says (``ndb_mgm -e show``,
+    NoOfReplicas from ``ndb_config``); no host with role ``mgm`` answering is a finding."""
+    inv = cluster.inventory
+    mgms = inv.with_role("mgm")
+    declared = {h.name: h.ndb_node_id for h in inv.hosts.values() if h.ndb_node_id is not None}
+    if not mgms:
+        return [Finding("host-unreadable", Severity.CRITICAL, "database.kind ndb but no host with role mgm: the "
+                        "NDB cluster's nodes, replicas and arbitration are not judged", (Evidence("-", text="no mgm host"),))]
+    problems: list[Finding] = []
+    for mgm in mgms:
+        try:
+            text = cluster.transport(mgm.name).check_output(["ndb_mgm", "-e", "show"], timeout=READ_TIMEOUT_S)
+        except HarnessError as exc:
+            problems.append(_unreadable(mgm.name, NDB_SHOW, exc))
+            continue
+        try:
+            nodes = parse_show(text)
+        except HarnessError as exc:
+            problems.append(_unparsable(mgm.name, NDB_SHOW, exc))
+            continue
+        replicas: int | None = None
+        try:
+            replicas = parse_no_of_replicas(cluster.transport(mgm.name).check_output(
+                ["ndb_config", "--type=ndbd", "--query=NoOfReplicas"], timeout=READ_TIMEOUT_S))
+        except HarnessError as exc:  # the node groups of `show` still tell a single replica
+            problems.append(Finding("config-unparsable", Severity.WARNING, f"{mgm.name}: {NDB_CONFIG}: {exc}; the "
+                                    "replica count is read from the node groups of `show` instead",
+                                    (Evidence(mgm.name, NDB_CONFIG, None, str(exc)),)))
+        return problems + ndb_findings(mgm.name, nodes, replicas=replicas, declared=declared)
+    return problems
+
+
 def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_WINDOW_S) -> list[Finding]:
     """Every rule over what the cluster's hosts say, worst first."""
     inv = cluster.inventory
@@ -184,6 +230,8 @@ def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_W
         findings += problems + galera_findings(db_nodes, expected_nodes=len(dbs), arbitrators=arbitrators,
                                                declared_sync_wait=inv.database.wsrep_sync_wait,
                                                window_s=rejoin_window_s)
+    if inv.database.kind == "ndb":
+        findings += audit_ndb(cluster)
     return sort_findings(findings)
 
 
