@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..budgets import DEFAULT_KEEPALIVED_CONF
 from ..errors import HarnessError
+from ..parsers.gluster import parse_volume_info
 from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
 from ..parsers.ndb_mgm import parse_show
@@ -17,6 +18,7 @@ from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
 from .ndb import CONFIG as NDB_CONFIG
 from .ndb import SHOW as NDB_SHOW
 from .ndb import ndb_findings, parse_no_of_replicas
+from .storage import gluster_findings
 from .web import WebNode, web_findings
 
 if TYPE_CHECKING:
@@ -210,6 +212,45 @@ def audit_ndb(cluster: Cluster) -> list[Finding]:
     return problems
 
 
+def audit_storage(cluster: Cluster) -> list[Finding]:
+    """The volume rules over ``gluster --xml volume info VOLUME`` from the first file server
+    that answers (each that does not is a finding); a volume the CLI does not know is critical."""
+    inv = cluster.inventory
+    storage = inv.storage
+    if storage is None or storage.kind != "glusterfs":
+        return []
+    servers = {h.name: h.address for h in inv.with_role("fileserver")}
+    what = f"gluster volume info {storage.volume}"
+    problems: list[Finding] = []
+    for name in servers:
+        try:
+            result = cluster.transport(name).run(["gluster", "--mode=script", "--xml", "volume", "info",
+                                                  storage.volume], timeout=READ_TIMEOUT_S)
+        except HarnessError as exc:
+            problems.append(_unreadable(name, what, exc))
+            continue
+        if not result.stdout.strip():
+            problems.append(Finding("host-unreadable", Severity.CRITICAL,
+                                    f"{name}: {what} exited {result.exit_status} without output: "
+                                    f"{result.stderr.strip()[-300:]}", (Evidence(name, what, None, result.stderr.strip()[-300:]),)))
+            continue
+        try:
+            volumes = parse_volume_info(result.stdout)
+        except HarnessError as exc:
+            if "does not exist" in str(exc):
+                return problems + [Finding("gluster-volume-missing", Severity.CRITICAL,
+                                           f"{name}: glusterd has no volume {storage.volume} (storage.volume): "
+                                           "the web nodes have nothing to mount", (Evidence(name, what, None, str(exc)),))]
+            problems.append(_unparsable(name, what, exc))
+            continue
+        volume = next((v for v in volumes if v.name == storage.volume), None)
+        if volume is None:
+            problems.append(_unparsable(name, what, HarnessError(f"no volume {storage.volume} in its answer")))
+            continue
+        return problems + gluster_findings(name, volume, servers)
+    return problems
+
+
 def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_WINDOW_S) -> list[Finding]:
     """Every rule over what the cluster's hosts say, worst first."""
     inv = cluster.inventory
@@ -232,6 +273,7 @@ def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_W
                                                window_s=rejoin_window_s)
     if inv.database.kind == "ndb":
         findings += audit_ndb(cluster)
+    findings += audit_storage(cluster)
     return sort_findings(findings)
 
 
