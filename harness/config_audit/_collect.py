@@ -15,6 +15,7 @@ from ._model import Evidence, Finding, Severity, sort_findings
 from .database import DbNode, galera_findings
 from .haproxy import HaproxyDirector, haproxy_findings
 from .keepalived import DirectorConfig, lvs_findings, vrrp_findings
+from .ldap import LdapServer, ldap_replication_findings, ldap_vip_findings, server_from_ldif
 from .ndb import CONFIG as NDB_CONFIG
 from .ndb import SHOW as NDB_SHOW
 from .ndb import ndb_findings, parse_no_of_replicas
@@ -212,6 +213,58 @@ def audit_ndb(cluster: Cluster) -> list[Finding]:
     return problems
 
 
+#: cn=config's replication settings over the local socket, as root (SASL EXTERNAL): bounded
+LDAP_CONFIG_SEARCH = ["ldapsearch", "-LLL", "-Q", "-Y", "EXTERNAL", "-H", "ldapi:///", "-o", "ldif-wrap=no",
+                      "-o", "nettimeout=10", "-l", "10", "-b", "cn=config",
+                      "(|(objectClass=olcGlobal)(objectClass=olcDatabaseConfig)(objectClass=olcSyncProvConfig))",
+                      "olcServerID", "olcSuffix", "olcSyncrepl", "olcMultiProvider", "olcMirrorMode", "olcOverlay",
+                      "olcDatabase", "objectClass"]
+
+
+def read_ldap_servers(cluster: Cluster) -> tuple[list[LdapServer], list[Finding]]:
+    """Each ldap host's cn=config: ``ldapsearch -Y EXTERNAL -H ldapi:///`` (slapd running),
+    else ``slapcat -n 0`` (``-F`` the slapd service's ``config`` when the cluster file names
+    it); a host where neither answers is ``host-unreadable`` with both errors."""
+    servers: list[LdapServer] = []
+    problems: list[Finding] = []
+    for host in cluster.inventory.with_role("ldap"):
+        svc = host.services.get("slapd")
+        slapcat = ["slapcat", "-n", "0", *(["-F", svc.config] if svc and svc.config else [])]
+        errors = []
+        for what, argv in (("ldapsearch -Y EXTERNAL -H ldapi:/// -b cn=config", LDAP_CONFIG_SEARCH),
+                           (" ".join(slapcat), slapcat)):
+            try:
+                text = cluster.transport(host.name).check_output(argv, timeout=READ_TIMEOUT_S)
+            except HarnessError as exc:
+                errors.append(f"{what}: {exc}")
+                continue
+            try:
+                servers.append(server_from_ldif(host.name, host.address, text, what))
+            except HarnessError as exc:
+                problems.append(_unparsable(host.name, what, exc))
+            break
+        else:
+            problems.append(Finding("host-unreadable", Severity.CRITICAL,
+                                    f"{host.name}: cannot read cn=config: " + "; ".join(errors),
+                                    (Evidence(host.name, "cn=config", None, "; ".join(errors)),)))
+    return servers, problems
+
+
+def audit_ldap(cluster: Cluster, directors: list[DirectorConfig], haproxies: list[HaproxyDirector]) -> list[Finding]:
+    """Replication both ways between the ldap hosts, and each behind every LDAP VIP."""
+    inv = cluster.inventory
+    hosts = {h.name: h.address for h in inv.with_role("ldap")}
+    if not hosts:
+        return []
+    servers, findings = read_ldap_servers(cluster)
+    suffix = inv.directory.suffix if inv.directory is not None else None
+    findings += ldap_replication_findings(servers, hosts, suffix)
+    for vip in inv.vips.values():
+        if vip.protocol == "ldap" and (directors or haproxies):
+            findings += ldap_vip_findings(directors, haproxies, vip.address, vip.port, hosts)
+    return findings
+
+
 def audit_storage(cluster: Cluster) -> list[Finding]:
     """The volume rules over ``gluster --xml volume info VOLUME`` from the first file server
     that answers (each that does not is a finding); a volume the CLI does not know is critical."""
@@ -262,6 +315,7 @@ def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_W
     findings += problems
     binds = {name: f"{v.address}:{v.port}" for name, v in inv.vips.items() if v.protocol == "http"}
     findings += haproxy_findings(haproxies, web_failover_s=inv.slo.web_failover_s, web_binds=binds or None)
+    findings += audit_ldap(cluster, directors, haproxies)
     web_nodes, problems = read_web_nodes(cluster)
     findings += problems + web_findings(web_nodes)
     dbs = inv.with_role("db")
