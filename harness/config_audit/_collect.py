@@ -10,7 +10,16 @@ from ..parsers.gluster import parse_volume_info
 from ..parsers.haproxy_cfg import parse_haproxy_cfg
 from ..parsers.keepalived_conf import parse_keepalived_conf
 from ..parsers.ndb_mgm import parse_show
-from ..parsers.web_config import MountFact, document_root, lab_lms_settings, moodle_settings, parse_findmnt
+from ..parsers.web_config import (
+    AppVersion,
+    MountFact,
+    document_root,
+    lab_lms_settings,
+    moodle_settings,
+    moodle_version,
+    parse_findmnt,
+    php_tree_digest,
+)
 from ._model import Evidence, Finding, Severity, sort_findings
 from .database import DbNode, galera_findings
 from .haproxy import HaproxyDirector, haproxy_findings
@@ -107,8 +116,9 @@ def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
             problems.append(text)
             continue
         settings = lab_lms_settings(text, path)
+        root = document_root(text)
+        config_php: str | None = None
         if settings is None:
-            root = document_root(text)
             tried = [f"{root.rstrip('/')}/config.php", f"{root.rstrip('/').rsplit('/', 1)[0]}/config.php"] if root else []
             for candidate in tried:
                 php = _read(cluster, host.name, candidate)
@@ -117,6 +127,7 @@ def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
                         settings = moodle_settings(php, candidate)
                     except HarnessError:
                         continue
+                    config_php = candidate
                     break
             if settings is None:
                 problems.append(Finding("web-config-unread", Severity.WARNING,
@@ -134,8 +145,47 @@ def read_web_nodes(cluster: Cluster) -> tuple[list[WebNode], list[Finding]]:
                 problems.append(Finding("host-unreadable", Severity.CRITICAL,
                                         f"{host.name}: cannot tell which filesystem holds {p}: {exc}",
                                         (Evidence(host.name, p, None, str(exc)),)))
-        nodes.append(WebNode(host.name, settings, mounts))
+        version = read_app_version(cluster, host.name, root, config_php)
+        if isinstance(version, Finding):
+            problems.append(version)
+        nodes.append(WebNode(host.name, settings, mounts, version if isinstance(version, AppVersion) else None))
     return nodes, problems
+
+
+def app_dir(root: str) -> str:
+    """The application's directory from its DocumentRoot: a ``public`` root (the lab LMS's,
+    Moodle 5.1's) keeps its code in the directory above."""
+    root = root.rstrip("/") or "/"
+    if not root.endswith("/public"):
+        return root
+    return root.rsplit("/", 1)[0] or "/"
+
+
+def read_app_version(cluster: Cluster, host: str, root: str | None, config_php: str | None) -> AppVersion | Finding:
+    """Moodle's version.php next to its config.php, else a digest of the PHP files under the
+    application's directory (bounded ``find ... -exec sha256sum``)."""
+    if config_php is not None:
+        path = config_php.rsplit("/", 1)[0] + "/version.php"
+        text = _read(cluster, host, path)
+        if isinstance(text, str):
+            try:
+                return moodle_version(text, path)
+            except HarnessError:
+                pass
+    if root is None:
+        return Finding("host-unreadable", Severity.CRITICAL, f"{host}: no DocumentRoot: the application's version is "
+                       "not judged", (Evidence(host, text="no DocumentRoot"),))
+    base = config_php.rsplit("/", 1)[0] if config_php else app_dir(root)
+    what = f"find {base} -name '*.php' -type f -exec sha256sum {{}} +"
+    try:
+        out = cluster.transport(host).check_output(["find", base, "-name", "*.php", "-type", "f", "-exec", "sha256sum",
+                                                    "{}", "+"], timeout=READ_TIMEOUT_S)
+    except HarnessError as exc:
+        return _unreadable(host, what, exc)
+    try:
+        return php_tree_digest(out, base, what)
+    except HarnessError as exc:
+        return _unparsable(host, what, exc)
 
 
 def read_db_nodes(cluster: Cluster) -> tuple[list[DbNode], list[Finding]]:
