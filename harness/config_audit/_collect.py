@@ -40,7 +40,7 @@ DEFAULT_HAPROXY_CFG = "/etc/haproxy/haproxy.cfg"
 DEFAULT_APACHE_CONF = "/etc/apache2/apache2.conf"
 #: how long a database node may be away and still rejoin by IST (gcache rule), seconds
 DEFAULT_REJOIN_WINDOW_S = 600.0
-_DB_VARIABLES = ("innodb_flush_log_at_trx_commit", "sync_binlog", "wsrep_sync_wait", "transaction_isolation",
+_DB_VARIABLES = ("innodb_flush_log_at_trx_commit", "sync_binlog", "log_bin", "wsrep_sync_wait", "transaction_isolation",
                  "tx_isolation", "wsrep_cluster_name", "wsrep_slave_threads", "wsrep_provider_options")
 _DB_STATUS = ("wsrep_cluster_size", "wsrep_cluster_status", "wsrep_replicated_bytes", "wsrep_received_bytes",
               "Uptime", "wsrep_local_state_comment")
@@ -374,7 +374,8 @@ def audit_cluster(cluster: Cluster, *, rejoin_window_s: float = DEFAULT_REJOIN_W
         arbitrators = sum(1 for h in inv.hosts.values() for name in h.services if name in ("garbd", "garb"))
         findings += problems + galera_findings(db_nodes, expected_nodes=len(dbs), arbitrators=arbitrators,
                                                declared_sync_wait=inv.database.wsrep_sync_wait,
-                                               window_s=rejoin_window_s)
+                                               window_s=rejoin_window_s,
+                                               declared_durability=inv.database.durability)
     if inv.database.kind == "ndb":
         findings += audit_ndb(cluster)
     findings += audit_storage(cluster)
