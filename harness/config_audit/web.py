@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..parsers.web_config import MountFact, WebSettings
+from ..parsers.web_config import AppVersion, MountFact, WebSettings
 from ._model import Evidence, Finding, Severity
 
 CONFIRM_RELOGIN = ("tests/reliability/test_lost_transactions.py::"
@@ -26,6 +26,8 @@ class WebNode:
     host: str
     settings: WebSettings
     mounts: dict[str, MountFact]
+    #: what identifies its code (None: not read; the collector says why)
+    version: AppVersion | None = None
 
 
 def _ev(n: WebNode, key: str, text: str) -> Evidence:
@@ -63,6 +65,19 @@ def web_findings(nodes: list[WebNode]) -> list[Finding]:
                            "the web nodes mount different shared volumes as Moodle's dataroot: "
                            + ", ".join(f"{h} {src}" for h, src in sorted(shared)),
                            tuple(Evidence(h, text=f"dataroot on {src}") for h, src in sorted(shared)), CONFIRM_FILES))
+    versions: dict[str, list[WebNode]] = {}
+    for n in nodes:
+        if n.version is not None:
+            versions.setdefault(n.version.value, []).append(n)
+    if len(versions) > 1:
+        out.append(Finding("web-version-differs", Severity.WARNING,
+                           "the web nodes run different application code: "
+                           + "; ".join(f"{', '.join(x.host for x in group)}: {value}"
+                                       for value, group in sorted(versions.items(), key=lambda kv: kv[1][0].host))
+                           + ": what a user gets (and what a schema upgrade expects) depends on the node serving",
+                           tuple(Evidence(n.host, n.version.source, n.version.line, n.version.value)
+                                 for group in versions.values() for n in group if n.version is not None),
+                           CONFIRM_RELOGIN))
     keys = sorted({k for n in nodes for k in n.settings.settings} - NODE_OWN)
     for key in keys:
         values = {n.host: n.settings.settings.get(key) for n in nodes}

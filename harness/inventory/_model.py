@@ -23,6 +23,10 @@ DIRECTORY_KINDS: frozenset[str] = frozenset({"openldap"})
 #: ``database.isolation``: the SQL isolation level sessions ask for, and the model the
 #: list-append checker judges against (docs/cluster-file.md, docs/checkers.md)
 ISOLATION_LEVELS: frozenset[str] = frozenset({"read-committed", "repeatable-read", "serializable"})
+#: ``database.durability``: what a commit acknowledged by the database must survive: ``strict``
+#: a power loss of every node (InnoDB's redo log and the binary log flushed at each commit),
+#: ``relaxed`` the loss of some nodes only (the others hold it; the flushes may lag)
+DURABILITY_LEVELS: frozenset[str] = frozenset({"strict", "relaxed"})
 TRANSPORTS: frozenset[str] = frozenset({"ssh", "local"})
 PHASES: tuple[str, ...] = ("steady", "fault", "recovery")
 
@@ -115,6 +119,9 @@ class Database:
     isolation: str | None = None
     #: Galera causality checks per session (0-15); None: the server's setting
     wsrep_sync_wait: int | None = None
+    #: ``strict`` | ``relaxed`` (DURABILITY_LEVELS); None: not declared (the audit judges
+    #: ``innodb_flush_log_at_trx_commit`` alone)
+    durability: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from ._checks import MISSING, Checker, join_path, refuse_password
 from ._model import (
     DATABASE_KINDS,
     DIRECTORY_KINDS,
+    DURABILITY_LEVELS,
     ISOLATION_LEVELS,
     PHASES,
     STORAGE_KINDS,
@@ -44,7 +45,8 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
     if data is None:
         return None
     data = refuse_password(c, data, path)
-    c.keys(data, path, (), ("kind", "user", "password_env", "name", "port", "isolation", "wsrep_sync_wait"))
+    c.keys(data, path, (), ("kind", "user", "password_env", "name", "port", "isolation", "wsrep_sync_wait",
+                                  "durability"))
     d = Database()
     values = {
         "kind": c.choice(data, "kind", path, DATABASE_KINDS, "database kind", d.kind),
@@ -56,6 +58,8 @@ def read_database(c: Checker, raw: Any, path: str) -> Database | None:
         if data.get("isolation") is not None else None,
         "wsrep_sync_wait": c.integer(data, "wsrep_sync_wait", path, None, low=0, high=15)
         if data.get("wsrep_sync_wait") is not None else None,
+        "durability": c.choice(data, "durability", path, DURABILITY_LEVELS, "durability", None)
+        if data.get("durability") is not None else None,
     }
     if MISSING in values.values():
         return None

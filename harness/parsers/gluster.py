@@ -115,3 +115,44 @@ def heal_pending(backlog: list[HealBacklog]) -> int | None:
     if any(b.entries is None or b.status != "Connected" for b in backlog):
         return None
     return sum(b.entries or 0 for b in backlog)
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    """One volume of ``gluster --xml volume info``: how it is laid out and whether it serves."""
+
+    name: str
+    status: str  # Started, Stopped, Created
+    type: str  # Replicate, Distribute, Distributed-Replicate, Disperse ...
+    replica_count: int
+    arbiter_count: int
+    bricks: tuple[str, ...]  # host:path, in the CLI's order
+
+    def brick_hosts(self) -> list[str]:
+        return [b.rsplit(":", 1)[0] for b in self.bricks]
+
+
+def _count(vol: ET.Element, tag: str) -> int:
+    text = (vol.findtext(tag) or "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+def parse_volume_info(text: str) -> list[VolumeInfo]:
+    """The volumes of ``gluster --xml volume info [VOLUME]`` (a volume that does not exist is
+    the CLI's failure: a ParseError carrying its message)."""
+    root = _root(text, "gluster volume info")
+    out = []
+    for vol in root.iter("volume"):
+        name = (vol.findtext("name") or "").strip()
+        if not name:
+            continue
+        bricks = []
+        for brick in vol.iter("brick"):
+            label = (brick.findtext("name") or brick.text or "").strip()
+            if label:
+                bricks.append(label)
+        out.append(VolumeInfo(name, (vol.findtext("statusStr") or "").strip(), (vol.findtext("typeStr") or "").strip(),
+                              max(1, _count(vol, "replicaCount")), _count(vol, "arbiterCount"), tuple(bricks)))
+    if not out:
+        raise ParseError(f"gluster volume info: no <volume> in the CLI's XML: {text[:200]!r}")
+    return out

@@ -8,6 +8,7 @@ uploads the other nodes cannot see.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -105,3 +106,50 @@ def parse_findmnt(text: str, command: str = "findmnt -n -o FSTYPE,SOURCE,TARGET 
     if len(words) < 3:
         raise parse_error(command, 1, text, "expected FSTYPE SOURCE TARGET")
     return MountFact(words[0], words[1], " ".join(words[2:]))
+
+
+_VERSION = re.compile(r"""^\s*\$(version|release)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^;]+?))\s*;""")
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """What identifies the code a web node runs: Moodle's ``$release ($version)`` from its
+    version.php, or a digest of the application's PHP files (the lab LMS has no version)."""
+
+    value: str
+    source: str  # the file or command it was read from
+    line: int | None = None
+
+
+def moodle_version(text: str, source: str = "version.php") -> AppVersion:
+    """Moodle's version.php -> ``4.5.1 (Build: 20241209) (2024100701.00)``; ParseError
+    naming the file when it has no ``$version``."""
+    found: dict[str, tuple[str, int]] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        m = _VERSION.match(line)
+        if m and m.group(1) not in found:
+            found[m.group(1)] = (next(g for g in m.groups()[1:] if g is not None).strip(), lineno)
+    if "version" not in found:
+        raise parse_error(source, None, None, "no $version: not a Moodle version.php")
+    version, lineno = found["version"]
+    release = found.get("release", ("", 0))[0]
+    return AppVersion(f"{release} ({version})" if release else version, source, lineno)
+
+
+def php_tree_digest(text: str, root: str, command: str = "find -name '*.php' -exec sha256sum") -> AppVersion:
+    """``find ROOT -name '*.php' -type f -exec sha256sum {} +`` -> one digest over every file's
+    hash and path relative to ``root`` (order-free), shown with the file count; ParseError
+    when the output holds no ``HASH  PATH`` line (no PHP file there: nothing identifies the code)."""
+    entries = []
+    prefix = root.rstrip("/") + "/"
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, path = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise parse_error(command, lineno, line, "expected 'SHA256  PATH'")
+        entries.append(f"{digest} {path.removeprefix(prefix)}")
+    if not entries:
+        raise parse_error(command, None, None, f"no PHP file under {root}")
+    total = hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+    return AppVersion(f"sha256 {total[:16]} of {len(entries)} PHP files", command)

@@ -24,9 +24,19 @@ def test_the_directors_configs_can_fail_over(audit_findings):
 
 
 def test_the_database_nodes_are_one_durable_cluster(cluster, audit_findings):
-    if cluster.inventory.database.kind != "galera":
-        pytest.skip(f"database.kind {cluster.inventory.database.kind}: the audit reads Galera nodes only so far")
-    bad = _bad(audit_findings, ("db-",))
+    bad = _bad(audit_findings, ("ndb-",) if cluster.inventory.database.kind == "ndb" else ("db-",))
+    assert not bad, render_table(bad)
+
+
+def test_the_web_nodes_run_the_same_code(audit_findings):
+    bad = _bad(audit_findings, ("web-version-differs",))
+    assert not bad, render_table(bad)
+
+
+def test_the_directory_replicates_both_ways_behind_its_vip(cluster, audit_findings):
+    if not cluster.inventory.with_role("ldap"):
+        pytest.skip("no host with role ldap (the lab: --lab-auth-tier openldap)")
+    bad = _bad(audit_findings, ("ldap-",))
     assert not bad, render_table(bad)
 
 
@@ -40,5 +50,6 @@ def test_moodles_files_are_on_the_shared_storage(cluster, audit_findings):
     if cluster.inventory.storage is None:
         pytest.skip("no storage: section: the cluster file does not promise shared files "
                     "(the lab: --lab-file-tier gluster)")
-    bad = [f for f in audit_findings if f.rule in ("web-dataroot-local", "web-dataroot-volumes-differ", *_UNJUDGED)]
+    bad = [f for f in audit_findings if f.rule in ("web-dataroot-local", "web-dataroot-volumes-differ", *_UNJUDGED)
+           or f.rule.startswith("gluster-")]
     assert not bad, render_table(bad)

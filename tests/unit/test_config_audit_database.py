@@ -9,7 +9,7 @@ OPTIONS = "base_port = 4567; evs.suspect_timeout = PT3S; gcache.size = 64M; pc.w
 
 
 def node(host: str, **over: str) -> DbNode:
-    variables = {"innodb_flush_log_at_trx_commit": "1", "sync_binlog": "0", "wsrep_sync_wait": "0",
+    variables = {"innodb_flush_log_at_trx_commit": "1", "sync_binlog": "0", "log_bin": "OFF", "wsrep_sync_wait": "0",
                  "transaction_isolation": "REPEATABLE-READ", "wsrep_cluster_name": "hlab-default",
                  "wsrep_slave_threads": "1", "wsrep_provider_options": OPTIONS}
     status = {"wsrep_cluster_size": "3", "wsrep_cluster_status": "Primary", "wsrep_replicated_bytes": "6000000",
@@ -66,3 +66,25 @@ def test_a_gcache_smaller_than_the_writes_of_the_window_is_a_warning() -> None:
     assert "gcache.size 64M holds 6711 s" in found[0].message and "rejoins by a full SST" in found[0].message
     young = [node(h, Uptime="30") for h in ("db1", "db2", "db3")]
     assert galera_findings(young, expected_nodes=3, window_s=7200) == []  # too new to tell a rate
+
+
+def test_sync_binlog_below_a_declared_strict_durability_is_a_warning() -> None:
+    # MariaDB's defaults: sync_binlog 0; the lab's galera.cnf has log_bin OFF (no binlog to flush)
+    assert galera_findings(three(), expected_nodes=3, declared_durability="strict") == []  # log_bin OFF
+    binlog = [node(h, log_bin="ON") for h in ("db1", "db2", "db3")]
+    found = galera_findings(binlog, expected_nodes=3, declared_durability="strict")
+    assert rules(found) == ["db-binlog-below-declared"] * 3
+    assert [e.text for e in found[0].evidence] == ["sync_binlog = 0", "log_bin = ON"]
+    assert galera_findings(binlog, expected_nodes=3) == []  # nothing declared: not judged
+    assert galera_findings(binlog, expected_nodes=3, declared_durability="relaxed") == []
+    off = [node(h, log_bin="OFF") for h in ("db1", "db2", "db3")]
+    assert galera_findings(off, expected_nodes=3, declared_durability="strict") == []
+    synced = [node(h, log_bin="ON", sync_binlog="1") for h in ("db1", "db2", "db3")]
+    assert galera_findings(synced, expected_nodes=3, declared_durability="strict") == []
+
+
+def test_a_declared_relaxed_durability_makes_the_lagging_flush_information() -> None:
+    found = galera_findings([node(h, innodb_flush_log_at_trx_commit="2") for h in ("db1", "db2", "db3")],
+                            expected_nodes=3, declared_durability="relaxed")
+    assert rules(found) == ["db-durability-relaxed"] * 3 and found[0].severity is Severity.INFO
+    assert exit_status(found) == 0

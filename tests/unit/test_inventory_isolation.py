@@ -54,3 +54,23 @@ def test_bad_values_name_the_field(good: dict[str, Any], field: str, value: Any,
         inventory_from_dict(good, source="c.yml")
     lines = str(err.value).splitlines()
     assert len(lines) == 1 and expected in lines[0], lines
+
+
+@pytest.mark.parametrize("level", ["strict", "relaxed"])
+def test_a_declared_durability_loads(good: dict[str, Any], level: str) -> None:
+    good["database"]["durability"] = level
+    assert inventory_from_dict(good, source="c.yml").database.durability == level
+    good["database"].pop("durability")
+    assert inventory_from_dict(good, source="c.yml").database.durability is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("paranoid", "database.durability: unknown durability 'paranoid' (known: relaxed, strict)"),
+    (1, "database.durability: expected"),
+])
+def test_a_bad_durability_names_the_field(good: dict[str, Any], value: Any, expected: str) -> None:
+    good["database"]["durability"] = value
+    with pytest.raises(InventoryError) as err:
+        inventory_from_dict(good, source="c.yml")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
