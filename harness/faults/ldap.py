@@ -77,12 +77,16 @@ class LdapReplicationOff(Fault):
         return [self.params["host"]]
 
     # ---- command builders (pure: unit-tested for exact text) ----------------------------
-    def _search(self) -> str:
-        """cn=config's entry for the suffix's database, unwrapped, with the consumer's attributes."""
+    def _ldapsearch(self, *args: str) -> str:
+        """ldapsearch as root over ldapi, unwrapped LDIF."""
         return quote_command(["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-Y", "EXTERNAL", "-Q", "-H",
-                              self.params["ldapi"], "-b", "cn=config",
-                              f"(&(objectClass=olcDatabaseConfig)(olcSuffix={self.params['suffix']}))",
-                              "olcSyncrepl", "olcMultiProvider", "olcMirrorMode"])
+                              self.params["ldapi"], *args])
+
+    def _search(self) -> str:
+        """cn=config's entry for the suffix's database, with the consumer's attributes."""
+        return self._ldapsearch("-b", "cn=config",
+                                f"(&(objectClass=olcDatabaseConfig)(olcSuffix={self.params['suffix']}))",
+                                "olcSyncrepl", "olcMultiProvider", "olcMirrorMode")
 
     def _modify(self, *args: str) -> str:
         return quote_command(["ldapmodify", "-Y", "EXTERNAL", "-Q", "-H", self.params["ldapi"], *args])
@@ -128,8 +132,7 @@ class LdapReplicationOff(Fault):
         self.runtime["saved"] = self.params["saved"]
 
     def csn_command(self) -> str:
-        return quote_command(["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-Y", "EXTERNAL", "-Q", "-H",
-                              self.params["ldapi"], "-b", self.params["suffix"], "-s", "base", "contextCSN"])
+        return self._ldapsearch("-b", self.params["suffix"], "-s", "base", "contextCSN")
 
     def _context_csns(self, host: str) -> dict[int, Any]:
         out = self.run_expect(host, [0], self.csn_command()).stdout

@@ -163,14 +163,7 @@ class Partition(Fault):
             tfam = "inet" if backend == "nft" else "ip"
             if tfam == "ip" and v6:
                 raise UnsupportedFault(f"{self.name}: IPv6 addresses need nft's inet family, missing on this kernel")
-            # one transaction: replace any leftover table of ours, then both chains and rules
-            parts = [
-                f"add table {tfam} {table}",
-                f"delete table {tfam} {table}",
-                f"add table {tfam} {table}",
-                f"add chain {tfam} {table} input {{ type filter hook input priority -10; policy accept; }}",
-                f"add chain {tfam} {table} output {{ type filter hook output priority -10; policy accept; }}",
-            ]
+            parts = _nft_fresh_table(tfam, table)
             for family, addrs in (("ip", v4), ("ip6", v6)):
                 if addrs:
                     s = ", ".join(addrs)
@@ -261,11 +254,7 @@ class Blackhole(Partition):
         if backend in ("nft", "nft-ip"):
             tfam = "inet" if backend == "nft" else "ip"
             parts = [
-                f"add table {tfam} {table}",
-                f"delete table {tfam} {table}",
-                f"add table {tfam} {table}",
-                f"add chain {tfam} {table} input {{ type filter hook input priority -10; policy accept; }}",
-                f"add chain {tfam} {table} output {{ type filter hook output priority -10; policy accept; }}",
+                *_nft_fresh_table(tfam, table),
                 f"add rule {tfam} {table} input iif lo accept",
                 f"add rule {tfam} {table} input tcp dport {{ {ports} }} accept",
                 f"add rule {tfam} {table} input drop",
@@ -399,6 +388,18 @@ def _delete_our_qdisc(fault: Fault, host: str, iface: str) -> None:
     if not has_root_qdisc(shown.stdout, QDISC_HANDLE):
         return
     fault.run_expect(host, [0], quote_command(["tc", "qdisc", "del", "dev", iface, "root", "handle", QDISC_HANDLE]))
+
+
+def _nft_fresh_table(tfam: str, table: str) -> list[str]:
+    """The start of one nft transaction: replace any leftover table of ours, then its input and
+    output chains (the rules follow in the same transaction)."""
+    return [
+        f"add table {tfam} {table}",
+        f"delete table {tfam} {table}",
+        f"add table {tfam} {table}",
+        f"add chain {tfam} {table} input {{ type filter hook input priority -10; policy accept; }}",
+        f"add chain {tfam} {table} output {{ type filter hook output priority -10; policy accept; }}",
+    ]
 
 
 def _iptables_tools(backend: str) -> tuple[str, str]:
