@@ -268,7 +268,7 @@ LDAP_CONFIG_SEARCH = ["ldapsearch", "-LLL", "-Q", "-Y", "EXTERNAL", "-H", "ldapi
                       "-o", "nettimeout=10", "-l", "10", "-b", "cn=config",
                       "(|(objectClass=olcGlobal)(objectClass=olcDatabaseConfig)(objectClass=olcSyncProvConfig))",
                       "olcServerID", "olcSuffix", "olcSyncrepl", "olcMultiProvider", "olcMirrorMode", "olcOverlay",
-                      "olcDatabase", "objectClass"]
+                      "olcDatabase", "objectClass", "olcSpCheckpoint"]
 
 
 def read_ldap_servers(cluster: Cluster) -> tuple[list[LdapServer], list[Finding]]:

@@ -65,6 +65,8 @@ class LdapDatabase:
     syncrepls: tuple[dict[str, str], ...] = ()
     multiprovider: bool = False
     syncprov: bool = False
+    #: its syncprov overlay's ``olcSpCheckpoint`` ("<ops> <minutes>"), None when unset
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def server_from_ldif(host: str, address: str, text: str, source: str) -> LdapSer
     entries = parse_ldif(text, command=f"{host}: {source}")
     ids: tuple[str, ...] = ()
     dbs: list[tuple[str, str, list[str], bool]] = []  # dn, suffix, olcSyncrepl values, multi-provider
-    overlays: list[tuple[str, str]] = []
+    overlays: list[tuple[str, str, str | None]] = []  # dn, overlay, olcSpCheckpoint
     for e in entries:
         dn = (e.get("dn") or [""])[0]
         classes = {c.lower() for c in e.get("objectclass", [])}
@@ -115,12 +117,19 @@ def server_from_ldif(host: str, address: str, text: str, source: str) -> LdapSer
             multi = any(v.upper() == "TRUE" for v in e.get("olcmultiprovider", []) + e.get("olcmirrormode", []))
             dbs.append((dn, (e.get("olcsuffix") or [""])[0], e.get("olcsyncrepl", []), multi))
         elif "olcoverlay" in e or "olcsyncprovconfig" in classes:
-            overlays.append((_norm_dn(dn), _ORDER.sub("", (e.get("olcoverlay") or [""])[0]).lower()))
+            overlays.append((_norm_dn(dn), _ORDER.sub("", (e.get("olcoverlay") or [""])[0]).lower(),
+                             (e.get("olcspcheckpoint") or [None])[0]))
     databases = []
     for dn, suffix, syncrepl, multi in dbs:
-        syncprov = any(o_dn.endswith("," + _norm_dn(dn)) and name == "syncprov" for o_dn, name in overlays)
-        databases.append(LdapDatabase(dn, suffix, tuple(parse_syncrepl(v) for v in syncrepl), multi, syncprov))
+        mine = [cp for o_dn, name, cp in overlays if o_dn.endswith("," + _norm_dn(dn)) and name == "syncprov"]
+        databases.append(LdapDatabase(dn, suffix, tuple(parse_syncrepl(v) for v in syncrepl), multi, bool(mine),
+                                      mine[0] if mine else None))
     return LdapServer(host, address, source, ids, tuple(databases))
+
+
+def _checkpoints_every_write(checkpoint: str | None) -> bool:
+    """``olcSpCheckpoint`` "1 <minutes>": the contextCSN written after every change."""
+    return checkpoint is not None and checkpoint.split()[:1] == ["1"]
 
 
 def _show(s: dict[str, str]) -> str:
@@ -175,6 +184,15 @@ def ldap_replication_findings(servers: list[LdapServer], hosts: Mapping[str, str
                                f"{s.host}: no syncprov overlay on its {db.suffix}, yet {', '.join(consumers)} "
                                f"replicate from it: their consumers get nothing from {s.host}",
                                (_ev(s, db, "no olcOverlay syncprov"),), CONFIRM_LDAP))
+        if db.syncprov and not _checkpoints_every_write(db.checkpoint):
+            out.append(Finding("ldap-syncprov-checkpoint-lax", Severity.INFO,
+                               f"{s.host}: syncprov writes its {db.suffix} contextCSN to disk "
+                               + (f"only every {db.checkpoint.split()[0]} writes or {db.checkpoint.split()[-1]} min"
+                                  if db.checkpoint else "only at a clean shutdown")
+                               + ": a slapd that crashes restarts with a contextCSN older than its own newest "
+                               "entries (the lab measured it), so a monitor comparing contextCSNs reads the servers "
+                               "equal while one lacks entries (olcSpCheckpoint: 1 1 writes it after every change)",
+                               (_ev(s, db, f"olcSpCheckpoint {db.checkpoint or 'unset'}"),), CONFIRM_LDAP))
     ids: dict[str, list[str]] = {}
     for s in servers:
         if s.data_database(suffix) is not None and s.server_id() != "?":

@@ -57,6 +57,17 @@ def test_a_server_that_does_not_replicate_from_its_peer_is_critical_and_names_bo
     assert exit_status(wrong) == 1
 
 
+def test_a_syncprov_checkpoint_less_often_than_every_write_is_info_naming_the_setting() -> None:
+    lax = ldap_replication_findings(pair(one=LDAP1.replace("olcSpCheckpoint: 1 1", "olcSpCheckpoint: 100 10")),
+                                    HOSTS, SUFFIX)
+    assert rules(lax) == ["ldap-syncprov-checkpoint-lax"] and lax[0].severity is Severity.INFO
+    assert lax[0].message.startswith("ldap1: syncprov writes its dc=lms,dc=lab contextCSN to disk only every 100 "
+                                     "writes or 10 min")
+    assert lax[0].evidence[0].text.endswith("olcSpCheckpoint 100 10") and exit_status(lax) == 0
+    unset = ldap_replication_findings(pair(two=drop(LDAP2, "olcSpCheckpoint:")), HOSTS, SUFFIX)
+    assert rules(unset) == ["ldap-syncprov-checkpoint-lax"] and "only at a clean shutdown" in unset[0].message
+
+
 def test_a_consumer_without_multi_provider_is_a_read_only_replica() -> None:
     found = ldap_replication_findings(pair(two=drop(LDAP2, "olcMultiProvider:")), HOSTS, SUFFIX)
     assert rules(found) == ["ldap-multiprovider-off"] and "ldap2" in found[0].message
