@@ -118,7 +118,7 @@ def server_from_ldif(host: str, address: str, text: str, source: str) -> LdapSer
             dbs.append((dn, (e.get("olcsuffix") or [""])[0], e.get("olcsyncrepl", []), multi))
         elif "olcoverlay" in e or "olcsyncprovconfig" in classes:
             overlays.append((_norm_dn(dn), _ORDER.sub("", (e.get("olcoverlay") or [""])[0]).lower(),
-                             (e.get("olcspcheckpoint") or [None])[0]))
+                             next(iter(e.get("olcspcheckpoint", [])), None)))
     databases = []
     for dn, suffix, syncrepl, multi in dbs:
         mine = [cp for o_dn, name, cp in overlays if o_dn.endswith("," + _norm_dn(dn)) and name == "syncprov"]
