@@ -1,7 +1,11 @@
-"""Authentication through the LDAP VIP while a directory server fails (issue 13), with Moodle
+"""Authentication through the LDAP VIP while the directory tier fails (issue 13), with Moodle
 traffic running: binds keep being accepted, no acknowledged directory write is lost, the
-servers converge after the heal. Needs a cluster file with a ``directory:`` section and an
-``ldap`` VIP (the lab: ``--lab-auth-tier openldap``)."""
+servers converge after the heal. The faults: slapd killed on the server behind the VIP, that
+server black-holed, the replication link between the servers partitioned, the director holding
+the VIP crashed; and a negative proof (a server's replication switched off: its peer's writes
+lost on it, which the checkers must say). Needs a cluster file with a ``directory:`` section
+and an ``ldap`` VIP (the lab: ``--lab-auth-tier openldap``). Figures: docs/lab-measurements.md
+"The directory tier's faults"."""
 
 from __future__ import annotations
 
@@ -25,6 +29,10 @@ def directory(cluster):
     if len(servers) < 2:
         pytest.skip("needs two LDAP servers")
     return inv.directory
+
+
+def _directory_spec(load_users: int, **changes) -> WorkloadSpec:
+    return WorkloadSpec.acceptance(users=load_users, directory=True, **changes)
 
 
 def _assert_directory_kept(scenario, run, max_auth_outage_s: float | None = None) -> None:
@@ -58,13 +66,8 @@ def _assert_directory_kept(scenario, run, max_auth_outage_s: float | None = None
 def test_logins_go_on_when_slapd_is_killed_on_a_server_behind_the_vip(scenario, cluster, directory, load_users):
     server = cluster.inventory.with_role("ldap")[0].name
     run = fault_under_load(scenario, FaultPlan("kill-process", lambda ctx: {"host": server, "process": "slapd"},
-                                               observe_s=6, workload=WorkloadSpec.acceptance(users=load_users,
-                                                                                              directory=True)))
+                                               observe_s=6, workload=_directory_spec(load_users)))
     _assert_directory_kept(scenario, run)
-
-
-def _directory_spec(load_users: int, **changes) -> WorkloadSpec:
-    return WorkloadSpec.acceptance(users=load_users, directory=True, **changes)
 
 
 def _unanswered(scenario, server: str) -> int:
