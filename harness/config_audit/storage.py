@@ -29,12 +29,17 @@ def gluster_findings(host: str, volume: VolumeInfo, fileservers: Mapping[str, st
                            CONFIRM_FILES))
     layout = f"Type: {volume.type}, replica {volume.replica_count}" + (
         f" (arbiter {volume.arbiter_count})" if volume.arbiter_count else "")
-    if volume.replica_count != len(fileservers):
+    copies, servers = volume.replica_count, len(fileservers)
+    # distributed-replicated (bricks a multiple of the replica count, each set on its own servers)
+    # keeps every file on `copies` servers by design, with more servers than copies
+    distributed = copies >= 2 and len(volume.bricks) > copies and len(volume.bricks) % copies == 0
+    if copies < 2 or copies > servers or (copies < servers and not distributed):
+        why = ("a file lives on one server only and is gone with it" if copies < 2
+               else "a replica set puts two bricks on one server, whose loss costs the set its quorum" if copies > servers
+               else f"a file lives on {copies} of them, and the others hold no copy of the set")
         out.append(Finding("gluster-replica-count", Severity.CRITICAL,
-                           f"volume {volume.name} keeps {volume.replica_count} cop{'y' if volume.replica_count == 1 else 'ies'} "
-                           f"of each file, the cluster file has {len(fileservers)} file servers: "
-                           + ("a file lives on one server only and is gone with it" if volume.replica_count < len(fileservers)
-                              else "a replica set puts two bricks on one server, whose loss costs the set its quorum"),
+                           f"volume {volume.name} keeps {copies} cop{'y' if copies == 1 else 'ies'} "
+                           f"of each file, the cluster file has {servers} file servers: {why}",
                            (Evidence(host, where, None, layout),), CONFIRM_FILES))
     hosts = volume.brick_hosts()
     for name, address in sorted(fileservers.items()):

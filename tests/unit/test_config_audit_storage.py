@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,20 @@ def test_a_volume_not_replicated_across_every_file_server_is_critical() -> None:
     dist = SOUND.replace("<replicaCount>3", "<replicaCount>1").replace("<typeStr>Replicate", "<typeStr>Distribute")
     found = gluster_findings("fs1", volume(dist), SERVERS)
     assert rules(found) == ["gluster-replica-count"] and "keeps 1 copy of each file" in found[0].message
+
+
+def test_a_distributed_replicated_volume_over_more_servers_than_copies_is_sound() -> None:
+    """replica 2 over 4 servers, two replica sets (fs1+fs2, fs3+fs4): every file on two servers."""
+    four = {**SERVERS, "fs4": "198.18.0.44"}
+    bricks = "".join(f"<brick>{a}:/srv/bricks/moodledata<name>{a}:/srv/bricks/moodledata</name>"
+                     "<isArbiter>0</isArbiter></brick>" for a in four.values())
+    text = re.sub(r"<bricks>.*</bricks>", f"<bricks>{bricks}</bricks>", SOUND, flags=re.S)
+    text = text.replace("<replicaCount>3", "<replicaCount>2").replace("<brickCount>3", "<brickCount>4")
+    assert gluster_findings("fs1", volume(text), four) == []
+    # three bricks at replica 2 is no whole number of sets: flagged
+    three = text.replace(f"<brick>{four['fs4']}:/srv/bricks/moodledata<name>{four['fs4']}:/srv/bricks/moodledata"
+                         "</name><isArbiter>0</isArbiter></brick>", "")
+    assert "gluster-replica-count" in rules(gluster_findings("fs1", volume(three), four))
 
 
 def test_a_brick_named_by_host_name_counts_for_that_server() -> None:
