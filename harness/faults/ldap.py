@@ -30,6 +30,8 @@ from .base import Fault, no_extra, positive, take
 #: where the inject keeps the consumer's config on the host (tmpfs: gone after a reboot)
 DEFAULT_SAVED = "/run/harness-ldap-replication-off.ldif"
 _PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]+$")
+#: a grep pattern for an olcSyncrepl line of ldapsearch's LDIF (plain or base64 value)
+_SYNCREPL_LINE = "'^olcSyncrepl::\\{0,1\\} '"
 #: the inject's own exit codes, each with what it means
 _INJECT_EXITS = {
     3: "{saved} already exists (replication switched off by an earlier run: `harness heal` puts it back)",
@@ -97,7 +99,7 @@ class LdapReplicationOff(Fault):
             f"f={saved}; [ ! -e \"$f\" ] || exit 3; "
             f"out=$({self._search()}) || exit 4; "
             "dn=$(printf '%s\\n' \"$out\" | sed -n 's/^dn: //p' | head -n 1); [ -n \"$dn\" ] || exit 5; "
-            "sr=$(printf '%s\\n' \"$out\" | grep '^olcSyncrepl::\\{0,1\\} '); [ -n \"$sr\" ] || exit 6; "
+            f"sr=$(printf '%s\\n' \"$out\" | grep {_SYNCREPL_LINE}); [ -n \"$sr\" ] || exit 6; "
             "mp=$(printf '%s\\n' \"$out\" | grep -E '^(olcMultiProvider|olcMirrorMode): ' | head -n 1); "
             "umask 077; "
             "{ echo \"dn: $dn\"; echo 'changetype: modify'; echo 'add: olcSyncrepl'; printf '%s\\n' \"$sr\"; "
@@ -113,7 +115,7 @@ class LdapReplicationOff(Fault):
         return (
             f"f={saved}; if [ -e \"$f\" ]; then {self._modify('-f', self.params['saved'])} && rm -f \"$f\"; exit; fi; "
             f"out=$({self._search()}) || exit 4; "
-            "printf '%s\\n' \"$out\" | grep -q '^olcSyncrepl::\\{0,1\\} ' || exit 7"
+            f"printf '%s\\n' \"$out\" | grep -q {_SYNCREPL_LINE} || exit 7"
         )
 
     def _explain(self, exits: dict[int, str], code: int, stderr: str, what: str) -> FaultError:
